@@ -1,0 +1,239 @@
+"""The agent contract every algorithm implements, and the registry of algorithms and variants.
+
+An algorithm module defines a ``Config`` dataclass (defaults = paper / official code, each with a
+source note) and an ``Agent`` subclass decorated with ``@register("name")``. Design-study and
+ablation variants are plain config overrides registered with ``register_variant`` beside the
+algorithm, so ``mrq@no-lap`` is data, not a fork.
+"""
+from __future__ import annotations
+
+import abc
+import dataclasses
+import difflib
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from bench.errors import UserError
+
+
+@dataclass
+class Transition:
+    """One agent step as the training loop hands it to ``Agent.observe``."""
+
+    obs: np.ndarray
+    action: np.ndarray
+    reward: float
+    next_obs: np.ndarray
+    terminated: bool  # a true terminal: the value of next_obs is zero
+    truncated: bool  # a time limit: bootstrap from next_obs, but the episode ends here
+
+
+def action_kind(space: gym.Space) -> str:
+    if isinstance(space, gym.spaces.Discrete):
+        return "discrete"
+    if isinstance(space, gym.spaces.Box):
+        return "continuous"
+    raise UserError(f"unsupported action space {space!r}; valid: Box (continuous) or Discrete")
+
+
+def observation_kind(space: gym.Space) -> str:
+    """'pixels' for uint8 images (C,H,W), 'state' for flat float vectors."""
+    if isinstance(space, gym.spaces.Box) and space.dtype == np.uint8 and len(space.shape) == 3:
+        return "pixels"
+    if isinstance(space, gym.spaces.Box) and len(space.shape) == 1:
+        return "state"
+    raise UserError(f"unsupported observation space {space!r}; valid: 1-D Box (state) or uint8 (C,H,W) Box (pixels)")
+
+
+class Agent(abc.ABC):
+    """Base class of every agent. Subclasses set the class attributes and implement the five methods.
+
+    Randomness: the agent owns ``self.np_rng`` (numpy) and ``self.torch_gen`` (torch, on the
+    device) seeded from ``seed``; network initialisation uses the torch global RNG, which the
+    training loop seeds before construction. ``state_dict`` stores all three, so a resumed agent
+    produces the same actions and updates as one that never stopped.
+    """
+
+    name: ClassVar[str] = ""
+    Config: ClassVar[type]
+    action_kinds: ClassVar[tuple[str, ...]] = ("continuous",)
+    observation_kinds: ClassVar[tuple[str, ...]] = ("state",)
+
+    def __init__(self, obs_space: gym.Space, action_space: gym.Space, config: Any, device: torch.device | str, seed: int):
+        self.obs_space = obs_space
+        self.action_space = action_space
+        self.config = config
+        self.device = torch.device(device)
+        self.seed = int(seed)
+        self.np_rng = np.random.default_rng(seed)
+        self.torch_gen = torch.Generator(device=self.device)
+        self.torch_gen.manual_seed(seed)
+
+    # -- the contract -------------------------------------------------------------------------
+    @property
+    def warmup_steps(self) -> int:
+        """Agent steps of uniform random actions before the policy acts and updates begin."""
+        return int(getattr(self.config, "start_steps", 0))
+
+    @abc.abstractmethod
+    def act(self, obs: np.ndarray, explore: bool) -> np.ndarray | int:
+        """An action for one observation, with exploration noise when ``explore``."""
+
+    @abc.abstractmethod
+    def observe(self, transition: Transition) -> None:
+        """Store one transition (the agent owns its replay buffer)."""
+
+    @abc.abstractmethod
+    def update(self, step: int) -> dict[str, torch.Tensor]:
+        """One learning step. Returns scalar metrics as 0-d tensors (no host sync in the hot loop)."""
+
+    def modules(self) -> dict[str, torch.nn.Module]:
+        """Named networks, for parameter counts and the default state_dict."""
+        return {k: v for k, v in vars(self).items() if isinstance(v, torch.nn.Module)}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {k: v for k, v in vars(self).items() if isinstance(v, torch.optim.Optimizer)}
+
+    def extra_state(self) -> dict[str, Any]:
+        """Counters and schedules of the subclass; override together with ``load_extra_state``."""
+        return {}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        pass
+
+    # -- generic state handling ----------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "modules": {k: m.state_dict() for k, m in self.modules().items()},
+            "optimizers": {k: o.state_dict() for k, o in self.optimizers().items()},
+            "replay": self.replay.state_dict() if hasattr(self, "replay") else None,
+            "rng": {
+                "numpy": self.np_rng.bit_generator.state,
+                "torch_gen": self.torch_gen.get_state(),
+                "torch_global": torch.get_rng_state(),
+            },
+            "extra": self.extra_state(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        mods, opts = self.modules(), self.optimizers()
+        if set(state["modules"]) != set(mods) or set(state["optimizers"]) != set(opts):
+            raise ValueError(f"checkpoint holds modules {sorted(state['modules'])}, agent has {sorted(mods)}")
+        for k, m in mods.items():
+            m.load_state_dict(state["modules"][k])
+        for k, o in opts.items():
+            o.load_state_dict(state["optimizers"][k])
+        if state.get("replay") is not None:
+            self.replay.load_state_dict(state["replay"])
+        self.np_rng.bit_generator.state = state["rng"]["numpy"]
+        self.torch_gen.set_state(state["rng"]["torch_gen"])
+        torch.set_rng_state(state["rng"]["torch_global"])
+        self.load_extra_state(state["extra"])
+
+    def num_parameters(self) -> int:
+        """Trainable parameters of the networks that act or learn (target copies excluded)."""
+        seen, total = set(), 0
+        for name, module in self.modules().items():
+            if "target" in name:
+                continue
+            for p in module.parameters():
+                if id(p) not in seen and p.requires_grad:
+                    seen.add(id(p))
+                    total += p.numel()
+        return total
+
+
+# -- registry ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    overrides: dict[str, Any]
+    description: str
+
+
+_ALGORITHMS: dict[str, type[Agent]] = {}
+_VARIANTS: dict[str, dict[str, Variant]] = {}
+
+
+def register(name: str):
+    """Class decorator: ``@register("td3")`` makes the agent available as ``td3``."""
+
+    def wrap(cls: type[Agent]) -> type[Agent]:
+        if name in _ALGORITHMS:
+            raise ValueError(f"algorithm {name!r} registered twice")
+        if not dataclasses.is_dataclass(getattr(cls, "Config", None)):
+            raise TypeError(f"{cls.__name__}.Config must be a dataclass")
+        cls.name = name
+        _ALGORITHMS[name] = cls
+        _VARIANTS.setdefault(name, {})
+        return cls
+
+    return wrap
+
+
+def register_variant(algo: str, name: str, description: str, **overrides: Any) -> None:
+    """A named config override, e.g. ``register_variant("td3", "paper2018", "...", batch_size=100)``."""
+    cls = _ALGORITHMS[algo]
+    fields = {f.name for f in dataclasses.fields(cls.Config)}
+    unknown = set(overrides) - fields
+    if unknown:
+        raise TypeError(f"variant {algo}@{name} overrides unknown config fields {sorted(unknown)}")
+    _VARIANTS[algo][name] = Variant(name, dict(overrides), description)
+
+
+def _choices(options) -> str:
+    return ", ".join(sorted(options))
+
+
+def _did_you_mean(word: str, options) -> str:
+    close = difflib.get_close_matches(word, list(options), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def algorithms() -> dict[str, type[Agent]]:
+    import algorithms as _pkg  # noqa: F401  (importing the package registers every algorithm)
+
+    return dict(_ALGORITHMS)
+
+
+def variants(algo: str) -> dict[str, Variant]:
+    algorithms()
+    return dict(_VARIANTS.get(algo, {}))
+
+
+def all_algo_ids() -> list[str]:
+    """Every runnable name: each algorithm and each ``algo@variant``."""
+    ids = []
+    for algo in sorted(algorithms()):
+        ids.append(algo)
+        ids.extend(f"{algo}@{v}" for v in sorted(variants(algo)))
+    return ids
+
+
+def resolve(algo_id: str, overrides: dict[str, Any] | None = None) -> tuple[type[Agent], Any]:
+    """``'td3@paper2018'`` -> (agent class, resolved Config). Raises UserError for unknown names."""
+    algos = algorithms()
+    base, _, variant = algo_id.partition("@")
+    if base not in algos:
+        raise UserError(f"unknown algorithm {base!r}{_did_you_mean(base, algos)}; valid: {_choices(algos)}")
+    cls = algos[base]
+    merged: dict[str, Any] = {}
+    if variant:
+        known = _VARIANTS[base]
+        if variant not in known:
+            raise UserError(
+                f"unknown variant {variant!r} of {base}{_did_you_mean(variant, known)}; "
+                f"valid: {_choices(known) or '(none)'}"
+            )
+        merged.update(known[variant].overrides)
+    merged.update(overrides or {})
+    fields = {f.name: f for f in dataclasses.fields(cls.Config)}
+    bad = set(merged) - set(fields)
+    if bad:
+        raise UserError(f"unknown config field(s) {sorted(bad)} for {base}; valid: {_choices(fields)}")
+    return cls, dataclasses.replace(cls.Config(), **merged)

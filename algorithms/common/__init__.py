@@ -1,0 +1,1 @@
+"""Machinery shared by the agents: networks, replay buffers."""

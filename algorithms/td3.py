@@ -1,0 +1,143 @@
+"""TD3 (Fujimoto, van Hoof & Meger, ICML 2018), the baseline.
+
+Faithful to the official code at its current HEAD (github:sfujim/TD3 @34770cc, spec
+``shared/specs/td3.md`` section 1): 256-256 ReLU actor and twin critics, Adam 3e-4, batch 256,
+one update per environment step after ``start_steps`` uniform-random steps, target policy noise
+0.2 clipped at 0.5 (both times max_action), actor and target updates every 2 critic updates,
+Polyak tau 0.005, Gaussian exploration noise 0.1 x max_action. Time-limit truncations are not
+terminal (``not_done`` comes from true terminals only).
+
+Variant ``td3@paper2018`` is the camera-ready configuration (commit bc98e62): 400-300 networks,
+Adam 1e-3, batch 100, noise in absolute action units, 10k random start steps (the value for
+HalfCheetah and Ant; the paper used 1k for the other tasks). The paper-era *episodic* training
+schedule (all updates at the end of each episode) is not reproduced: every variant here trains
+once per step, as HEAD does.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from algorithms.base import Agent, Transition, register, register_variant
+from algorithms.common.nets import mlp, polyak_update
+from algorithms.common.replay import TransitionReplay
+
+
+@dataclass
+class Config:
+    hidden: tuple[int, ...] = (256, 256)  # TD3.py HEAD: 256-256 (paper: 400-300)
+    lr: float = 3e-4  # TD3.py HEAD: Adam(lr=3e-4) for actor and critic (paper: 1e-3)
+    batch_size: int = 256  # main.py HEAD --batch_size 256 (paper: 100)
+    discount: float = 0.99  # main.py --discount
+    tau: float = 0.005  # main.py --tau (Polyak)
+    policy_noise: float = 0.2  # main.py --policy_noise (target smoothing std)
+    noise_clip: float = 0.5  # main.py --noise_clip
+    noise_scaled_by_max_action: bool = True  # HEAD multiplies both by max_action; paper era did not
+    policy_freq: int = 2  # main.py --policy_freq (actor delay)
+    expl_noise: float = 0.1  # main.py --expl_noise, times max_action
+    start_steps: int = 25_000  # main.py --start_timesteps (HEAD default; 1k for InvertedPendulum/Reacher)
+    buffer_size: int = 1_000_000  # utils.ReplayBuffer max_size
+
+
+class Actor(nn.Module):
+    def __init__(self, obs_dim: int, action_dim: int, hidden: tuple[int, ...], max_action: float):
+        super().__init__()
+        self.net = mlp(obs_dim, hidden, action_dim)
+        self.max_action = max_action
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.max_action * torch.tanh(self.net(obs))
+
+
+class Critic(nn.Module):
+    """Both Q heads in one module, as TD3.py: forward -> (q1, q2); q1() alone for the actor loss."""
+
+    def __init__(self, obs_dim: int, action_dim: int, hidden: tuple[int, ...]):
+        super().__init__()
+        self.q1_net = mlp(obs_dim + action_dim, hidden, 1)
+        self.q2_net = mlp(obs_dim + action_dim, hidden, 1)
+
+    def forward(self, obs: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        sa = torch.cat([obs, action], dim=-1)
+        return self.q1_net(sa), self.q2_net(sa)
+
+    def q1(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        return self.q1_net(torch.cat([obs, action], dim=-1))
+
+
+@register("td3")
+class TD3(Agent):
+    Config = Config
+    action_kinds = ("continuous",)
+    observation_kinds = ("state",)
+
+    def __init__(self, obs_space, action_space, config: Config, device, seed):
+        super().__init__(obs_space, action_space, config, device, seed)
+        obs_dim, self.action_dim = obs_space.shape[0], action_space.shape[0]
+        self.max_action = float(action_space.high[0])  # HEAD: float(env.action_space.high[0])
+        self.actor = Actor(obs_dim, self.action_dim, config.hidden, self.max_action).to(self.device)
+        self.actor_target = copy.deepcopy(self.actor).requires_grad_(False)
+        self.critic = Critic(obs_dim, self.action_dim, config.hidden).to(self.device)
+        self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
+        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=config.lr, fused=True)
+        self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=config.lr, fused=True)
+        self.replay = TransitionReplay(obs_space.shape, self.action_dim, config.buffer_size, self.device)
+        scale = self.max_action if config.noise_scaled_by_max_action else 1.0
+        self.policy_noise, self.noise_clip = config.policy_noise * scale, config.noise_clip * scale
+        self.total_it = 0
+
+    @torch.no_grad()
+    def act(self, obs: np.ndarray, explore: bool) -> np.ndarray:
+        action = self.actor(torch.as_tensor(obs, dtype=torch.float32, device=self.device)[None])[0].cpu().numpy()
+        if explore:
+            action = action + self.np_rng.normal(0.0, self.max_action * self.config.expl_noise, size=self.action_dim)
+        return np.clip(action, -self.max_action, self.max_action).astype(np.float32)
+
+    def observe(self, t: Transition) -> None:
+        self.replay.add(t.obs, t.action, t.reward, t.next_obs, t.terminated)
+
+    def update(self, step: int) -> dict[str, torch.Tensor]:
+        cfg = self.config
+        self.total_it += 1
+        b = self.replay.sample(cfg.batch_size, self.torch_gen)
+
+        with torch.no_grad():
+            noise = torch.randn(b.action.shape, generator=self.torch_gen, device=self.device)
+            noise = (noise * self.policy_noise).clamp(-self.noise_clip, self.noise_clip)
+            next_action = (self.actor_target(b.next_obs) + noise).clamp(-self.max_action, self.max_action)
+            target_q = torch.min(*self.critic_target(b.next_obs, next_action))
+            target_q = b.reward + b.not_done * cfg.discount * target_q
+
+        q1, q2 = self.critic(b.obs, b.action)
+        critic_loss = F.mse_loss(q1, target_q) + F.mse_loss(q2, target_q)
+        self.critic_opt.zero_grad(set_to_none=True)
+        critic_loss.backward()
+        self.critic_opt.step()
+        metrics = {"critic_loss": critic_loss.detach(), "q1": q1.detach().mean()}
+
+        if self.total_it % cfg.policy_freq == 0:
+            actor_loss = -self.critic.q1(b.obs, self.actor(b.obs)).mean()
+            self.actor_opt.zero_grad(set_to_none=True)
+            actor_loss.backward()
+            self.actor_opt.step()
+            polyak_update(self.critic, self.critic_target, cfg.tau)
+            polyak_update(self.actor, self.actor_target, cfg.tau)
+            metrics["actor_loss"] = actor_loss.detach()
+        return metrics
+
+    def extra_state(self) -> dict:
+        return {"total_it": self.total_it}
+
+    def load_extra_state(self, state: dict) -> None:
+        self.total_it = state["total_it"]
+
+
+register_variant(
+    "td3", "paper2018", "TD3 paper / camera-ready code (bc98e62): 400-300 nets, Adam 1e-3, batch 100, absolute noise, 10k start",
+    hidden=(400, 300), lr=1e-3, batch_size=100, noise_scaled_by_max_action=False, start_steps=10_000,
+)

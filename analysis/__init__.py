@@ -1,0 +1,1 @@
+"""Analysis: pure functions over pandas tables read from the results store (never imports torch)."""

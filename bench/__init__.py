@@ -1,0 +1,1 @@
+"""latentbench: the command line and the pieces shared by every stage (errors, small utilities)."""

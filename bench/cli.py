@@ -1,0 +1,173 @@
+"""The ``bench`` command line.
+
+    bench run  [--suite smoke] [--algos td3] [--tasks ...] [--seeds 0-2] [--steps 100k] [--out results]
+               [--workers 1] [--device auto]
+    bench list [algos|suites|tasks] [--suite NAME]
+
+Bad input gets one line naming what was wrong and what is valid, and exit code 2.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+
+os.environ.setdefault("MUJOCO_GL", "egl")  # before anything imports mujoco / dm_control
+os.environ.setdefault("PYOPENGL_PLATFORM", os.environ["MUJOCO_GL"])
+
+from bench.errors import UserError  # noqa: E402
+
+DEFAULT_SUITE = "smoke"
+DEFAULT_ALGOS = "td3"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit 2 (argparse prints usage + message by default)
+        raise UserError(f"{self.prog}: {message}")
+
+
+def parse_steps(text: str) -> int:
+    """'100k' -> 100000, '1M' -> 1000000, '2500' -> 2500."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kKmM]?)\s*", text)
+    if not match:
+        raise UserError(f"bad --steps value {text!r}; valid: a positive number of agent steps such as 5000, 100k or 1M")
+    value = float(match.group(1)) * {"": 1, "k": 1_000, "m": 1_000_000}[match.group(2).lower()]
+    if value < 1 or value != int(value):
+        raise UserError(f"bad --steps value {text!r}; valid: a positive whole number of agent steps such as 5000, 100k or 1M")
+    return int(value)
+
+
+def parse_seeds(text: str) -> list[int]:
+    """'0,1,2' or '0-4' (inclusive) or '3'."""
+    seeds: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        if re.fullmatch(r"\d+", part):
+            seeds.append(int(part))
+        elif re.fullmatch(r"\d+-\d+", part):
+            lo, hi = map(int, part.split("-"))
+            if hi < lo:
+                raise UserError(f"bad --seeds range {part!r}; valid: LOW-HIGH with LOW <= HIGH")
+            seeds.extend(range(lo, hi + 1))
+        else:
+            raise UserError(f"bad --seeds value {text!r}; valid: non-negative integers like 0,1,2 or a range 0-4")
+    return sorted(set(seeds))
+
+
+def parse_device(text: str) -> str:
+    import torch
+
+    if text == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if text == "cpu":
+        return "cpu"
+    if re.fullmatch(r"cuda(:\d+)?", text):
+        if not torch.cuda.is_available():
+            raise UserError(f"--device {text}: CUDA is not available on this machine; valid: auto, cpu")
+        return text
+    raise UserError(f"bad --device value {text!r}; valid: auto, cpu, cuda, cuda:N")
+
+
+def _split(text: str | None) -> list[str]:
+    return [x.strip() for x in text.split(",") if x.strip()] if text else []
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from results.store import Store
+    from runners.grid import make_plan
+
+    if args.workers < 1:
+        raise UserError(f"bad --workers value {args.workers}; valid: an integer >= 1")
+    steps = parse_steps(args.steps) if args.steps else None
+    seeds = parse_seeds(args.seeds)
+    algos = _split(args.algos)
+    if not algos:
+        raise UserError("--algos is empty; valid: see 'bench list algos'")
+    device = parse_device(args.device)
+    store = Store(args.out)
+    plan = make_plan(args.suite, algos, _split(args.tasks) or None, seeds, store, agent_steps=steps)
+
+    for cell, why in plan.skipped:
+        print(f"skip   {cell.label}: {why}", file=sys.stderr)
+    for cell in plan.done:
+        print(f"have   {cell.label}: complete in {store.cell_dir(cell)}", file=sys.stderr)
+    budget = f"{steps} agent steps (reduced budget, recorded in the protocol)" if steps else "the suite's budgets"
+    print(f"run    {len(plan.todo)} cell(s) of suite {args.suite} at {budget} on {device}, "
+          f"{args.workers} worker(s); results in {store.root / 'runs'}", file=sys.stderr)
+
+    from runners.local import run_local
+
+    summary = run_local(plan.todo, store, agent_steps=steps, device=device, workers=args.workers,
+                        progress=not args.quiet)
+    print(f"summary: {len(summary.completed)} completed, {len(plan.done)} already complete, "
+          f"{len(plan.skipped)} skipped (unsupported), {len(summary.failed)} failed", file=sys.stderr)
+    return 1 if summary.failed else 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from algorithms import algorithms, variants
+    from suites import get_suite, suites
+
+    what = args.what
+    if what in ("algos", "all"):
+        print("algorithms (run as NAME or NAME@VARIANT):")
+        for name, cls in sorted(algorithms().items()):
+            kinds = f"actions: {'/'.join(cls.action_kinds)}; observations: {'/'.join(cls.observation_kinds)}"
+            print(f"  {name:<24} {kinds}")
+            for vname, variant in sorted(variants(name).items()):
+                print(f"    {name + '@' + vname:<22} {variant.description}")
+    if what in ("suites", "all"):
+        print("suites:")
+        for name, suite in sorted(suites().items()):
+            print(f"  {name:<24} {len(suite.tasks):>3} task(s)  {suite.description}")
+    if what == "tasks" or (what == "all" and args.suite):
+        for suite in [get_suite(args.suite)] if args.suite else sorted(suites().values(), key=lambda s: s.name):
+            print(f"tasks of {suite.name}:")
+            for t in suite.tasks:
+                print(f"  {t.name:<24} {t.library:<10} {t.observation}/{t.action:<10} repeat {t.action_repeat}  "
+                      f"{t.agent_steps} agent steps ({t.env_frames} env frames), eval every {t.eval_every} x {t.eval_episodes}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="bench", description="latentbench: run and compare representation-learning RL agents.")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+
+    run = sub.add_parser("run", help="train a grid of cells (algos x tasks x seeds); complete cells are skipped")
+    run.add_argument("--suite", default=DEFAULT_SUITE, help=f"suite name (default: {DEFAULT_SUITE}); see 'bench list suites'")
+    run.add_argument("--algos", default=DEFAULT_ALGOS, help="comma-separated algorithms, NAME or NAME@VARIANT (default: td3)")
+    run.add_argument("--tasks", default=None, help="comma-separated task names (default: all tasks of the suite)")
+    run.add_argument("--seeds", default="0", help="seeds: 0,1,2 or 0-4 (default: 0)")
+    run.add_argument("--steps", default=None, help="reduced budget in agent steps for every task, e.g. 100k (recorded in the protocol)")
+    run.add_argument("--out", default="results", help="results store root (default: results); runs go to OUT/runs/")
+    run.add_argument("--workers", type=int, default=1, help="cells in parallel, in spawned processes (default: 1)")
+    run.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N (default: auto)")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.set_defaults(func=cmd_run)
+
+    lst = sub.add_parser("list", help="list algorithms with their variants, suites, or tasks")
+    lst.add_argument("what", nargs="?", default="all", choices=["all", "algos", "suites", "tasks"])
+    lst.add_argument("--suite", default=None, help="with 'tasks': only this suite")
+    lst.set_defaults(func=cmd_list)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return 0
+        return args.func(args)
+    except UserError as exc:
+        print(f"bench: error: {exc}" if not str(exc).startswith("bench") else f"{exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("bench: interrupted; re-run the same command to resume from the last checkpoints", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

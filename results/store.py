@@ -1,0 +1,141 @@
+"""The results store: ``<root>/runs/<suite>/<task>/<algo>/<seed>/`` per cell.
+
+- ``manifest.json``: cell, resolved config, protocol, provenance (git, packages, hardware), timing,
+  throughput, parameter count and status (``running`` / ``complete`` / ``failed`` with reason).
+- ``evals.csv``: one row per evaluation, appended and flushed as it happens.
+- ``checkpoint/state.pt``: the latest resumable state (agent + loop), replaced atomically.
+
+Every whole-file write goes to a temporary file in the same folder and is renamed over the old
+one, so a kill at any moment leaves either the old or the new file, never half of one. This
+module does not import torch (analysis reads the store too); checkpoint bytes come in as
+callables that write to a path.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+EVAL_COLUMNS = ["step", "env_frames", "return_mean", "return_std", "returns", "wall_time"]
+
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Run ``write(tmp_path)`` then rename tmp over ``path`` (same folder, so the rename is atomic)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        write(tmp_path)
+        with open(tmp_path, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp_path, path)
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write(path, lambda p: p.write_text(text))
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    text = json.dumps(obj, indent=2, sort_keys=True, default=str, allow_nan=False)  # serialise first: a bad value writes nothing
+    atomic_write_text(path, text + "\n")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One unit of work: an algorithm (with variant) on one task of one suite, one seed."""
+
+    suite: str
+    task: str
+    algo: str  # "td3" or "td3@paper2018"
+    seed: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.suite}/{self.task}/{self.algo}/seed{self.seed}"
+
+
+class Store:
+    def __init__(self, root: str | os.PathLike = "results"):
+        self.root = Path(root)
+
+    def cell_dir(self, cell: Cell) -> Path:
+        return self.root / "runs" / cell.suite / cell.task / cell.algo / str(cell.seed)
+
+    def manifest_path(self, cell: Cell) -> Path:
+        return self.cell_dir(cell) / "manifest.json"
+
+    def evals_path(self, cell: Cell) -> Path:
+        return self.cell_dir(cell) / "evals.csv"
+
+    def checkpoint_path(self, cell: Cell) -> Path:
+        return self.cell_dir(cell) / "checkpoint" / "state.pt"
+
+    # -- manifest --------------------------------------------------------------------------------
+    def read_manifest(self, cell: Cell) -> dict[str, Any] | None:
+        path = self.manifest_path(cell)
+        if not path.exists():
+            return None
+        return json.loads(path.read_text())
+
+    def write_manifest(self, cell: Cell, manifest: dict[str, Any]) -> None:
+        atomic_write_json(self.manifest_path(cell), manifest)
+
+    def status(self, cell: Cell) -> str | None:
+        manifest = self.read_manifest(cell)
+        return manifest.get("status") if manifest else None
+
+    def is_complete(self, cell: Cell) -> bool:
+        return self.status(cell) == "complete"
+
+    # -- evaluations -----------------------------------------------------------------------------
+    def append_eval(self, cell: Cell, row: dict[str, Any]) -> None:
+        path = self.evals_path(cell)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        new = not path.exists() or path.stat().st_size == 0
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=EVAL_COLUMNS, lineterminator="\n")
+        if new:
+            writer.writeheader()
+        writer.writerow({k: row[k] for k in EVAL_COLUMNS})
+        with open(path, "a") as f:  # one write of whole lines, flushed and synced per evaluation
+            f.write(buf.getvalue())
+            f.flush()
+            os.fsync(f.fileno())
+
+    def read_evals(self, cell: Cell) -> list[dict[str, str]]:
+        path = self.evals_path(cell)
+        if not path.exists():
+            return []
+        with open(path, newline="") as f:
+            # a kill mid-write can leave a partial last line: keep complete rows only
+            return [r for r in csv.DictReader(f) if r.get("wall_time") not in (None, "")]
+
+    def truncate_evals(self, cell: Cell, max_step: int) -> int:
+        """Keep rows with step <= max_step (drops evaluations made after the checkpoint we resume from)."""
+        rows = [r for r in self.read_evals(cell) if int(r["step"]) <= max_step]
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=EVAL_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows({k: r[k] for k in EVAL_COLUMNS} for r in rows)
+        atomic_write_text(self.evals_path(cell), buf.getvalue())
+        return len(rows)
+
+    # -- discovery -------------------------------------------------------------------------------
+    def iter_cells(self) -> Iterator[Cell]:
+        runs = self.root / "runs"
+        for manifest in sorted(runs.glob("*/*/*/*/manifest.json")):
+            seed_dir = manifest.parent
+            try:
+                seed = int(seed_dir.name)
+            except ValueError:
+                continue
+            yield Cell(seed_dir.parent.parent.parent.name, seed_dir.parent.parent.name, seed_dir.parent.name, seed)

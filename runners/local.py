@@ -1,0 +1,76 @@
+"""The local runner: cells one after another, or in ``workers`` spawned processes.
+
+Processes are spawned (never forked): a forked child of a process that rendered with EGL deadlocks.
+Each worker gets ``cpu_count // workers`` torch threads (at least one).
+"""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing as mp
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from results.store import Cell, Store
+
+
+@dataclass
+class Summary:
+    completed: list[Cell] = field(default_factory=list)
+    failed: list[tuple[Cell, str]] = field(default_factory=list)
+    returns: dict[str, float | None] = field(default_factory=dict)
+
+
+def _threads_per_worker(workers: int) -> int:
+    return max(1, (os.cpu_count() or 1) // max(1, workers))
+
+
+def run_cell(cell: Cell, root: str, agent_steps: int | None, device: str, threads: int, progress: bool) -> dict[str, Any]:
+    """Entry point of one cell (also in a worker process); returns the final manifest."""
+    import torch
+
+    from runners.loop import train
+
+    torch.set_num_threads(threads)
+    return train(cell, Store(root), agent_steps=agent_steps, device=device, progress=progress)
+
+
+def run_local(cells: list[Cell], store: Store, *, agent_steps: int | None, device: str, workers: int = 1,
+              progress: bool = True) -> Summary:
+    summary = Summary()
+
+    def record(cell: Cell, manifest: dict[str, Any]) -> None:
+        if manifest.get("status") == "complete":
+            summary.completed.append(cell)
+            summary.returns[cell.label] = manifest.get("final_return")
+            print(f"done   {cell.label}: final eval return {manifest.get('final_return'):.2f} "
+                  f"({manifest.get('steps_per_sec')} steps/s)", file=sys.stderr)
+        else:
+            summary.failed.append((cell, manifest.get("reason") or "unknown"))
+            print(f"FAILED {cell.label}: {manifest.get('reason')}", file=sys.stderr)
+
+    if workers <= 1:
+        threads = _threads_per_worker(1)
+        for cell in cells:
+            try:
+                record(cell, run_cell(cell, str(store.root), agent_steps, device, threads, progress))
+            except KeyboardInterrupt:
+                raise
+            except Exception as exc:  # noqa: BLE001  (the loop already stored the cell as failed)
+                summary.failed.append((cell, f"{type(exc).__name__}: {exc}"))
+                print(f"FAILED {cell.label}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return summary
+
+    threads = _threads_per_worker(workers)
+    ctx = mp.get_context("spawn")
+    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        futures = {pool.submit(run_cell, cell, str(store.root), agent_steps, device, threads, False): cell for cell in cells}
+        for future in cf.as_completed(futures):
+            cell = futures[future]
+            try:
+                record(cell, future.result())
+            except Exception as exc:  # noqa: BLE001
+                summary.failed.append((cell, f"{type(exc).__name__}: {exc}"))
+                print(f"FAILED {cell.label}: {type(exc).__name__}: {exc}", file=sys.stderr)
+    return summary

@@ -1,0 +1,25 @@
+"""``smoke``: three cheap tasks that finish in minutes on a laptop CPU. The embedded default of ``bench run``.
+
+Budgets are chosen so TD3 (256-256, batch 256) runs each cell in roughly a minute on 2 CPU cores,
+and the random warm-up is shortened to 1000 agent steps (TD3's official value for small tasks such
+as InvertedPendulum), so the agents have time to learn. Not a paper protocol: never compare
+these numbers with published ones.
+"""
+from suites.envs import make_dmc, make_gymnasium
+from suites.registry import register_suite
+from suites.task import Suite, Task
+
+SMOKE = register_suite(Suite(
+    name="smoke",
+    description="Pendulum-v1, DMC cartpole-balance, CartPole-v1 (discrete) at minute-scale budgets",
+    tasks=(
+        Task(name="Pendulum-v1", env_id="Pendulum-v1", library="gymnasium", make_env=make_gymnasium,
+             agent_steps=15_000, eval_every=3_000, eval_episodes=10, max_episode_frames=200, warmup_steps=1_000),
+        Task(name="cartpole-balance", env_id="cartpole/balance", library="dm_control", make_env=make_dmc,
+             agent_steps=10_000, eval_every=2_000, eval_episodes=5, action_repeat=2, termination="truncate-only",
+             max_episode_frames=1_000, normalization="dmc", warmup_steps=1_000),
+        Task(name="CartPole-v1", env_id="CartPole-v1", library="gymnasium", make_env=make_gymnasium,
+             agent_steps=10_000, eval_every=2_000, eval_episodes=5, action="discrete", max_episode_frames=500,
+             warmup_steps=1_000),
+    ),
+))

@@ -1,0 +1,58 @@
+"""CLI: bad input gets one line naming what was wrong and what is valid, exit code 2, no traceback."""
+import subprocess
+import sys
+
+import pytest
+
+from bench.cli import main, parse_seeds, parse_steps
+
+BAD = [
+    (["run", "--algos", "nope"], "unknown algorithm 'nope'", "valid: td3"),
+    (["run", "--algos", "td3@nope"], "unknown variant 'nope' of td3", "paper2018"),
+    (["run", "--suite", "nope"], "unknown suite 'nope'", "smoke"),
+    (["run", "--tasks", "Pendulum"], "unknown task 'Pendulum'", "Pendulum-v1"),
+    (["run", "--steps", "12q"], "bad --steps value", "100k"),
+    (["run", "--steps", "0"], "bad --steps value", "positive"),
+    (["run", "--seeds", "x"], "bad --seeds value", "0-4"),
+    (["run", "--seeds", "4-1"], "bad --seeds range", "LOW <= HIGH"),
+    (["run", "--workers", "0"], "bad --workers value", ">= 1"),
+    (["run", "--workers", "two"], "invalid int value", "'two'"),
+    (["run", "--device", "tpu"], "bad --device value", "auto, cpu"),
+    (["list", "everything"], "invalid choice", "algos"),
+]
+
+
+@pytest.mark.parametrize("argv,what,valid", BAD)
+def test_bad_input_one_line_exit_2(argv, what, valid, capsys, tmp_path):
+    code = main(argv + (["--out", str(tmp_path)] if argv[0] == "run" else []))
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert len(err.splitlines()) == 1, err
+    assert what in err and valid in err
+    assert not (tmp_path / "runs").exists()  # nothing written on bad input
+
+
+def test_console_script_prints_no_traceback(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "bench.cli", "run", "--algos", "sac", "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == "bench: error: unknown algorithm 'sac'; valid: td3"
+
+
+def test_parsers():
+    assert parse_steps("100k") == 100_000 and parse_steps("1M") == 1_000_000 and parse_steps("2500") == 2500
+    assert parse_steps("1.5k") == 1500
+    assert parse_seeds("0-2,5") == [0, 1, 2, 5]
+
+
+def test_list_shows_variants(capsys):
+    assert main(["list", "algos"]) == 0
+    out = capsys.readouterr().out
+    assert "td3@paper2018" in out
+
+
+def test_list_tasks_of_a_suite(capsys):
+    assert main(["list", "tasks", "--suite", "smoke"]) == 0
+    out = capsys.readouterr().out
+    assert "cartpole-balance" in out and "env frames" in out
