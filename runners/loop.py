@@ -88,7 +88,6 @@ def train(
     checkpoint_every: int | None = None,
     config_overrides: dict[str, Any] | None = None,
     on_metrics: Callable[[int, dict[str, float]], None] | None = None,
-    _kill_after_checkpoints: int | None = None,
 ) -> dict[str, Any]:
     """Train one cell to completion (or resume it) and return its final manifest."""
     task = resolve_task(cell, agent_steps)
@@ -198,7 +197,6 @@ def train(
         if loop["step"] == 0 and loop["last_eval"] is None:
             do_eval(0)
         next_checkpoint = (loop["step"] // checkpoint_every + 1) * checkpoint_every
-        checkpoints_written = 0
         needs_reset, obs = True, None
         metrics: dict[str, torch.Tensor] = {}
         segment_start = time.perf_counter()
@@ -235,9 +233,6 @@ def train(
                     save_checkpoint()
                     segment_start = time.perf_counter()
                     next_checkpoint = (step // checkpoint_every + 1) * checkpoint_every
-                    checkpoints_written += 1
-                    if _kill_after_checkpoints is not None and checkpoints_written >= _kill_after_checkpoints:
-                        raise KeyboardInterrupt  # test hook: behave as if killed right after a checkpoint
         _check_finite(metrics, loop["step"])
     except KeyboardInterrupt:
         if bar is not None:
