@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from algorithms.base import Agent, Transition, register, register_variant
-from algorithms.common.nets import mlp, polyak_update
+from algorithms.common.nets import EnsembleMLP, mlp, polyak_update
 from algorithms.common.replay import TransitionReplay
 
 
@@ -55,19 +55,22 @@ class Actor(nn.Module):
 
 
 class Critic(nn.Module):
-    """Both Q heads in one module, as TD3.py: forward -> (q1, q2); q1() alone for the actor loss."""
+    """Both Q heads in one module, as TD3.py: forward -> (q1, q2); q1() alone for the actor loss.
+
+    The two heads are independent [s, a] -> hidden -> 1 MLPs with nn.Linear's default init, evaluated
+    together as batched matmuls (EnsembleMLP), which is the same function at lower per-step cost.
+    """
 
     def __init__(self, obs_dim: int, action_dim: int, hidden: tuple[int, ...]):
         super().__init__()
-        self.q1_net = mlp(obs_dim + action_dim, hidden, 1)
-        self.q2_net = mlp(obs_dim + action_dim, hidden, 1)
+        self.heads = EnsembleMLP(2, obs_dim + action_dim, hidden, 1)
 
     def forward(self, obs: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        sa = torch.cat([obs, action], dim=-1)
-        return self.q1_net(sa), self.q2_net(sa)
+        q = self.heads(torch.cat([obs, action], dim=-1))
+        return q[0], q[1]
 
     def q1(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
-        return self.q1_net(torch.cat([obs, action], dim=-1))
+        return self.heads.member(torch.cat([obs, action], dim=-1), 0)
 
 
 @register("td3")
