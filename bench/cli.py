@@ -105,6 +105,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 1 if summary.failed else 0
 
 
+def _human(n: int) -> str:
+    """1000000 -> '1M', 15000 -> '15k'."""
+    for div, unit in ((1_000_000, "M"), (1_000, "k")):
+        if n >= div and n % (div // 10) == 0:
+            return f"{n / div:g}{unit}"
+    return str(n)
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     from algorithms import algorithms, variants
     from suites import get_suite, suites
@@ -118,9 +126,14 @@ def cmd_list(args: argparse.Namespace) -> int:
             for vname, variant in sorted(variants(name).items()):
                 print(f"    {name + '@' + vname:<22} {variant.description}")
     if what in ("suites", "all"):
-        print("suites:")
+        print(f"suites:\n  {'name':<14}{'tasks':>5}  {'budget (agent steps / env frames)':<36}{'eval':<17}{'normalization':<14}description")
         for name, suite in sorted(suites().items()):
-            print(f"  {name:<24} {len(suite.tasks):>3} task(s)  {suite.description}")
+            def same(attr, fmt=str):
+                values = {getattr(t, attr) for t in suite.tasks}
+                return fmt(values.pop()) if len(values) == 1 else "varies"
+            budget = f"{same('agent_steps', _human)} / {same('env_frames', _human)}"
+            evals = f"{same('eval_every', _human)} x {same('eval_episodes')}"
+            print(f"  {name:<14}{len(suite.tasks):>5}  {budget:<36}{evals:<17}{str(same('normalization')):<14}{suite.description}")
     if what == "tasks" or (what == "all" and args.suite):
         for suite in [get_suite(args.suite)] if args.suite else sorted(suites().values(), key=lambda s: s.name):
             print(f"tasks of {suite.name}:")

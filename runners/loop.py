@@ -56,13 +56,21 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def evaluate(agent: Agent, env, episodes: int, first_seed: int | None) -> list[float]:
+def evaluate(agent: Agent, env, episodes: int, first_seed: int | None, epsilon: float = 0.0) -> list[float]:
+    """Undiscounted returns of ``episodes`` full episodes of the deterministic policy (with an
+    epsilon-random action where the protocol asks for it, drawn from the eval env's action space)."""
     returns = []
+    if first_seed is not None:
+        env.action_space.seed(first_seed)
     for i in range(episodes):
         obs, _ = env.reset(seed=first_seed if i == 0 else None)
         done, total = False, 0.0
         while not done:
-            obs, reward, terminated, truncated, _ = env.step(agent.act(obs, explore=False))
+            if epsilon > 0 and env.action_space.np_random.random() < epsilon:
+                action = env.action_space.sample()
+            else:
+                action = agent.act(obs, explore=False)
+            obs, reward, terminated, truncated, _ = env.step(action)
             total += float(reward)
             done = terminated or truncated
         returns.append(total)
@@ -145,6 +153,7 @@ def train(
         if state["eval_env_rng"] is not None:
             eval_env.reset(seed=cell.seed + 100)
             set_env_rng_state(eval_env, state["eval_env_rng"])
+            eval_env.action_space.np_random.bit_generator.state = state["eval_action_space_rng"]
         env.action_space.np_random.bit_generator.state = state["action_space_rng"]
         random.setstate(state["python_rng"])
         np.random.set_state(state["numpy_global_rng"])
@@ -166,7 +175,7 @@ def train(
     def do_eval(step: int) -> None:
         nonlocal eval_first_seed
         e0 = time.perf_counter()
-        returns = evaluate(agent, eval_env, task.eval_episodes, eval_first_seed)
+        returns = evaluate(agent, eval_env, task.eval_episodes, eval_first_seed, task.eval_epsilon)
         loop["eval_time"] += time.perf_counter() - e0
         eval_first_seed = None
         mean = float(np.mean(returns))
@@ -187,6 +196,7 @@ def train(
             "env_rng": get_env_rng_state(env),
             "eval_env_rng": get_env_rng_state(eval_env) if eval_first_seed is None else None,
             "action_space_rng": env.action_space.np_random.bit_generator.state,
+            "eval_action_space_rng": eval_env.action_space.np_random.bit_generator.state,
             "python_rng": random.getstate(), "numpy_global_rng": np.random.get_state(),
         }
         atomic_write(ckpt_path, lambda p: torch.save(state, p))

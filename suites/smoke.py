@@ -11,7 +11,7 @@ from suites.task import Suite, Task
 
 SMOKE = register_suite(Suite(
     name="smoke",
-    description="Pendulum-v1, DMC cartpole-balance, CartPole-v1 (discrete) at minute-scale budgets",
+    description="Pendulum-v1, DMC cartpole-balance, CartPole-v1 (discrete); minutes on a CPU; not a paper protocol",
     tasks=(
         Task(name="Pendulum-v1", env_id="Pendulum-v1", library="gymnasium", make_env=make_gymnasium,
              agent_steps=15_000, eval_every=3_000, eval_episodes=10, max_episode_frames=200, warmup_steps=1_000),

@@ -48,6 +48,7 @@ class Task:
     max_episode_frames: int | None = None
     normalization: str | None = None  # key of a table under results/reference/normalization, or None
     warmup_steps: int | None = None  # overrides the agent's random-start steps (scaled-down suites); None = paper value
+    eval_epsilon: float = 0.0  # probability of a uniform random action during evaluation (Atari: 1e-3)
     env_kwargs: tuple[tuple[str, Any], ...] = ()
     full_agent_steps: int | None = None  # the protocol's budget when this task's budget was reduced (--steps)
 
@@ -60,9 +61,9 @@ class Task:
 
     def with_budget(self, agent_steps: int) -> "Task":
         """The same task at a reduced (or enlarged) budget, recorded so it is never mistaken for the protocol's."""
+        # a reduced budget keeps at least 5 evaluations after step 0
         eval_every = min(self.eval_every, max(1, agent_steps // 5)) if agent_steps < self.agent_steps else self.eval_every
-        warmup = self.warmup_steps
-        return dataclasses.replace(self, agent_steps=int(agent_steps), eval_every=eval_every, warmup_steps=warmup,
+        return dataclasses.replace(self, agent_steps=int(agent_steps), eval_every=eval_every,
                                    full_agent_steps=self.full_agent_steps or self.agent_steps)
 
     def protocol(self) -> dict[str, Any]:
@@ -81,6 +82,7 @@ class Task:
             "env_frames": self.env_frames,
             "eval_every_agent_steps": self.eval_every,
             "eval_episodes": self.eval_episodes,
+            "eval_epsilon": self.eval_epsilon,
             "normalization": self.normalization,
             "warmup_steps_override": self.warmup_steps,
             "env_kwargs": dict(self.env_kwargs),
