@@ -1,0 +1,341 @@
+"""MR.Q (Fujimoto et al., "Towards General-Purpose Model-Free Reinforcement Learning", ICLR 2025).
+
+Faithful to the official code (facebookresearch/MRQ @8a44a7d; spec shared/specs/mrq.md) with the
+spec's section 14 choices, each recorded in the config and therefore in every run's manifest:
+
+- n-step return: the corrected form of upstream commit 79abcb1 (``nstep_form="corrected"``);
+  ``"head"`` (8a44a7d) and ``"initial"`` (0f0ed0e, likely what produced the published curves)
+  reproduce the official variants.
+- LAP priority: from the pre-update Q(s, a) (``priority_source="pre_update"``, b1f387e on and the
+  paper text); ``"policy_q"`` uses Q(s, pi(s)) after the value step as the initial commit did.
+- Discrete evaluation: greedy argmax of the policy logits (``discrete_eval_gumbel=False``); the
+  official code samples through the Gumbel-softmax at evaluation too (flag ``True``).
+- Atari's eval epsilon applies to evaluation only (a Task field), not to training as in HEAD.
+
+Schedule per training step (after ``start_steps`` random steps): every 250 steps hard-copy the
+targets, update the reward scale and run 250 encoder updates on 5-step subtrajectories; then one
+value and one policy update on a 3-step return batch, and the LAP priority update.
+Known deviations: the warm-up counts transitions, not buffer slots (official quirk 14.8).
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from algorithms.base import Agent, Transition, register, register_variant
+from algorithms.common.nets import hard_update
+from algorithms.mrq.buffer import MRQReplay
+from algorithms.mrq.networks import Encoder, Policy, TwoHot, Value
+
+
+@dataclass
+class Config:
+    # MRQ.py Hyperparameters @8a44a7d (= paper Table 3)
+    batch_size: int = 256
+    buffer_size: int = 1_000_000  # slots (an episode of length L uses L + 1)
+    discount: float = 0.99
+    target_update_freq: int = 250  # hard target copies, reward-scale update and encoder-burst length
+    start_steps: int = 10_000  # buffer_size_before_training: uniform random actions first
+    exploration_noise: float = 0.2  # x0.5 for discrete actions
+    target_policy_noise: float = 0.2  # x0.5 for discrete actions
+    noise_clip: float = 0.3  # x0.5 for discrete actions
+    discrete_noise_scale: float = 0.5  # MRQ.py: the three noises are halved for discrete actions
+    dyn_weight: float = 1.0
+    reward_weight: float = 0.1
+    done_weight: float = 0.1
+    prioritized: bool = True  # LAP
+    alpha: float = 0.4
+    min_priority: float = 1.0
+    enc_horizon: int = 5
+    q_horizon: int = 3
+    zs_dim: int = 512
+    zsa_dim: int = 512
+    za_dim: int = 256
+    enc_hdim: int = 512
+    enc_activ: str = "elu"
+    enc_lr: float = 1e-4
+    enc_wd: float = 1e-4
+    pixel_augs: bool = True  # random shift (pad 4), pixels only
+    value_hdim: int = 512
+    value_activ: str = "elu"
+    value_lr: float = 3e-4
+    value_wd: float = 1e-4
+    value_grad_clip: float = 20.0
+    policy_hdim: int = 512
+    policy_activ: str = "relu"
+    policy_lr: float = 3e-4
+    policy_wd: float = 1e-4
+    gumbel_tau: float = 10.0
+    pre_activ_weight: float = 1e-5
+    num_bins: int = 65
+    lower: float = -10.0
+    upper: float = 10.0
+    pixel_frame_channels: int = 0  # channels of one pixel frame; 0 = infer (3 if the stack divides by 3, else 1)
+    # spec section 14 choices (see module docstring)
+    nstep_form: str = "corrected"  # "corrected" (79abcb1) | "head" (8a44a7d) | "initial" (0f0ed0e)
+    priority_source: str = "pre_update"  # "pre_update" | "policy_q"
+    discrete_eval_gumbel: bool = False
+    # design study switches (paper Table 2); defaults = MR.Q
+    linear_value: bool = False
+    dyn_target: str = "target_zs"  # "target_zs" | "target_zsa" (Dynamics target) | "online_zsa" (No target encoder)
+    nonlinear_model: bool = False
+    reward_loss: str = "twohot"  # "twohot" | "mse"
+    reward_scaling: bool = True
+    target_min: bool = True  # False: mean over the two target Qs
+    model_based_repr: bool = True  # False: "No MR", encoder trained end to end by the value loss
+
+
+def nstep_return(reward: torch.Tensor, not_done: torch.Tensor, discount: float, form: str = "corrected"):
+    """(R, D) for rewards / not_dones of shape (B, n): target = R + D * Q(s_n).
+
+    corrected (79abcb1): R = sum_i (prod_{j<i} gamma nd_j) r_i, D = prod_i gamma nd_i.
+    head (8a44a7d):      R = sum_i gamma^i r_i nd_i,           D = gamma^n prod_i nd_i.
+    initial (0f0ed0e):   R = sum_i gamma^i r_i,                D = gamma^n prod_i nd_i.
+    """
+    n = reward.shape[1]
+    powers = discount ** torch.arange(n, device=reward.device, dtype=reward.dtype)
+    if form == "corrected":
+        alive = torch.cumprod(torch.cat([torch.ones_like(not_done[:, :1]), discount * not_done[:, :-1]], 1), 1)
+        return (alive * reward).sum(1, keepdim=True), (discount * not_done).prod(1, keepdim=True)
+    bootstrap = discount ** n * not_done.prod(1, keepdim=True)
+    if form == "head":
+        return (powers * reward * not_done).sum(1, keepdim=True), bootstrap
+    if form == "initial":
+        return (powers * reward).sum(1, keepdim=True), bootstrap
+    raise ValueError(f"unknown nstep_form {form!r}; valid: corrected, head, initial")
+
+
+def lap_priority(q: torch.Tensor, q_target: torch.Tensor, min_priority: float, alpha: float) -> torch.Tensor:
+    """LAP: max over the heads of |Q_i - target|, clamped below at min_priority, to the power alpha."""
+    return (q - q_target).abs().max(1).values.clamp(min=min_priority).pow(alpha)
+
+
+def shift_augment(x: torch.Tensor, generator: torch.Generator, pad: int = 4) -> torch.Tensor:
+    """DrQ random shift: replicate-pad by ``pad`` and crop back at an integer offset in [0, 2 pad], per image."""
+    n, c, h, w = x.shape
+    padded = F.pad(x.float(), (pad, pad, pad, pad), mode="replicate")
+    dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator, device=x.device)
+    dx = torch.randint(0, 2 * pad + 1, (n,), generator=generator, device=x.device)
+    rows = (dy[:, None] + torch.arange(h, device=x.device))[:, None, :, None]
+    cols = (dx[:, None] + torch.arange(w, device=x.device))[:, None, None, :]
+    return padded[torch.arange(n, device=x.device)[:, None, None, None], torch.arange(c, device=x.device)[None, :, None, None], rows, cols]
+
+
+@register("mrq")
+class MRQ(Agent):
+    Config = Config
+    action_kinds = ("continuous", "discrete")
+    observation_kinds = ("state", "pixels")
+    conformance_overrides = {"buffer_size": 2_000, "zs_dim": 64, "zsa_dim": 64, "za_dim": 32, "enc_hdim": 64,
+                             "value_hdim": 64, "policy_hdim": 64, "batch_size": 32, "target_update_freq": 4}
+
+    def __init__(self, obs_space, action_space, config: Config, device, seed):
+        super().__init__(obs_space, action_space, config, device, seed)
+        cfg = config
+        self.discrete = hasattr(action_space, "n")
+        self.action_dim = int(action_space.n) if self.discrete else int(action_space.shape[0])
+        self.max_action = 1.0 if self.discrete else float(action_space.high[0])
+        self.pixels = len(obs_space.shape) == 3
+        noise = cfg.discrete_noise_scale if self.discrete else 1.0
+        self.exploration_noise, self.target_noise, self.noise_clip = (
+            cfg.exploration_noise * noise, cfg.target_policy_noise * noise, cfg.noise_clip * noise)
+        history = 1
+        if self.pixels:
+            frame_channels = cfg.pixel_frame_channels or (3 if obs_space.shape[0] % 3 == 0 else 1)
+            history = obs_space.shape[0] // frame_channels
+
+        self.encoder = Encoder(obs_space.shape, self.action_dim, self.pixels, cfg.zs_dim, cfg.za_dim, cfg.zsa_dim,
+                               cfg.enc_hdim, cfg.enc_activ, cfg.num_bins, cfg.nonlinear_model).to(self.device)
+        self.policy = Policy(cfg.zs_dim, self.action_dim, self.discrete, cfg.policy_hdim, cfg.policy_activ,
+                             cfg.gumbel_tau).to(self.device)
+        self.value = Value(cfg.zsa_dim, cfg.value_hdim, cfg.value_activ, linear=cfg.linear_value).to(self.device)
+        self.encoder_target = copy.deepcopy(self.encoder).requires_grad_(False)
+        self.policy_target = copy.deepcopy(self.policy).requires_grad_(False)
+        self.value_target = copy.deepcopy(self.value).requires_grad_(False)
+        self.encoder_opt = torch.optim.AdamW(self.encoder.parameters(), lr=cfg.enc_lr, weight_decay=cfg.enc_wd)
+        self.policy_opt = torch.optim.AdamW(self.policy.parameters(), lr=cfg.policy_lr, weight_decay=cfg.policy_wd)
+        self.value_opt = torch.optim.AdamW(self.value.parameters(), lr=cfg.value_lr, weight_decay=cfg.value_wd)
+        self.two_hot = TwoHot(cfg.lower, cfg.upper, cfg.num_bins, self.device)
+        self.replay = MRQReplay(obs_space.shape, self.action_dim, self.discrete, self.max_action, cfg.buffer_size,
+                                max(cfg.enc_horizon, cfg.q_horizon), history, self.pixels, self.device,
+                                prioritized=cfg.prioritized, min_priority=cfg.min_priority)
+        self.reward_scale, self.target_reward_scale = torch.tensor(1.0, device=self.device), torch.tensor(0.0, device=self.device)
+        self.training_steps = 0
+
+    # -- acting ----------------------------------------------------------------------------------
+    @torch.no_grad()
+    def act(self, obs: np.ndarray, explore: bool):
+        state = torch.as_tensor(np.asarray(obs), device=self.device)[None]
+        state = state if self.pixels else state.float()
+        zs = self.encoder.zs(state)
+        action, pre_activ = self.policy(zs, self.torch_gen)
+        if self.discrete:
+            if explore:  # argmax(gumbel_softmax + N(0, 0.1)) (MRQ.py select_action)
+                noise = torch.randn(action.shape, generator=self.torch_gen, device=self.device) * self.exploration_noise
+                return int((action + noise).argmax())
+            return int((action if self.config.discrete_eval_gumbel else pre_activ).argmax())
+        if explore:
+            action = action + torch.randn(action.shape, generator=self.torch_gen, device=self.device) * self.exploration_noise
+        return (action.clamp(-1, 1) * self.max_action)[0].cpu().numpy().astype(np.float32)
+
+    def observe(self, t: Transition) -> None:
+        self.replay.add(t.obs, t.action, t.next_obs, t.reward, t.terminated, t.truncated)
+
+    # -- learning --------------------------------------------------------------------------------
+    def _augment(self, states: torch.Tensor) -> torch.Tensor:
+        if not (self.pixels and self.config.pixel_augs):
+            return states
+        shape = states.shape
+        return shift_augment(states.reshape(-1, *shape[-3:]), self.torch_gen).reshape(shape)
+
+    def update(self, step: int) -> dict[str, torch.Tensor]:
+        cfg = self.config
+        self.training_steps += 1
+        metrics: dict[str, torch.Tensor] = {}
+        if (self.training_steps - 1) % cfg.target_update_freq == 0:
+            for online, target in ((self.policy, self.policy_target), (self.value, self.value_target),
+                                   (self.encoder, self.encoder_target)):
+                hard_update(online, target)
+            if cfg.reward_scaling:
+                self.target_reward_scale = self.reward_scale
+                self.reward_scale = self.replay.reward_scale()
+            else:  # design study "No reward scaling": both scales stay 1
+                self.reward_scale = self.target_reward_scale = torch.tensor(1.0, device=self.device)
+            if cfg.model_based_repr:
+                for _ in range(cfg.target_update_freq):
+                    metrics.update(self.train_encoder())
+
+        batch = self.replay.sample(cfg.batch_size, cfg.q_horizon, self.torch_gen)
+        metrics.update(self.train_rl(batch))
+        return metrics
+
+    def train_encoder(self) -> dict[str, torch.Tensor]:
+        cfg = self.config
+        b = self.replay.sample(cfg.batch_size, cfg.enc_horizon, self.torch_gen)
+        state, next_state = self._augment(b.state), self._augment(b.next_state)
+        B, H = b.reward.shape
+        with torch.no_grad():
+            if cfg.dyn_target == "target_zs":
+                target = self.encoder_target.zs(next_state.flatten(0, 1)).reshape(B, H, -1)
+            elif cfg.dyn_target == "target_zsa":  # "Dynamics target": zbar_{s'a'} of the target encoder
+                target = self._next_zsa(self.encoder_target, next_state, b).detach()
+        if cfg.dyn_target == "online_zsa":  # "No target encoder": current encoder's z_{s'a'}, optimized jointly
+            target = self._next_zsa(self.encoder, next_state, b)
+
+        z = self.encoder.zs(state[:, 0])
+        mask = torch.ones(B, device=self.device)
+        dyn_loss = reward_loss = done_loss = torch.zeros((), device=self.device)
+        for i in range(H):
+            done_pred, z, reward_logits = self.encoder.model_all(z, b.action[:, i])
+            dyn_loss = dyn_loss + ((z - target[:, i]) ** 2 * mask[:, None]).mean()  # masked in the numerator only (quirk 14.6)
+            if cfg.reward_loss == "twohot":
+                reward_loss = reward_loss + (self.two_hot.cross_entropy(reward_logits, b.reward[:, i]) * mask).mean()
+            else:  # design study "MSE reward loss"
+                reward_loss = reward_loss + ((self.two_hot.decode(reward_logits) - b.reward[:, i]) ** 2 * mask).mean()
+            if self.replay.env_terminates:
+                done_loss = done_loss + ((done_pred - (1 - b.not_done[:, i])) ** 2 * mask).mean()
+            mask = mask * b.not_done[:, i]
+        loss = cfg.dyn_weight * dyn_loss + cfg.reward_weight * reward_loss + cfg.done_weight * done_loss
+        self.encoder_opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.encoder_opt.step()
+        return {"encoder_loss": loss.detach(), "dyn_loss": dyn_loss.detach(), "reward_loss": reward_loss.detach(),
+                "done_loss": done_loss.detach()}
+
+    def _next_zsa(self, encoder: Encoder, next_state: torch.Tensor, b) -> torch.Tensor:
+        """z_{s_{i+1} a_{i+1}}: the next state with the next stored action (the last step reuses a_H-1's slot
+        successor, which is only read inside the episode window)."""
+        B, H = b.reward.shape
+        next_action = torch.cat([b.action[:, 1:], b.action[:, -1:]], 1)
+        return encoder(encoder.zs(next_state.flatten(0, 1)), next_action.flatten(0, 1)).reshape(B, H, -1)
+
+    def train_rl(self, b) -> dict[str, torch.Tensor]:
+        cfg = self.config
+        state, next_state = self._augment(b.state[:, 0]), self._augment(b.next_state[:, -1])
+        action = b.action[:, 0]
+        ret, bootstrap = nstep_return(b.reward, b.not_done, cfg.discount, cfg.nstep_form)
+        with torch.no_grad():
+            next_zs = self.encoder_target.zs(next_state)
+            noise = (torch.randn((state.shape[0], self.action_dim), generator=self.torch_gen, device=self.device)
+                     * self.target_noise).clamp(-self.noise_clip, self.noise_clip)
+            next_action = self.policy_target(next_zs, self.torch_gen)[0] + noise
+            next_action = (F.one_hot(next_action.argmax(1), self.action_dim).float() if self.discrete
+                           else next_action.clamp(-1, 1))
+            q_next = self.value_target(self.encoder_target(next_zs, next_action))
+            q_next = q_next.min(1, keepdim=True).values if cfg.target_min else q_next.mean(1, keepdim=True)
+            q_target = (ret + bootstrap * q_next * self.target_reward_scale) / self.reward_scale
+
+        if cfg.model_based_repr:
+            with torch.no_grad():
+                zs = self.encoder.zs(state)
+                zsa = self.encoder(zs, action)
+        else:  # design study "No MR": the value loss trains the encoder end to end
+            zs = self.encoder.zs(state)
+            zsa = self.encoder(zs, action)
+        q = self.value(zsa)
+        if cfg.prioritized:
+            value_loss = F.smooth_l1_loss(q, q_target.expand(-1, 2))  # Huber, beta 1 (LAP)
+        else:  # design study "No LAP": uniform sampling and the MSE loss
+            value_loss = F.mse_loss(q, q_target.expand(-1, 2))
+        self.value_opt.zero_grad(set_to_none=True)
+        if not cfg.model_based_repr:
+            self.encoder_opt.zero_grad(set_to_none=True)
+        value_loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.value.parameters(), cfg.value_grad_clip)
+        self.value_opt.step()
+        if not cfg.model_based_repr:
+            self.encoder_opt.step()
+            zs = zs.detach()
+
+        policy_action, pre_activ = self.policy(zs, self.torch_gen)
+        q_policy = self.value(self.encoder(zs, policy_action))
+        policy_loss = -q_policy.mean() + cfg.pre_activ_weight * pre_activ.pow(2).mean()
+        self.policy_opt.zero_grad(set_to_none=True)
+        policy_loss.backward()
+        self.policy_opt.step()
+
+        if cfg.prioritized:
+            source = q if cfg.priority_source == "pre_update" else q_policy
+            self.replay.update_priority(b.index, lap_priority(source.detach(), q_target, cfg.min_priority, cfg.alpha))
+        return {"value_loss": value_loss.detach(), "policy_loss": policy_loss.detach(), "q": q.detach().mean(),
+                "reward_scale": self.reward_scale.detach()}
+
+    # -- state beyond networks, optimizers and replay ---------------------------------------------
+    def extra_state(self) -> dict:
+        return {"training_steps": self.training_steps, "reward_scale": self.reward_scale.cpu(),
+                "target_reward_scale": self.target_reward_scale.cpu()}
+
+    def load_extra_state(self, state: dict) -> None:
+        self.training_steps = state["training_steps"]
+        self.reward_scale = state["reward_scale"].to(self.device)
+        self.target_reward_scale = state["target_reward_scale"].to(self.device)
+
+
+# Design study (paper section 5.2, Table 2; spec section 12), each a config switch.
+_VARIANTS = {
+    "linear-value": ("Linear value function: Q is linear in zsa", dict(linear_value=True)),
+    "dynamics-target": ("Dynamics target: predict the target encoder's next zsa instead of next zs", dict(dyn_target="target_zsa")),
+    "no-target-encoder": ("No target encoder: the current encoder's next zsa is the dynamics target, optimized jointly",
+                          dict(dyn_target="online_zsa")),
+    "revert": ("Revert: linear Q plus a state-action dynamics target from the current encoder",
+               dict(linear_value=True, dyn_target="online_zsa")),
+    "nonlinear-model": ("Non-linear model: separate MLPs for next-z, reward and done", dict(nonlinear_model=True)),
+    "mse-reward": ("MSE reward loss instead of two-hot cross entropy", dict(reward_loss="mse")),
+    "no-reward-scaling": ("No reward scaling: both scales fixed at 1", dict(reward_scaling=False)),
+    "no-min": ("No min: mean instead of min over the target Qs", dict(target_min=False)),
+    "no-lap": ("No LAP: uniform sampling and the MSE value loss", dict(prioritized=False)),
+    "no-mr": ("No MR: no model-based representation loss; encoder trained end to end by the value loss",
+              dict(model_based_repr=False)),
+    "1-step": ("1-step return (H_Q = 1)", dict(q_horizon=1)),
+    "no-unroll": ("No unroll: encoder horizon 1 (H_Enc = 1)", dict(enc_horizon=1)),
+    # the official code's behaviours where it differs from the paper (spec section 14)
+    "official-initial": ("Initial-commit behaviour (likely the published runs): n-step adds post-terminal rewards, "
+                         "priority from Q(s, pi(s)), Gumbel-sampled discrete evaluation",
+                         dict(nstep_form="initial", priority_source="policy_q", discrete_eval_gumbel=True)),
+}
+for _name, (_description, _overrides) in _VARIANTS.items():
+    register_variant("mrq", _name, _description, **_overrides)

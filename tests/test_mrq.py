@@ -1,0 +1,145 @@
+"""MR.Q: two-hot, n-step returns, LAP, reward scaling, the replay layout and the unrolled encoder loss,
+against hand-computed values."""
+import math
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from algorithms import resolve
+from algorithms.base import Transition
+from algorithms.mrq.agent import lap_priority, nstep_return
+from algorithms.mrq.buffer import MRQReplay, SubTrajectories
+from algorithms.mrq.networks import TwoHot
+
+TINY = dict(zs_dim=16, zsa_dim=16, za_dim=8, enc_hdim=16, value_hdim=16, policy_hdim=16, batch_size=4,
+            buffer_size=64, target_update_freq=2)
+
+
+def test_symexp_bin_positions():
+    th = TwoHot(-10, 10, 65, torch.device("cpu"))
+    assert th.bins[32] == 0
+    assert th.bins[0].item() == pytest.approx(-(math.exp(10) - 1))
+    assert th.bins[33].item() == pytest.approx(math.exp(20 / 64) - 1, rel=1e-6)
+    assert th.bins[-1].item() == pytest.approx(math.exp(10) - 1)
+
+
+def test_two_hot_round_trip_and_cross_entropy():
+    th = TwoHot(-10, 10, 65, torch.device("cpu"))
+    x = torch.tensor([0.0, 0.5, -2.0, 100.0, th.bins[40].item()])
+    enc = th.encode(x)
+    assert torch.allclose(enc.sum(1), torch.ones(5))
+    assert (enc > 0).sum(1).tolist() == [1, 2, 2, 2, 1]  # exact bin hits put weight 1 on one bin
+    assert torch.allclose((enc * th.bins).sum(1), x, rtol=1e-5)  # linear interpolation between bins
+    assert torch.allclose(th.decode(torch.log(enc + 1e-30)), x, rtol=1e-4)
+    # 0.2 lies between bins 32 (0) and 33 (e^0.3125 - 1 = 0.3668): weights by hand
+    hi = math.exp(20 / 64) - 1
+    w_hi = 0.2 / hi
+    logits = torch.randn(1, 65, generator=torch.Generator().manual_seed(0))
+    logp = torch.log_softmax(logits, -1)[0]
+    expected = -((1 - w_hi) * logp[32] + w_hi * logp[33])
+    assert th.cross_entropy(logits, torch.tensor([0.2])).item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+def test_nstep_return_with_terminal_inside_the_window():
+    r = torch.tensor([[1.0, 2.0, 3.0]])
+    nd = torch.tensor([[1.0, 0.0, 1.0]])  # the second transition is terminal
+    R, D = nstep_return(r, nd, 0.9, "corrected")
+    assert (R.item(), D.item()) == (pytest.approx(1 + 0.9 * 2), 0.0)  # nothing after the terminal
+    R, D = nstep_return(r, nd, 0.9, "head")
+    assert (R.item(), D.item()) == (pytest.approx(1 + 0.81 * 3), 0.0)  # drops the terminal's own reward
+    R, D = nstep_return(r, nd, 0.9, "initial")
+    assert (R.item(), D.item()) == (pytest.approx(1 + 1.8 + 2.43), 0.0)  # adds the post-terminal reward
+    for form in ("corrected", "head", "initial"):
+        R, D = nstep_return(r, torch.ones(1, 3), 0.9, form)
+        assert (R.item(), D.item()) == (pytest.approx(5.23), pytest.approx(0.729))
+
+
+def test_lap_priority():
+    q = torch.tensor([[0.5, 3.0], [0.2, -0.3], [-2.0, 1.0]])
+    target = torch.tensor([[0.0], [0.0], [0.0]])
+    p = lap_priority(q, target, 1.0, 0.4)
+    assert p.tolist() == pytest.approx([3 ** 0.4, 1.0, 2 ** 0.4])
+
+
+def _replay(horizon=2, history=1, pixels=False, obs_shape=(2,), prioritized=True):
+    return MRQReplay(obs_shape, 1, False, 2.0, 32, horizon, history, pixels, torch.device("cpu"), prioritized=prioritized)
+
+
+def _episode(replay, rewards, terminated, obs_fn=lambda t: np.array([t, -t], np.float32)):
+    for t, r in enumerate(rewards):
+        last = t == len(rewards) - 1
+        replay.add(obs_fn(t), np.array([1.0]), obs_fn(t + 1), r, terminated and last, (not terminated) and last)
+
+
+def test_reward_scale_includes_final_frame_slots_and_actions_are_normalized():
+    replay = _replay()
+    _episode(replay, [1.0, -3.0], terminated=True)
+    assert replay.size == 3  # two transitions plus the final-frame slot
+    assert replay.reward_scale().item() == pytest.approx(4 / 3)
+    assert replay.action[0].item() == 0.5  # stored divided by max_action 2
+    assert replay.env_terminates
+
+
+def test_masks_and_lap_sampling():
+    replay = _replay(horizon=2)
+    _episode(replay, [0.0] * 4, terminated=False)  # truncated: slots 0-3, final frame slot 4
+    assert replay.mask[:5].tolist() == [1, 1, 0, 0, 0]  # the last `horizon` starts are never sampled
+    _episode(replay, [0.0] * 3, terminated=True)  # slots 5-7, final 8
+    assert replay.mask[5:9].tolist() == [1, 1, 1, 0]  # windows may cross a terminal
+    replay.update_priority(torch.tensor([0, 1, 5, 6, 7]), torch.tensor([1.0, 1.0, 1.0, 1.0, 6.0]))
+    starts = replay.sample_start(20_000, torch.Generator().manual_seed(0))
+    freq = torch.bincount(starts, minlength=9).float() / 20_000
+    assert set(starts.unique().tolist()) == {0, 1, 5, 6, 7}
+    assert freq[7].item() == pytest.approx(0.6, abs=0.02) and freq[0].item() == pytest.approx(0.1, abs=0.02)
+    assert replay.max_priority.item() == 6.0
+
+
+def test_subtrajectory_states_and_pixel_frames_stored_once():
+    frame = lambda t: np.full((3, 4, 4), t, np.uint8)  # noqa: E731
+    stacks = {}
+
+    def obs_fn(t):  # env-style stack of the last 3 frames, the first frame repeated at reset
+        stacks[t] = np.concatenate([frame(max(t - k, 0)) for k in (2, 1, 0)])
+        return stacks[t]
+
+    replay = _replay(horizon=2, history=3, pixels=True, obs_shape=(9, 4, 4))
+    _episode(replay, [0.0] * 5, terminated=False, obs_fn=obs_fn)
+    assert replay.frames.shape == (32, 3, 4, 4) and replay.frames.dtype == torch.uint8
+    ind = torch.tensor([[1, 2], [2, 3]])
+    states, next_states = replay._states(ind, replay.state_ind), replay._states(ind, replay.next_ind)
+    for b in range(2):
+        for h in range(2):
+            t = int(ind[b, h])
+            np.testing.assert_array_equal(states[b, h].numpy(), stacks[t])
+            np.testing.assert_array_equal(next_states[b, h].numpy(), stacks[t + 1])
+
+
+def test_unrolled_encoder_loss_matches_hand_computation():
+    obs_space = gym.spaces.Box(-1, 1, (2,), np.float32)
+    act_space = gym.spaces.Box(-1, 1, (1,), np.float32)
+    cls, cfg = resolve("mrq", dict(TINY, enc_horizon=2, q_horizon=1))
+    torch.manual_seed(0)
+    agent = cls(obs_space, act_space, cfg, "cpu", seed=0)
+    agent.observe(Transition(np.zeros(2, np.float32), np.zeros(1, np.float32), 0.0, np.zeros(2, np.float32), True, False))
+    g = torch.Generator().manual_seed(1)
+    B, H = 3, 2
+    batch = SubTrajectories(torch.randn(B, H, 2, generator=g), torch.randn(B, H, 2, generator=g),
+                            torch.rand(B, H, 1, generator=g) * 2 - 1, torch.tensor([[1.0, 2.0], [0.5, 0.0], [-1.0, 3.0]]),
+                            torch.tensor([[1.0, 1.0], [0.0, 1.0], [1.0, 1.0]]), torch.zeros(B, dtype=torch.long))
+    agent.replay.sample = lambda *args, **kwargs: batch
+    enc, tgt, th = agent.encoder, agent.encoder_target, agent.two_hot
+    with torch.no_grad():
+        zbar = [tgt.zs(batch.next_state[:, i]) for i in range(H)]
+        z = enc.zs(batch.state[:, 0])
+        d0, z1, r0 = enc.model_all(z, batch.action[:, 0])
+        d1, z2, r1 = enc.model_all(z1, batch.action[:, 1])
+        m1 = batch.not_done[:, 0]  # the second step of sample 1 follows a terminal: masked
+        dyn = ((z1 - zbar[0]) ** 2).mean() + ((z2 - zbar[1]) ** 2 * m1[:, None]).mean()
+        rew = th.cross_entropy(r0, batch.reward[:, 0]).mean() + (th.cross_entropy(r1, batch.reward[:, 1]) * m1).mean()
+        done = ((d0 - (1 - batch.not_done[:, 0])) ** 2).mean() + ((d1 - (1 - batch.not_done[:, 1])) ** 2 * m1).mean()
+        expected = dyn + 0.1 * rew + 0.1 * done  # a sum over the horizon, weights 1 / 0.1 / 0.1
+    metrics = agent.train_encoder()
+    assert metrics["encoder_loss"].item() == pytest.approx(expected.item(), rel=1e-5)
+    assert metrics["dyn_loss"].item() == pytest.approx(dyn.item(), rel=1e-5)
