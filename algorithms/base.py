@@ -236,4 +236,19 @@ def resolve(algo_id: str, overrides: dict[str, Any] | None = None) -> tuple[type
     bad = set(merged) - set(fields)
     if bad:
         raise UserError(f"unknown config field(s) {sorted(bad)} for {base}; valid: {_choices(fields)}")
-    return cls, dataclasses.replace(cls.Config(), **merged)
+    defaults = cls.Config()
+    for key, value in (overrides or {}).items():
+        _check_type(base, key, getattr(defaults, key), value)
+    return cls, dataclasses.replace(defaults, **merged)
+
+
+def _check_type(algo: str, key: str, default: Any, value: Any) -> None:
+    """Overrides must have the default's type (ints are accepted for floats, lists for tuples)."""
+    ok = {bool: lambda v: isinstance(v, bool),
+          int: lambda v: isinstance(v, int) and not isinstance(v, bool),
+          float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+          str: lambda v: isinstance(v, str),
+          tuple: lambda v: isinstance(v, (tuple, list))}.get(type(default), lambda v: True)
+    if not ok(value):
+        raise UserError(f"bad value {value!r} for {algo} config field {key!r}; valid: a {type(default).__name__} "
+                        f"like the default {default!r}")

@@ -69,6 +69,22 @@ def parse_device(text: str) -> str:
     raise UserError(f"bad --device value {text!r}; valid: auto, cpu, cuda, cuda:N")
 
 
+def parse_overrides(items: list[str] | None) -> dict:
+    """['batch_size=64', 'hidden=(64, 64)'] -> {'batch_size': 64, 'hidden': (64, 64)} (Python literals, else strings)."""
+    import ast
+
+    overrides = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"bad --set value {item!r}; valid: FIELD=VALUE, e.g. --set batch_size=128")
+        try:
+            overrides[key.strip()] = ast.literal_eval(value.strip())
+        except (ValueError, SyntaxError):
+            overrides[key.strip()] = value.strip()
+    return overrides
+
+
 def _split(text: str | None) -> list[str]:
     return [x.strip() for x in text.split(",") if x.strip()] if text else []
 
@@ -86,7 +102,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UserError("--algos is empty; valid: see 'bench list algos'")
     device = parse_device(args.device)
     store = Store(args.out)
-    plan = make_plan(args.suite, algos, _split(args.tasks) or None, seeds, store, agent_steps=steps)
+    overrides = parse_overrides(args.set)
+    plan = make_plan(args.suite, algos, _split(args.tasks) or None, seeds, store, agent_steps=steps,
+                     config_overrides=overrides)
 
     for cell, why in plan.skipped:
         print(f"skip   {cell.label}: {why}", file=sys.stderr)
@@ -99,7 +117,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from runners.local import run_local
 
     summary = run_local(plan.todo, store, agent_steps=steps, device=device, workers=args.workers,
-                        progress=not args.quiet)
+                        progress=not args.quiet, config_overrides=overrides)
     print(f"summary: {len(summary.completed)} completed, {len(plan.done)} already complete, "
           f"{len(plan.skipped)} skipped (unsupported), {len(summary.failed)} failed", file=sys.stderr)
     return 1 if summary.failed else 0
@@ -156,6 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", default="results", help="results store root (default: results); runs go to OUT/runs/")
     run.add_argument("--workers", type=int, default=1, help="cells in parallel, in spawned processes (default: 1)")
     run.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N (default: auto)")
+    run.add_argument("--set", action="append", metavar="FIELD=VALUE",
+                     help="override a config field of every algorithm in the run (repeatable), e.g. --set batch_size=128; "
+                          "recorded in the manifest")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=cmd_run)
 

@@ -1,6 +1,6 @@
 """Environment throughput with random actions: agent steps/sec and env frames/sec per task.
 
-    python benchmarks/env_throughput.py [--steps 2000] [suite:task ...]
+    python -m benchmarks.env_throughput [--steps 2000] [suite:task ...]
 
 Defaults: a state task (dmc-proprio cheetah-run, gym HalfCheetah-v4), a pixel task
 (dmc-visual cheetah-run, rendered headless with MUJOCO_GL=egl) and an Atari game (atari Pong).

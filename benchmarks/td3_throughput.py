@@ -1,6 +1,6 @@
 """TD3 training throughput on HalfCheetah: env steps/sec with one update per step, after warm-up.
 
-    python benchmarks/td3_throughput.py [--steps 1500] [--repeats 3] [--threads 2] [--device cpu]
+    python -m benchmarks.td3_throughput [--steps 1500] [--repeats 3] [--threads 2] [--device cpu]
 
 Each timed step is: act (with exploration noise), env step, store, one update. Besides our agent
 the script times, in the same process and alternating with it, a loop written the way the
@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import copy
 import statistics
-import time
+
 
 import gymnasium as gym
 import numpy as np
@@ -24,6 +24,7 @@ from torch import nn
 
 from algorithms import resolve
 from algorithms.base import Transition
+from benchmarks.common import timed
 
 
 class OfficialStyleTD3:
@@ -73,30 +74,6 @@ class OfficialStyleTD3:
             for net, tgt in ((self.q1, self.q1_t), (self.q2, self.q2_t), (self.actor, self.actor_t)):
                 for p, tp in zip(net.parameters(), tgt.parameters()):
                     tp.data.copy_(0.005 * p.data + 0.995 * tp.data)
-
-
-def timed(agent, env, warmup: int, steps: int, device: str) -> float:
-    obs, _ = env.reset(seed=0)
-
-    def run(n: int, random_actions: bool) -> None:
-        nonlocal obs
-        for t in range(n):
-            action = env.action_space.sample() if random_actions else agent.act(obs, explore=True)
-            next_obs, reward, term, trunc, _ = env.step(action)
-            agent.observe(Transition(obs, np.asarray(action, np.float32), float(reward), next_obs, term, trunc))
-            obs = next_obs if not (term or trunc) else env.reset()[0]
-            if not random_actions:
-                agent.update(t)
-
-    run(warmup, random_actions=True)
-    run(100, random_actions=False)  # warm the allocator and kernels
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    run(steps, random_actions=False)
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-    return steps / (time.perf_counter() - start)
 
 
 def main() -> None:

@@ -19,10 +19,10 @@ class Plan:
 
 
 def make_plan(suite_name: str, algos: list[str], tasks: list[str] | None, seeds: list[int], store: Store,
-              agent_steps: int | None = None) -> Plan:
+              agent_steps: int | None = None, config_overrides: dict | None = None) -> Plan:
     suite = get_suite(suite_name)
     task_list = [get_task(suite, t) for t in tasks] if tasks else list(suite.tasks)
-    agents = {algo: resolve(algo)[0] for algo in algos}  # raises UserError for unknown names first
+    agents = {algo: resolve(algo, config_overrides)[0] for algo in algos}  # raises UserError for unknown names first
     if agent_steps is not None and agent_steps <= 0:
         raise UserError(f"--steps must be positive, got {agent_steps}")
     plan = Plan(agent_steps=agent_steps)

@@ -26,18 +26,20 @@ def _threads_per_worker(workers: int) -> int:
     return max(1, (os.cpu_count() or 1) // max(1, workers))
 
 
-def run_cell(cell: Cell, root: str, agent_steps: int | None, device: str, threads: int, progress: bool) -> dict[str, Any]:
+def run_cell(cell: Cell, root: str, agent_steps: int | None, device: str, threads: int, progress: bool,
+             config_overrides: dict | None = None) -> dict[str, Any]:
     """Entry point of one cell (also in a worker process); returns the final manifest."""
     import torch
 
     from runners.loop import train
 
     torch.set_num_threads(threads)
-    return train(cell, Store(root), agent_steps=agent_steps, device=device, progress=progress)
+    return train(cell, Store(root), agent_steps=agent_steps, device=device, progress=progress,
+                 config_overrides=config_overrides)
 
 
 def run_local(cells: list[Cell], store: Store, *, agent_steps: int | None, device: str, workers: int = 1,
-              progress: bool = True) -> Summary:
+              progress: bool = True, config_overrides: dict | None = None) -> Summary:
     summary = Summary()
 
     def record(cell: Cell, manifest: dict[str, Any]) -> None:
@@ -54,7 +56,7 @@ def run_local(cells: list[Cell], store: Store, *, agent_steps: int | None, devic
         threads = _threads_per_worker(1)
         for cell in cells:
             try:
-                record(cell, run_cell(cell, str(store.root), agent_steps, device, threads, progress))
+                record(cell, run_cell(cell, str(store.root), agent_steps, device, threads, progress, config_overrides))
             except KeyboardInterrupt:
                 raise
             except Exception as exc:  # noqa: BLE001  (the loop already stored the cell as failed)
@@ -65,7 +67,7 @@ def run_local(cells: list[Cell], store: Store, *, agent_steps: int | None, devic
     threads = _threads_per_worker(workers)
     ctx = mp.get_context("spawn")
     with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        futures = {pool.submit(run_cell, cell, str(store.root), agent_steps, device, threads, False): cell for cell in cells}
+        futures = {pool.submit(run_cell, cell, str(store.root), agent_steps, device, threads, False, config_overrides): cell for cell in cells}
         for future in cf.as_completed(futures):
             cell = futures[future]
             try:

@@ -79,6 +79,7 @@ class Config:
     nstep_form: str = "corrected"  # "corrected" (79abcb1) | "head" (8a44a7d) | "initial" (0f0ed0e)
     priority_source: str = "pre_update"  # "pre_update" | "policy_q"
     discrete_eval_gumbel: bool = False
+    bf16_autocast: bool = False  # opt-in speed mode (not in the paper): updates under torch.autocast(bfloat16)
     # design study switches (paper Table 2); defaults = MR.Q
     linear_value: bool = False
     dyn_target: str = "target_zs"  # "target_zs" | "target_zsa" (Dynamics target) | "online_zsa" (No target encoder)
@@ -193,6 +194,10 @@ class MRQ(Agent):
         return shift_augment(states.reshape(-1, *shape[-3:]), self.torch_gen).reshape(shape)
 
     def update(self, step: int) -> dict[str, torch.Tensor]:
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config.bf16_autocast):
+            return self._update()
+
+    def _update(self) -> dict[str, torch.Tensor]:
         cfg = self.config
         self.training_steps += 1
         metrics: dict[str, torch.Tensor] = {}
@@ -336,6 +341,8 @@ _VARIANTS = {
     "official-initial": ("Initial-commit behaviour (likely the published runs): n-step adds post-terminal rewards, "
                          "priority from Q(s, pi(s)), Gumbel-sampled discrete evaluation",
                          dict(nstep_form="initial", priority_source="policy_q", discrete_eval_gumbel=True)),
+    # not in the paper: the CPU speed mode (AVX-512 BF16); see the issue note for its effect on learning
+    "bf16": ("bf16 autocast for every update (opt-in speed mode, changes numerics)", dict(bf16_autocast=True)),
 }
 for _name, (_description, _overrides) in _VARIANTS.items():
     register_variant("mrq", _name, _description, **_overrides)
