@@ -52,6 +52,9 @@ def observation_kind(space: gym.Space) -> str:
 class Agent(abc.ABC):
     """Base class of every agent. Subclasses set the class attributes and implement the five methods.
 
+    ``Config.start_steps`` (if present) is the number of uniform-random warm-up steps the training
+    loop takes before the agent acts and updates (suites and ``--set`` may change it).
+
     Randomness: the agent owns ``self.np_rng`` (numpy) and ``self.torch_gen`` (torch, on the
     device) seeded from ``seed``; network initialisation uses the torch global RNG, which the
     training loop seeds before construction. ``state_dict`` stores all three, so a resumed agent
@@ -74,11 +77,6 @@ class Agent(abc.ABC):
         self.torch_gen.manual_seed(seed)
 
     # -- the contract -------------------------------------------------------------------------
-    @property
-    def warmup_steps(self) -> int:
-        """Agent steps of uniform random actions before the policy acts and updates begin."""
-        return int(getattr(self.config, "start_steps", 0))
-
     @abc.abstractmethod
     def act(self, obs: np.ndarray, explore: bool) -> np.ndarray | int:
         """An action for one observation, with exploration noise when ``explore``."""

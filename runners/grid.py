@@ -3,10 +3,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from algorithms import resolve
 from bench.errors import UserError
 from results.store import Cell, Store
-from runners.loop import incompatibility, resolve_task
+from runners.loop import incompatibility, resolve_config, resolve_task
 from suites import get_suite, get_task
 
 
@@ -22,7 +21,8 @@ def make_plan(suite_name: str, algos: list[str], tasks: list[str] | None, seeds:
               agent_steps: int | None = None, config_overrides: dict | None = None) -> Plan:
     suite = get_suite(suite_name)
     task_list = [get_task(suite, t) for t in tasks] if tasks else list(suite.tasks)
-    agents = {algo: resolve(algo, config_overrides)[0] for algo in algos}  # raises UserError for unknown names first
+    # resolving first raises UserError for unknown algorithms, variants or config fields before anything runs
+    agents = {algo: resolve_config(Cell(suite.name, "", algo, 0), config_overrides)[0] for algo in algos}
     if agent_steps is not None and agent_steps <= 0:
         raise UserError(f"--steps must be positive, got {agent_steps}")
     plan = Plan(agent_steps=agent_steps)

@@ -41,6 +41,12 @@ def resolve_task(cell: Cell, agent_steps: int | None = None) -> Task:
     return task
 
 
+def resolve_config(cell: Cell, config_overrides: dict[str, Any] | None = None) -> tuple[type[Agent], Any]:
+    """The agent class and its config: paper defaults <- variant <- suite's CPU-scale overrides <- --set."""
+    suite_overrides = get_suite(cell.suite).agent_overrides.get(cell.algo.partition("@")[0], {})
+    return resolve(cell.algo, {**suite_overrides, **(config_overrides or {})})
+
+
 def incompatibility(agent_cls: type[Agent], task: Task) -> str | None:
     """Why this agent cannot run this task, or None when it can."""
     if task.action not in agent_cls.action_kinds:
@@ -48,6 +54,13 @@ def incompatibility(agent_cls: type[Agent], task: Task) -> str | None:
     if task.observation not in agent_cls.observation_kinds:
         return f"{agent_cls.name} supports {'/'.join(agent_cls.observation_kinds)} observations, task has {task.observation}"
     return None
+
+
+def effective_warmup(task: Task, config: Any, config_overrides: dict[str, Any] | None) -> int:
+    """Random warm-up steps: an explicit ``start_steps`` override, else the task's (scaled-down suites), else the agent's."""
+    if task.warmup_steps is not None and "start_steps" not in (config_overrides or {}):
+        return task.warmup_steps
+    return int(getattr(config, "start_steps", 0))
 
 
 def seed_everything(seed: int) -> None:
@@ -99,7 +112,7 @@ def train(
 ) -> dict[str, Any]:
     """Train one cell to completion (or resume it) and return its final manifest."""
     task = resolve_task(cell, agent_steps)
-    agent_cls, config = resolve(cell.algo, config_overrides)
+    agent_cls, config = resolve_config(cell, config_overrides)
     protocol = task.protocol()
     config_dict = dataclasses.asdict(config)
     existing = store.read_manifest(cell)
@@ -120,7 +133,7 @@ def train(
         raise RuntimeError(f"task {task.name} declares {task.action}/{task.observation} but its env has "
                            f"{action_kind(env.action_space)}/{observation_kind(env.observation_space)}")
     agent = agent_cls(env.observation_space, env.action_space, config, device, cell.seed)
-    warmup = agent.warmup_steps if task.warmup_steps is None else task.warmup_steps
+    warmup = effective_warmup(task, config, config_overrides)
     checkpoint_every = checkpoint_every or task.eval_every
 
     manifest: dict[str, Any] = existing or {

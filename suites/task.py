@@ -98,6 +98,9 @@ class Suite:
     name: str
     description: str
     tasks: tuple[Task, ...]
+    # Config overrides per algorithm for CPU-scale suites (smoke), applied before the user's --set;
+    # they land in the resolved config of every manifest. Paper-protocol suites leave this empty.
+    agent_overrides: dict[str, dict[str, Any]] = field(default_factory=dict, compare=False, hash=False)
 
     def task(self, name: str) -> Task:
         for t in self.tasks:
