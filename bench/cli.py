@@ -122,13 +122,30 @@ def cmd_run(args: argparse.Namespace) -> int:
     for cell in plan.done:
         print(f"have   {cell.label}: complete in {store.cell_dir(cell)}", file=sys.stderr)
     budget = f"{steps} agent steps (reduced budget, recorded in the protocol)" if steps else "the suite's budgets"
-    print(f"run    {len(plan.todo)} cell(s) of suite {args.suite} at {budget} on {device}, "
-          f"{args.workers} worker(s); results in {store.root / 'runs'}", file=sys.stderr)
+    where = (f"Ray ({args.address or 'local instance'}, {args.cpus_per_trial:g} CPU / {args.gpus_per_trial:g} GPU per cell)"
+             if args.runner == "ray" else f"{args.workers} local worker(s)")
+    print(f"run    {len(plan.todo)} cell(s) of suite {args.suite} at {budget} on {device}, {where}; "
+          f"results in {store.root / 'runs'}", file=sys.stderr)
 
-    from runners.local import run_local
+    wandb = None
+    if args.wandb:
+        from runners.sinks import WandbSettings
 
-    summary = run_local(plan.todo, store, agent_steps=steps, device=device, workers=args.workers,
-                        progress=not args.quiet, config_overrides=overrides)
+        wandb = WandbSettings(project=args.wandb_project, entity=args.wandb_entity, group=args.wandb_group)
+    if args.runner == "ray":
+        from runners.ray_runner import run_ray
+
+        if args.max_failures < 0 or (args.max_concurrent is not None and args.max_concurrent < 1):
+            raise UserError("bad --max-failures / --max-concurrent; valid: --max-failures >= 0, --max-concurrent >= 1")
+        summary = run_ray(plan.todo, store, agent_steps=steps, device=device, address=args.address,
+                          cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial,
+                          max_concurrent=args.max_concurrent, max_failures=args.max_failures,
+                          config_overrides=overrides, wandb=wandb, progress=not args.quiet)
+    else:
+        from runners.local import run_local
+
+        summary = run_local(plan.todo, store, agent_steps=steps, device=device, workers=args.workers,
+                            progress=not args.quiet, config_overrides=overrides, wandb=wandb)
     print(f"summary: {len(summary.completed)} completed, {len(plan.done)} already complete, "
           f"{len(plan.skipped)} skipped (unsupported), {len(summary.failed)} failed", file=sys.stderr)
     return 1 if summary.failed else 0
@@ -189,6 +206,18 @@ def build_parser() -> argparse.ArgumentParser:
                      help="override a config field of every algorithm in the run (repeatable), e.g. --set batch_size=128; "
                           "recorded in the manifest")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    ray = run.add_argument_group("Ray Tune runner (--runner ray)")
+    run.add_argument("--runner", default="local", choices=["local", "ray"], help="where cells run (default: local)")
+    ray.add_argument("--address", default=None, help="Ray cluster: auto, HOST:PORT or ray://HOST:PORT (default: a local instance)")
+    ray.add_argument("--cpus-per-trial", type=float, default=1, help="CPUs per cell (default: 1)")
+    ray.add_argument("--gpus-per-trial", type=float, default=0, help="GPUs per cell, fractions share a GPU (default: 0)")
+    ray.add_argument("--max-concurrent", type=int, default=None, help="cells at once (default: as resources allow)")
+    ray.add_argument("--max-failures", type=int, default=2, help="retries of a failed cell from its checkpoint (default: 2)")
+    wb = run.add_argument_group("Weights & Biases (optional; honours WANDB_MODE, offline needs no login)")
+    wb.add_argument("--wandb", action="store_true", help="log each cell's training and evaluation metrics to W&B")
+    wb.add_argument("--wandb-project", default="latentbench")
+    wb.add_argument("--wandb-entity", default=None)
+    wb.add_argument("--wandb-group", default=None, help="default: the suite name")
     run.set_defaults(func=cmd_run)
 
     lst = sub.add_parser("list", help="list algorithms with their variants, suites, or tasks")

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from results.store import Cell, Store
+from runners.sinks import WandbSettings, WandbSink
 
 
 @dataclass
@@ -21,42 +22,45 @@ class Summary:
     failed: list[tuple[Cell, str]] = field(default_factory=list)
     returns: dict[str, float | None] = field(default_factory=dict)
 
+    def record(self, cell: Cell, manifest: dict[str, Any]) -> None:
+        """Count a cell by its stored manifest and print its one-line result."""
+        if manifest.get("status") == "complete":
+            self.completed.append(cell)
+            self.returns[cell.label] = manifest.get("final_return")
+            print(f"done   {cell.label}: final eval return {manifest.get('final_return'):.2f} "
+                  f"({manifest.get('steps_per_sec')} steps/s)", file=sys.stderr)
+        else:
+            self.failed.append((cell, manifest.get("reason") or f"status {manifest.get('status')}"))
+            print(f"FAILED {cell.label}: {self.failed[-1][1]}", file=sys.stderr)
+
 
 def _threads_per_worker(workers: int) -> int:
     return max(1, (os.cpu_count() or 1) // max(1, workers))
 
 
 def run_cell(cell: Cell, root: str, agent_steps: int | None, device: str, threads: int, progress: bool,
-             config_overrides: dict | None = None) -> dict[str, Any]:
-    """Entry point of one cell (also in a worker process); returns the final manifest."""
+             config_overrides: dict | None = None, wandb: WandbSettings | None = None) -> dict[str, Any]:
+    """Entry point of one cell (in this process, a worker process or a Ray trial); returns the final manifest."""
     import torch
 
     from runners.loop import train
 
     torch.set_num_threads(threads)
     return train(cell, Store(root), agent_steps=agent_steps, device=device, progress=progress,
-                 config_overrides=config_overrides)
+                 config_overrides=config_overrides, sink=WandbSink(wandb) if wandb else None)
 
 
 def run_local(cells: list[Cell], store: Store, *, agent_steps: int | None, device: str, workers: int = 1,
-              progress: bool = True, config_overrides: dict | None = None) -> Summary:
+              progress: bool = True, config_overrides: dict | None = None, wandb: WandbSettings | None = None) -> Summary:
     summary = Summary()
 
-    def record(cell: Cell, manifest: dict[str, Any]) -> None:
-        if manifest.get("status") == "complete":
-            summary.completed.append(cell)
-            summary.returns[cell.label] = manifest.get("final_return")
-            print(f"done   {cell.label}: final eval return {manifest.get('final_return'):.2f} "
-                  f"({manifest.get('steps_per_sec')} steps/s)", file=sys.stderr)
-        else:
-            summary.failed.append((cell, manifest.get("reason") or "unknown"))
-            print(f"FAILED {cell.label}: {manifest.get('reason')}", file=sys.stderr)
+    record = summary.record
 
     if workers <= 1:
         threads = _threads_per_worker(1)
         for cell in cells:
             try:
-                record(cell, run_cell(cell, str(store.root), agent_steps, device, threads, progress, config_overrides))
+                record(cell, run_cell(cell, str(store.root), agent_steps, device, threads, progress, config_overrides, wandb))
             except KeyboardInterrupt:
                 raise
             except Exception as exc:  # noqa: BLE001  (the loop already stored the cell as failed)
@@ -67,7 +71,7 @@ def run_local(cells: list[Cell], store: Store, *, agent_steps: int | None, devic
     threads = _threads_per_worker(workers)
     ctx = mp.get_context("spawn")
     with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        futures = {pool.submit(run_cell, cell, str(store.root), agent_steps, device, threads, False, config_overrides): cell for cell in cells}
+        futures = {pool.submit(run_cell, cell, str(store.root), agent_steps, device, threads, False, config_overrides, wandb): cell for cell in cells}
         for future in cf.as_completed(futures):
             cell = futures[future]
             try:

@@ -18,7 +18,8 @@ import random
 import shutil
 import sys
 import time
-from typing import Any, Callable
+import os
+from typing import Any
 
 import numpy as np
 import torch
@@ -30,6 +31,7 @@ from results.store import Cell, Store, atomic_write
 from suites import get_suite, get_task
 from suites.envs import get_env_rng_state, set_env_rng_state
 from suites.task import Task
+from runners.sinks import Sink
 
 CHECK_EVERY = 1000  # agent steps between finiteness checks of the update metrics (one host sync each)
 
@@ -108,7 +110,7 @@ def train(
     progress: bool = True,
     checkpoint_every: int | None = None,
     config_overrides: dict[str, Any] | None = None,
-    on_metrics: Callable[[int, dict[str, float]], None] | None = None,
+    sink: Sink | None = None,
 ) -> dict[str, Any]:
     """Train one cell to completion (or resume it) and return its final manifest."""
     task = resolve_task(cell, agent_steps)
@@ -149,6 +151,8 @@ def train(
     }
     manifest.update(provenance(device))
     manifest.update(status="running", reason=None)
+    sink = sink or Sink()
+    manifest.update(sink.start(cell, manifest, store.cell_dir(cell)))
 
     ckpt_path = store.checkpoint_path(cell)
     loop = {"step": 0, "episodes": 0, "updates": 0, "train_time": 0.0, "eval_time": 0.0, "update_time": 0.0,
@@ -194,12 +198,14 @@ def train(
         mean = float(np.mean(returns))
         if not math.isfinite(mean):
             raise Diverged(f"non-finite evaluation return at agent step {step}")
-        store.append_eval(cell, {
+        row = {
             "step": step, "env_frames": step * task.action_repeat, "return_mean": round(mean, 6),
             "return_std": round(float(np.std(returns)), 6), "returns": " ".join(f"{r:.6g}" for r in returns),
             "wall_time": round(loop["train_time"] + loop["eval_time"], 3),
-        })
+        }
+        store.append_eval(cell, row)
         loop["last_eval"] = mean
+        sink.evaluation(step, row)
         if bar is not None:
             bar.set_postfix_str(f"eval {mean:.1f}", refresh=False)
 
@@ -238,10 +244,11 @@ def train(
                 loop["update_time"] += time.perf_counter() - u0
                 loop["updates"] += 1
             loop["step"] = step = t + 1
-            if step % CHECK_EVERY == 0 and metrics:
-                _check_finite(metrics, step)
-                if on_metrics is not None:
-                    on_metrics(step, {k: float(v) for k, v in metrics.items()})
+            if step % CHECK_EVERY == 0:
+                _inject_fault(cell, step, store)
+                if metrics:
+                    _check_finite(metrics, step)
+                    sink.metrics(step, {k: float(v) for k, v in metrics.items()})
             if bar is not None and step % 100 == 0:
                 bar.update(step - bar.n)
             if step % task.eval_every == 0 or step == task.agent_steps:
@@ -260,12 +267,14 @@ def train(
     except KeyboardInterrupt:
         if bar is not None:
             bar.close()
+        sink.finish("interrupted")
         raise
     except Exception as exc:
         if bar is not None:
             bar.close()
         manifest.update(status="failed", reason=f"{type(exc).__name__}: {exc}", end_time=_now())
         store.write_manifest(cell, manifest)
+        sink.finish("failed")
         if isinstance(exc, (Diverged, UserError)):
             return manifest
         raise
@@ -292,7 +301,24 @@ def train(
         final_return=loop["last_eval"],
     )
     store.write_manifest(cell, manifest)
+    sink.finish("complete")
     return manifest
+
+
+def _inject_fault(cell: Cell, step: int, store: Store) -> None:
+    """Testing aid: BENCH_INJECT_FAULT='<cell label>@<agent step>[:always]' raises once (or on every attempt)."""
+    spec = os.environ.get("BENCH_INJECT_FAULT")
+    if not spec:
+        return
+    for item in spec.split(","):
+        label, _, rest = item.partition("@")
+        at, _, mode = rest.partition(":")
+        if label != cell.label or step != int(at):
+            continue
+        marker = store.cell_dir(cell) / ".fault_injected"
+        if mode == "always" or not marker.exists():
+            marker.touch()
+            raise RuntimeError(f"injected fault at agent step {step}")
 
 
 def _now() -> str:

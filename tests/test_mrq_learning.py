@@ -38,17 +38,38 @@ def test_mrq_learns_cartpole_discrete(tmp_path):
 
 
 @pytest.mark.slow
-def test_mrq_runs_from_pixels(tmp_path):
-    """DMC cartpole-balance from 84x84 RGB, 3 stacked frames, action repeat 2: a few hundred steps with updates."""
-    torch.set_num_threads(2)
-    from runners.loop import resolve_task
+def test_mrq_runs_from_pixels():
+    """DMC cartpole-balance from 84x84 RGB, 3 stacked frames, action repeat 2: 300 steps, 200 updates
+    (with encoder bursts) on CPU. Driven directly: the suite's 10-episode evaluations would render
+    for minutes."""
+    import numpy as np
 
+    from algorithms import resolve
+    from algorithms.base import Transition
+
+    torch.set_num_threads(2)
     task = get_suite("dmc-visual").task("cartpole-balance")
     assert (task.frame_stack, task.action_repeat, task.observation) == (3, 2, "pixels")
-    manifest = train(Cell("dmc-visual", "cartpole-balance", "mrq", 0), Store(tmp_path), agent_steps=300, progress=False,
-                     config_overrides=dict(SMALL, start_steps=100, batch_size=32, target_update_freq=50, buffer_size=5_000))
-    assert manifest["status"] == "complete", manifest["reason"]
-    assert manifest["updates"] == 200 and resolve_task(Cell("dmc-visual", "cartpole-balance", "mrq", 0), 300).agent_steps == 300
+    env = task.make(seed=0)
+    cls, cfg = resolve("mrq", dict(SMALL, batch_size=32, target_update_freq=50, buffer_size=1_000))
+    torch.manual_seed(0)
+    agent = cls(env.observation_space, env.action_space, cfg, "cpu", seed=0)
+    assert agent.replay.frames.shape[1:] == (3, 84, 84)  # frames stored once, not stacks
+    obs, _ = env.reset(seed=0)
+    env.action_space.seed(0)
+    updates = 0
+    for t in range(300):
+        action = env.action_space.sample() if t < 100 else agent.act(obs, explore=True)
+        next_obs, reward, terminated, truncated, _ = env.step(action)
+        agent.observe(Transition(obs, np.asarray(action), float(reward), next_obs, terminated, truncated))
+        obs = next_obs
+        if t >= 100:
+            metrics = agent.update(t)
+            updates += 1
+            assert all(torch.isfinite(v) for v in metrics.values())
+    env.close()
+    assert updates == 200 and agent.training_steps == 200
+    assert "encoder_loss" in agent.update(300)  # training step 201: a burst of 50 encoder updates
 
 
 @pytest.mark.slow
