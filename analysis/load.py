@@ -1,0 +1,52 @@
+"""The results store (and published data, via ``analysis.importers``) as one tidy table.
+
+One row per evaluation of one seed:
+``source, suite, task, algo, variant, seed, step, env_frames, return, protocol_id``
+where ``step`` is in agent steps and ``env_frames = step x action repeat``; ``algo`` is the full
+name (``mrq@no-lap``) and ``variant`` its part after ``@`` (empty for the default).
+"""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from bench.errors import UserError
+
+COLUMNS = ["source", "suite", "task", "algo", "variant", "seed", "step", "env_frames", "return", "protocol_id"]
+
+
+def empty_table() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="object" if c in ("source", "suite", "task", "algo", "variant", "protocol_id")
+                                      else "float64") for c in COLUMNS})
+
+
+def load_runs(root: str | Path = "results", *, include_incomplete: bool = False) -> pd.DataFrame:
+    """Every evaluation row of every cell under ``root/runs`` (complete cells only, unless asked)."""
+    runs = Path(root) / "runs"
+    if not runs.is_dir():
+        raise UserError(f"no results store at {runs}; run 'bench run' first or pass the right --runs directory")
+    rows = []
+    for manifest_path in sorted(runs.glob("*/*/*/*/manifest.json")):
+        try:
+            manifest = json.loads(manifest_path.read_text())
+        except (OSError, ValueError) as exc:
+            raise UserError(f"{manifest_path}: unreadable manifest ({exc})") from None
+        if manifest.get("status") != "complete" and not include_incomplete:
+            continue
+        cell = manifest["cell"]
+        algo = cell["algo"]
+        evals = manifest_path.parent / "evals.csv"
+        if not evals.exists():
+            continue
+        with open(evals, newline="") as f:
+            for r in csv.DictReader(f):
+                if not r.get("wall_time"):
+                    continue
+                rows.append({"source": "runs", "suite": cell["suite"], "task": cell["task"], "algo": algo,
+                             "variant": algo.partition("@")[2], "seed": int(cell["seed"]), "step": int(r["step"]),
+                             "env_frames": int(r["env_frames"]), "return": float(r["return_mean"]),
+                             "protocol_id": manifest["protocol"]["protocol_id"]})
+    return pd.DataFrame(rows, columns=COLUMNS) if rows else empty_table()
