@@ -90,7 +90,7 @@ def _split(text: str | None) -> list[str]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from results.store import Store
+    from results.store import Cell, Store
     from runners.grid import make_plan
 
     if args.workers < 1:
@@ -108,15 +108,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from runners.loop import effective_warmup, resolve_config, resolve_task
 
-    for algo in algos:
-        for task_name in {c.task for c in plan.todo if c.algo == algo}:
-            cell = next(c for c in plan.todo if c.algo == algo and c.task == task_name)
-            task = resolve_task(cell, steps)
-            warmup = effective_warmup(task, resolve_config(cell, overrides)[1], overrides)
-            if warmup >= task.agent_steps:
-                print(f"note   {algo} on {task_name}: the {warmup} random warm-up steps cover the whole "
-                      f"{task.agent_steps}-step budget, so it will not learn; lower it with --set start_steps=N",
-                      file=sys.stderr)
+    for algo, task_name in sorted({(c.algo, c.task) for c in plan.todo}):
+        task = resolve_task(Cell(args.suite, task_name, algo, 0), steps)
+        warmup = effective_warmup(task, resolve_config(args.suite, algo, overrides)[1], overrides)
+        if warmup >= task.agent_steps:
+            print(f"note   {algo} on {task_name}: the {warmup} random warm-up steps cover the whole "
+                  f"{task.agent_steps}-step budget, so it will not learn; lower it with --set start_steps=N",
+                  file=sys.stderr)
     for cell, why in plan.skipped:
         print(f"skip   {cell.label}: {why}", file=sys.stderr)
     for cell in plan.done:

@@ -22,7 +22,7 @@ def make_plan(suite_name: str, algos: list[str], tasks: list[str] | None, seeds:
     suite = get_suite(suite_name)
     task_list = [get_task(suite, t) for t in tasks] if tasks else list(suite.tasks)
     # resolving first raises UserError for unknown algorithms, variants or config fields before anything runs
-    agents = {algo: resolve_config(Cell(suite.name, "", algo, 0), config_overrides)[0] for algo in algos}
+    agents = {algo: resolve_config(suite.name, algo, config_overrides)[0] for algo in algos}
     if agent_steps is not None and agent_steps <= 0:
         raise UserError(f"--steps must be positive, got {agent_steps}")
     plan = Plan(agent_steps=agent_steps)

@@ -16,9 +16,9 @@ import dataclasses
 import math
 import random
 import shutil
+import os
 import sys
 import time
-import os
 from typing import Any
 
 import numpy as np
@@ -30,8 +30,8 @@ from bench.provenance import provenance
 from results.store import Cell, Store, atomic_write
 from suites import get_suite, get_task
 from suites.envs import get_env_rng_state, set_env_rng_state
-from suites.task import Task
 from runners.sinks import Sink
+from suites.task import Task
 
 CHECK_EVERY = 1000  # agent steps between finiteness checks of the update metrics (one host sync each)
 
@@ -43,10 +43,10 @@ def resolve_task(cell: Cell, agent_steps: int | None = None) -> Task:
     return task
 
 
-def resolve_config(cell: Cell, config_overrides: dict[str, Any] | None = None) -> tuple[type[Agent], Any]:
+def resolve_config(suite: str, algo: str, config_overrides: dict[str, Any] | None = None) -> tuple[type[Agent], Any]:
     """The agent class and its config: paper defaults <- variant <- suite's CPU-scale overrides <- --set."""
-    suite_overrides = get_suite(cell.suite).agent_overrides.get(cell.algo.partition("@")[0], {})
-    return resolve(cell.algo, {**suite_overrides, **(config_overrides or {})})
+    suite_overrides = get_suite(suite).agent_overrides.get(algo.partition("@")[0], {})
+    return resolve(algo, {**suite_overrides, **(config_overrides or {})})
 
 
 def incompatibility(agent_cls: type[Agent], task: Task) -> str | None:
@@ -114,7 +114,7 @@ def train(
 ) -> dict[str, Any]:
     """Train one cell to completion (or resume it) and return its final manifest."""
     task = resolve_task(cell, agent_steps)
-    agent_cls, config = resolve_config(cell, config_overrides)
+    agent_cls, config = resolve_config(cell.suite, cell.algo, config_overrides)
     protocol = task.protocol()
     config_dict = dataclasses.asdict(config)
     existing = store.read_manifest(cell)

@@ -253,8 +253,8 @@ class MRQ(Agent):
                 "done_loss": done_loss.detach()}
 
     def _next_zsa(self, encoder: Encoder, next_state: torch.Tensor, b) -> torch.Tensor:
-        """z_{s_{i+1} a_{i+1}}: the next state with the next stored action (the last step reuses a_H-1's slot
-        successor, which is only read inside the episode window)."""
+        """z_{s'a'} targets for the design-study rows: each next state with the next stored action
+        (the last step repeats a_{H-1}: the window holds only H actions; the paper gives no code)."""
         B, H = b.reward.shape
         next_action = torch.cat([b.action[:, 1:], b.action[:, -1:]], 1)
         return encoder(encoder.zs(next_state.flatten(0, 1)), next_action.flatten(0, 1)).reshape(B, H, -1)
