@@ -94,3 +94,144 @@ def import_td3_curves(path: str | Path, *, algo: str = "td3@published2018", eval
                          "variant": algo.partition("@")[2], "seed": int(match.group(2)), "step": i * eval_every,
                          "env_frames": i * eval_every, "return": float(value), "protocol_id": "td3-paper:gym-v1"})
     return pd.DataFrame(rows, columns=COLUMNS) if rows else empty_table()
+
+
+# --------------------------------------------------------------------------------------------------
+# iQRL paper-draft CSVs (aidanscannell/iqrl-minimal@d8e6c32 paper/figs/plotting/<figure>/<file>.csv)
+# pandas to_csv exports of W&B histories: an unnamed index column, ``env_step`` (environment steps
+# with action repeat 2), ``episode_reward`` (mean of 10 deterministic evaluation episodes), ``env``
+# (domain-task), ``seed``, and the label in ``agent`` or ``name``; optional ``rank0/1/2``.
+IQRL_ACTION_REPEAT = 2  # iqrl.md section 4 / 8: every iQRL-era DMC run used action repeat 2
+
+
+def _slug(label: str) -> str:
+    return re.sub(r"[^a-z0-9+.-]+", "-", label.strip().lower()).strip("-")
+
+
+def import_iqrl_csvs(path: str | Path, *, variant: str = "iqrl-draft") -> pd.DataFrame:
+    """A ``plotting/`` folder (every ``<figure>/<file>.csv`` below it) or one CSV file.
+
+    ``algo`` is the slugged label plus ``@<variant>`` (``iQRL-no-normalization`` ->
+    ``iqrl-no-normalization@iqrl-draft``); ``source`` keeps ``<figure>/<file>`` so an ablation
+    figure can be rebuilt from its own file (the base iQRL runs appear in several figures).
+    """
+    path = Path(path)
+    files = sorted(path.rglob("*.csv")) if path.is_dir() else [path]
+    if not files:
+        raise UserError(f"{path}: no iQRL plotting CSV files found")
+    frames = []
+    for f in files:
+        try:
+            raw = pd.read_csv(f, index_col=0)
+        except (OSError, ValueError) as exc:
+            raise UserError(f"{f}: unreadable CSV ({exc})") from None
+        label_col = "agent" if "agent" in raw.columns else "name" if "name" in raw.columns else None
+        missing = [c for c in ("env_step", "episode_reward", "env", "seed") if c not in raw.columns]
+        if label_col is None or missing:
+            raise UserError(f"{f}: not an iQRL plotting CSV (missing columns: {', '.join(missing + ([] if label_col else ['agent|name']))})")
+        raw = raw.dropna(subset=["env_step", "episode_reward"])
+        rel = f.relative_to(path).as_posix() if path.is_dir() else f.name
+        labels = [_slug(str(a)) for a in raw[label_col]]
+        # REDQ at two update-to-data ratios shares one label; the UTD study varies utd_ratio in a column
+        if "utd_ratio" in raw.columns and raw["utd_ratio"].nunique() > 1:
+            labels = [f"{a}-utd{int(u)}" for a, u in zip(labels, raw["utd_ratio"])]
+        elif (m := re.search(r"utd(\d+)", f.stem)):
+            labels = [f"{a}-utd{m.group(1)}" for a in labels]
+        frames.append(pd.DataFrame({
+            "source": f"published:iqrl-draft/{rel}", "suite": "iqrl-dmc", "task": raw["env"].astype(str),
+            "algo": [f"{a}@{variant}" for a in labels], "variant": variant,
+            "seed": raw["seed"].astype(int), "step": (raw["env_step"] // IQRL_ACTION_REPEAT).astype(int),
+            "env_frames": raw["env_step"].astype(int), "return": raw["episode_reward"].astype(float),
+            "protocol_id": "iqrl-draft:dmc"}))
+    table = pd.concat(frames, ignore_index=True)[COLUMNS]
+    return table.sort_values(["source", "algo", "task", "seed", "step"], kind="mergesort").reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------------------
+# ALM ``scores/*.csv`` (RajGhugare19/alm@3b70f5b): a header row, ``Step`` then five columns all
+# named ``eval_episodic_return`` (one per seed, seed identities not given; each the mean return of
+# 5 evaluation episodes). ``gym_truncated_humanoid.csv`` has no ``Step`` column: its rows are every
+# 5000 steps from 5000, like the others. ``Step`` is used as the x-axis as is: Table 1's 200k
+# values equal the files' rows at Step = 200000 (alm.md section 7).
+ALM_FILES = {"gym_ant": "Ant", "gym_humanoid": "Humanoid", "gym_half_cheetah": "HalfCheetah", "gym_walker2d": "Walker2d",
+             "gym_hopper": "Hopper", "gym_truncated_ant": "T-Ant", "gym_truncated_humanoid": "T-Humanoid"}
+ALM_EVAL_EVERY = 5000
+
+
+def import_alm_scores(path: str | Path, *, algo: str = "alm@published") -> pd.DataFrame:
+    """The official ``scores/`` folder, or one of its CSV files."""
+    import csv
+
+    path = Path(path)
+    files = sorted(path.glob("*.csv")) if path.is_dir() else [path]
+    if not files:
+        raise UserError(f"{path}: no ALM 'scores/*.csv' files found")
+    rows = []
+    for f in files:
+        if f.stem not in ALM_FILES:
+            raise UserError(f"{f}: unknown ALM score file; valid names: {', '.join(k + '.csv' for k in ALM_FILES)}")
+        with open(f, newline="") as handle:
+            lines = [r for r in csv.reader(handle) if r]
+        if not lines:
+            raise UserError(f"{f}: empty file")
+        header, body = lines[0], lines[1:]
+        has_step = header[0].strip().lower() == "step"
+        seed_cols = [i for i, h in enumerate(header) if h.strip() == "eval_episodic_return"]
+        if not seed_cols or len(seed_cols) != len(header) - int(has_step):
+            raise UserError(f"{f}: expected an optional 'Step' column then 'eval_episodic_return' columns, got {header[:4]}...")
+        for n, r in enumerate(body):
+            try:
+                step = int(float(r[0])) if has_step else (n + 1) * ALM_EVAL_EVERY
+                values = [float(r[i]) for i in seed_cols]
+            except (ValueError, IndexError):
+                raise UserError(f"{f}:{n + 2}: expected {len(header)} numeric fields") from None
+            for seed, value in enumerate(values):
+                rows.append({"source": f"published:alm/{f.name}", "suite": "alm-locomotion", "task": ALM_FILES[f.stem],
+                             "algo": algo, "variant": algo.partition("@")[2], "seed": seed, "step": step,
+                             "env_frames": step, "return": value, "protocol_id": "alm-paper:gym-v2"})
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+# Comparable protocol fields of the published data (what the claims' protocol guard compares).
+IMPORTED_PROTOCOLS: dict[str, dict[str, str]] = {
+    "mrq-paper:gym": {"env_version": "v4", "action_repeat": "1", "eval_episodes": "10"},
+    "mrq-paper:dmc-proprio": {"env_version": "dm_control", "observation": "state", "action_repeat": "2", "eval_episodes": "10"},
+    "mrq-paper:dmc-visual": {"env_version": "dm_control", "observation": "pixels", "action_repeat": "2", "eval_episodes": "10"},
+    "mrq-paper:atari": {"env_version": "v5", "action_repeat": "4", "eval_episodes": "10"},
+    "td3-paper:gym-v1": {"env_version": "v1", "action_repeat": "1", "eval_episodes": "10"},
+    "iqrl-draft:dmc": {"env_version": "dm_control", "observation": "state", "action_repeat": "2", "eval_episodes": "10"},
+    "alm-paper:gym-v2": {"env_version": "v2", "action_repeat": "1", "eval_episodes": "5"},
+}
+
+
+def import_reference(path: str | Path) -> pd.DataFrame:
+    """Any published data folder: recognises MR.Q results, TD3 curves, iQRL CSVs and ALM scores by content."""
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"{path}: no such reference directory")
+    found = []
+    if list(path.rglob("*_results.txt")):
+        found.append(import_mrq_results(next(path.rglob("*_results.txt")).parent))
+    if list(path.rglob("TD3_*.npy")):
+        found.append(import_td3_curves(path))
+    alm = [f for f in path.rglob("*.csv") if f.stem in ALM_FILES]
+    if alm:
+        found.append(import_alm_scores(alm[0].parent))
+    iqrl = [f for f in path.rglob("*.csv") if f.stem not in ALM_FILES and f.parent.name != "paper_tables"
+            and "derived" not in f.parts and "episode_reward" in f.read_text(errors="replace").partition("\n")[0]]
+    if iqrl:
+        root = Path(*_common_parts([f.parent for f in iqrl]))
+        found.append(import_iqrl_csvs(root))
+    if not found:
+        raise UserError(f"{path}: no published data recognised (MR.Q *_results.txt, TD3_*.npy, ALM scores/*.csv, iQRL plotting CSVs)")
+    return pd.concat(found, ignore_index=True)
+
+
+def _common_parts(paths: list[Path]) -> tuple[str, ...]:
+    parts = paths[0].parts
+    for p in paths[1:]:
+        n = 0
+        while n < min(len(parts), len(p.parts)) and parts[n] == p.parts[n]:
+            n += 1
+        parts = parts[:n]
+    return parts

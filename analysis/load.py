@@ -50,3 +50,32 @@ def load_runs(root: str | Path = "results", *, include_incomplete: bool = False)
                              "env_frames": int(r["env_frames"]), "return": float(r["return_mean"]),
                              "protocol_id": manifest["protocol"]["protocol_id"]})
     return pd.DataFrame(rows, columns=COLUMNS) if rows else empty_table()
+
+
+def load_manifests(root: str | Path = "results", *, include_incomplete: bool = False) -> list[dict]:
+    """Every cell's manifest (complete cells only, unless asked), with ``_dir`` = its folder."""
+    runs = Path(root) / "runs"
+    out = []
+    for manifest_path in sorted(runs.glob("*/*/*/*/manifest.json")):
+        try:
+            manifest = json.loads(manifest_path.read_text())
+        except (OSError, ValueError) as exc:
+            raise UserError(f"{manifest_path}: unreadable manifest ({exc})") from None
+        if manifest.get("status") == "complete" or include_incomplete:
+            out.append({**manifest, "_dir": manifest_path.parent})
+    return out
+
+
+def protocol_fields(protocol: dict) -> dict[str, str]:
+    """The fields a published claim's protocol is compared on, from a manifest's protocol."""
+    env_id = str(protocol.get("env_id", ""))
+    library = protocol.get("library", "")
+    version = "dm_control" if library == "dm_control" else (env_id.rsplit("-", 1)[-1] if "-v" in env_id else library)
+    return {"env_version": version, "observation": str(protocol.get("observation", "")),
+            "action_repeat": str(protocol.get("action_repeat", "")), "eval_episodes": str(protocol.get("eval_episodes", "")),
+            "eval_epsilon": str(protocol.get("eval_epsilon", "")), "budget": str(protocol.get("agent_steps", ""))}
+
+
+def run_protocols(root: str | Path = "results") -> dict[str, dict[str, str]]:
+    """protocol_id -> comparable fields, for every cell in the store."""
+    return {m["protocol"]["protocol_id"]: protocol_fields(m["protocol"]) for m in load_manifests(root, include_incomplete=True)}

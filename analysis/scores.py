@@ -92,3 +92,45 @@ def task_ci(values: np.ndarray, *, seed: int = 0, reps: int = 2000, size: float 
     means = rng.choice(values, size=(reps, len(values)), replace=True).mean(axis=1)
     tail = (1 - size) / 2 * 100
     return float(values.mean()), float(np.percentile(means, tail)), float(np.percentile(means, 100 - tail))
+
+
+def performance_profile(matrices: dict[str, np.ndarray], taus: np.ndarray, *, seed: int = 0, reps: int = 2000) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """{algo: (fraction of runs with score > tau, ci_low, ci_high)} per tau (rliable, stratified bootstrap)."""
+    from rliable import library as rly
+
+    with seeded(seed):
+        profiles, cis = rly.create_performance_profile(matrices, taus, reps=reps, confidence_interval_size=0.95)
+    return {a: (np.asarray(profiles[a]), np.asarray(cis[a][0]), np.asarray(cis[a][1])) for a in matrices}
+
+
+def probability_of_improvement(x: np.ndarray, y: np.ndarray, *, seed: int = 0, reps: int = 2000) -> tuple[float, float, float]:
+    """P(X > Y) averaged over tasks (Mann-Whitney per task), with a stratified bootstrap CI (rliable).
+    ``x`` and ``y`` are (seeds x tasks) over the same tasks; seed counts may differ."""
+    from rliable import library as rly
+    from rliable import metrics
+
+    with seeded(seed):
+        points, intervals = rly.get_interval_estimates({"pair": (x, y)}, metrics.probability_of_improvement, reps=reps,
+                                                       confidence_interval_size=0.95, method="percentile")
+    low, high = np.asarray(intervals["pair"]).reshape(-1)[:2]
+    return float(np.asarray(points["pair"]).reshape(())), float(low), float(high)
+
+
+def sample_efficiency(table: pd.DataFrame, algo: str, value: str, *, aggregate: str = "iqm", max_points: int = 25,
+                      seed: int = 0, reps: int = 500) -> pd.DataFrame:
+    """Aggregate-vs-steps curve of one algorithm: at each evaluation step every task shares (at most
+    ``max_points`` of them, evenly spaced), the aggregate over tasks with a stratified bootstrap CI."""
+    sub = table[table["algo"] == algo]
+    per_task = sub.groupby("task")["step"].apply(set)
+    steps = sorted(set.intersection(*per_task)) if len(per_task) else []
+    if len(steps) > max_points:
+        steps = [steps[i] for i in np.linspace(0, len(steps) - 1, max_points).round().astype(int)]
+    rows = []
+    for step in steps:
+        at = sub[sub["step"] == step]
+        wide = at.pivot_table(index="seed", columns="task", values=value, aggfunc="first").dropna()
+        if wide.empty:
+            continue
+        point, low, high = aggregate_with_ci(wide.to_numpy(), seed=seed, reps=reps)[aggregate]
+        rows.append({"step": step, "point": point, "low": low, "high": high, "seeds": len(wide)})
+    return pd.DataFrame(rows, columns=["step", "point", "low", "high", "seeds"])

@@ -3,6 +3,9 @@
     bench run  [--suite smoke] [--algos td3] [--tasks ...] [--seeds 0-2] [--steps 100k] [--out results]
                [--workers 1] [--device auto]
     bench list [algos|suites|tasks] [--suite NAME]
+    bench report [--runs DIR ...] [--reference DIR|SOURCE ...] [--out results/report]
+    bench check  [--runs DIR ...] [--reference DIR|SOURCE ...] [--claims FILE ...] [--allow-protocol-mismatch]
+    bench reference fetch SOURCE | bench reference list
 
 Bad input gets one line naming what was wrong and what is valid, and exit code 2.
 """
@@ -187,6 +190,75 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _references(items: list[str] | None) -> list[str]:
+    """--reference values: a folder, or the name of a fetched source (``bench reference fetch NAME``)."""
+    from analysis import fetch
+
+    out = []
+    for item in items or []:
+        if os.path.exists(item):
+            out.append(item)
+        elif item in fetch.SOURCES:
+            path = fetch.source_dir(item)
+            if not (path / "SOURCE.json").exists():
+                raise UserError(f"reference source {item!r} is not fetched yet; run 'bench reference fetch {item}'")
+            out.append(str(path))
+        else:
+            raise UserError(f"--reference {item}: no such folder, and not a source name (valid: {', '.join(fetch.SOURCES)})")
+    return out
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from analysis import report
+
+    inputs = report.gather(args.runs, _references(args.reference))
+    written = report.build(inputs, args.out, claims_files=args.claims, seed=args.seed, reps=args.reps, progress=not args.quiet)
+    print(f"report: {len(written)} files in {args.out}; open {os.path.join(args.out, 'index.html')}")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from analysis import claims as cl
+    from analysis import report
+
+    inputs = report.gather(args.runs, _references(args.reference))
+    verdicts = cl.check(cl.load_claims(args.claims), inputs.data, inputs.protocols, allow_protocol_mismatch=args.allow_protocol_mismatch,
+                        min_seeds=args.min_seeds, seed=args.seed, reps=args.reps)
+    shown = [v for v in verdicts if args.all or v.evidence != "-"]
+    for v in shown:
+        print(f"{v.verdict:<13} {v.claim.claim_id}  [{v.evidence}]  {v.detail}")
+    counts = {k: sum(v.verdict == k for v in verdicts) for k in (cl.CONSISTENT, cl.INCONSISTENT, cl.INCONCLUSIVE, cl.REFUSED)}
+    hidden = len(verdicts) - len(shown)
+    print(", ".join(f"{n} {k}" for k, n in counts.items()) + (f" ({hidden} claims without any matching data not shown; --all shows them)" if hidden else ""))
+    return 1 if counts[cl.INCONSISTENT] else 0
+
+
+def cmd_reference(args: argparse.Namespace) -> int:
+    from analysis import fetch
+
+    if args.action == "list":
+        for name, src in fetch.SOURCES.items():
+            state = "fetched" if (fetch.source_dir(name) / "SOURCE.json").exists() else "not fetched"
+            print(f"{name:<6} {src.repo}@{src.commit[:7]}:{src.folder}  ({state}; {src.description}; license: {src.license})")
+        return 0
+    if not args.source:
+        raise UserError(f"bench reference fetch: name a source; valid: {', '.join(fetch.SOURCES)}")
+    for name in args.source:
+        path = fetch.fetch(name, force=args.force, progress=not args.quiet)
+        print(f"{name}: {path}  (use: bench report --reference {name})")
+    return 0
+
+
+def _analysis_args(p: argparse.ArgumentParser, *, claims: bool) -> None:
+    p.add_argument("--runs", action="append", metavar="DIR", help="results store root(s) (repeatable; default: results)")
+    p.add_argument("--reference", action="append", metavar="DIR|SOURCE",
+                   help="published data: a folder, or a source fetched with 'bench reference fetch' (repeatable)")
+    p.add_argument("--claims", action="append", metavar="FILE", help="claims CSV file(s) (default: results/reference/claims/*.csv)")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0); the same seed gives identical output")
+    p.add_argument("--reps", type=int, default=2000, help="bootstrap resamples (default: 2000)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="bench", description="latentbench: run and compare representation-learning RL agents.")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
@@ -222,6 +294,25 @@ def build_parser() -> argparse.ArgumentParser:
     lst.add_argument("what", nargs="?", default="all", choices=["all", "algos", "suites", "tasks"])
     lst.add_argument("--suite", default=None, help="with 'tasks': only this suite")
     lst.set_defaults(func=cmd_list)
+
+    rep = sub.add_parser("report", help="regenerate every figure, table and the HTML leaderboard into results/report/")
+    _analysis_args(rep, claims=True)
+    rep.add_argument("--out", default=os.path.join("results", "report"), help="output folder (default: results/report)")
+    rep.set_defaults(func=cmd_report)
+
+    chk = sub.add_parser("check", help="check published claims against runs and imported data (exit 1 if any is inconsistent)")
+    _analysis_args(chk, claims=True)
+    chk.add_argument("--allow-protocol-mismatch", action="store_true", help="compare even when protocol fields differ")
+    chk.add_argument("--min-seeds", type=int, default=3, help="fewer seeds at the claim's step is inconclusive (default: 3)")
+    chk.add_argument("--all", action="store_true", help="also list claims that no data matches")
+    chk.set_defaults(func=cmd_check)
+
+    ref = sub.add_parser("reference", help="download published result files at pinned commits into a local cache")
+    ref.add_argument("action", choices=["fetch", "list"])
+    ref.add_argument("source", nargs="*", help="with fetch: mrq, td3, iqrl and/or alm")
+    ref.add_argument("--force", action="store_true", help="download again even when cached")
+    ref.add_argument("--quiet", action="store_true", help="no progress bar")
+    ref.set_defaults(func=cmd_reference)
     return parser
 
 

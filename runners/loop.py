@@ -143,6 +143,7 @@ def train(
         "algo": cell.algo.partition("@")[0],
         "variant": cell.algo.partition("@")[2] or None,
         "config": config_dict,
+        "config_overrides": _jsonable(dict(config_overrides or {})),  # the --set values (report: reproduce command)
         "protocol": protocol,
         "warmup_steps": warmup,
         "num_parameters": agent.num_parameters(),

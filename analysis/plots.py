@@ -1,0 +1,123 @@
+"""Figures for ``bench report`` (matplotlib, Agg). Every figure is written as PNG and SVG with fixed
+metadata and SVG hash salt, so the same data gives byte-identical files."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+plt.rcParams.update({"svg.hashsalt": "latentbench", "figure.dpi": 100, "font.size": 8, "axes.titlesize": 8,
+                     "legend.fontsize": 7, "path.simplify": False})
+COLORS = plt.get_cmap("tab10").colors
+
+
+def save(fig, base: Path) -> list[Path]:
+    """``base.png`` and ``base.svg``, deterministic (no dates, no software stamp)."""
+    base.parent.mkdir(parents=True, exist_ok=True)
+    paths = [base.with_suffix(".png"), base.with_suffix(".svg")]
+    fig.savefig(paths[0], metadata={"Software": None}, bbox_inches="tight")
+    fig.savefig(paths[1], metadata={"Date": None, "Creator": None}, bbox_inches="tight")
+    plt.close(fig)
+    return paths
+
+
+def _color(i: int):
+    return COLORS[i % len(COLORS)]
+
+
+def learning_curves(curves: pd.DataFrame, title: str, xlabel: str = "agent steps"):
+    """Per-task panels; ``curves`` has task, algo, step, mean, low, high (95% CI over seeds)."""
+    tasks = sorted(curves["task"].unique())
+    algos = sorted(curves["algo"].unique())
+    cols = min(4, len(tasks))
+    rows = math.ceil(len(tasks) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.0 * cols, 2.2 * rows), squeeze=False)
+    for ax, task in zip(axes.flat, tasks):
+        for i, algo in enumerate(algos):
+            c = curves[(curves["task"] == task) & (curves["algo"] == algo)].sort_values("step")
+            if c.empty:
+                continue
+            ax.plot(c["step"], c["mean"], color=_color(i), label=algo, lw=1.2)
+            ax.fill_between(c["step"], c["low"], c["high"], color=_color(i), alpha=0.2, lw=0)
+        ax.set_title(task)
+        ax.set_xlabel(xlabel)
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(tasks):]:
+        ax.axis("off")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=min(4, len(algos)), bbox_to_anchor=(0.5, 1.0 + 0.04 / rows))
+    fig.suptitle(title, y=1.0 + 0.1 / rows)
+    fig.tight_layout()
+    return fig
+
+
+def aggregate_intervals(aggregates: pd.DataFrame, title: str):
+    """One panel per metric; a horizontal 95% CI bar and point per algorithm."""
+    metrics = list(dict.fromkeys(aggregates["metric"]))
+    algos = sorted(aggregates["algo"].unique())
+    fig, axes = plt.subplots(1, len(metrics), figsize=(2.6 * len(metrics), 0.45 * len(algos) + 1.0), squeeze=False)
+    for ax, metric in zip(axes.flat, metrics):
+        for i, algo in enumerate(algos):
+            r = aggregates[(aggregates["metric"] == metric) & (aggregates["algo"] == algo)]
+            if r.empty:
+                continue
+            r = r.iloc[0]
+            ax.barh(i, r["high"] - r["low"], left=r["low"], height=0.6, color=_color(i), alpha=0.6)
+            ax.plot([r["point"]], [i], "k|", ms=10)
+        ax.set_yticks(range(len(algos)), algos if ax is axes.flat[0] else [""] * len(algos))
+        ax.set_title(metric)
+        ax.grid(axis="x", alpha=0.3)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def aggregate_curves(curves: dict[str, pd.DataFrame], title: str, ylabel: str):
+    fig, ax = plt.subplots(figsize=(4.5, 3.0))
+    for i, (algo, c) in enumerate(sorted(curves.items())):
+        ax.plot(c["step"], c["point"], color=_color(i), label=algo, lw=1.2)
+        ax.fill_between(c["step"], c["low"], c["high"], color=_color(i), alpha=0.2, lw=0)
+    ax.set_xlabel("agent steps")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def performance_profiles(taus: np.ndarray, profiles: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], title: str, xlabel: str):
+    fig, ax = plt.subplots(figsize=(4.5, 3.0))
+    for i, (algo, (p, low, high)) in enumerate(sorted(profiles.items())):
+        ax.plot(taus, p, color=_color(i), label=algo, lw=1.2)
+        ax.fill_between(taus, low, high, color=_color(i), alpha=0.2, lw=0)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(r"fraction of runs with score > $\tau$")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def xy_lines(data: pd.DataFrame, x: str, y: str, group: str, title: str, xlabel: str, ylabel: str, band: tuple[str, str] | None = None):
+    """Generic lines (one per ``group``) with an optional CI band: for study outputs such as OMD's tabular sweep."""
+    fig, ax = plt.subplots(figsize=(4.5, 3.0))
+    for i, (name, d) in enumerate(sorted(data.groupby(group), key=lambda kv: str(kv[0]))):
+        d = d.sort_values(x)
+        ax.plot(d[x], d[y], color=_color(i), label=str(name), lw=1.2, marker="o", ms=2.5)
+        if band:
+            ax.fill_between(d[x], d[band[0]], d[band[1]], color=_color(i), alpha=0.2, lw=0)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return fig
