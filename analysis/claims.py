@@ -181,21 +181,23 @@ def check(claims: list[Claim], data: pd.DataFrame, protocols: dict[str, dict[str
         if rows.empty:
             out.append(Verdict(claim, "-", INCONCLUSIVE, detail=f"no runs or imported data for {claim.algo} on {claim.suite}/{claim.task}"))
             continue
-        for evidence, group in rows.groupby(rows["protocol_id"].where(rows["source"] == "runs", "published:" + rows["protocol_id"]), sort=True):
+        keys = [_evidence_key(s, p) for s, p in zip(rows["source"], rows["protocol_id"])]
+        for evidence, group in rows.groupby(pd.Series(keys, index=rows.index), sort=True):
             ids = group["protocol_id"].unique()
             diffs = sorted({d for pid in ids for d in _protocol_differences(claim, known.get(pid))})
             if diffs and not allow_protocol_mismatch:
-                out.append(Verdict(claim, _evidence_name(evidence), REFUSED, detail="protocol differs: " + "; ".join(diffs)))
+                out.append(Verdict(claim, evidence, REFUSED, detail="protocol differs: " + "; ".join(diffs)))
                 continue
             base = None
             if claim.aggregation.endswith("-diff"):
                 base = data[(data["suite"] == claim.suite) & _matches(data["algo"], claim.baseline) & data["protocol_id"].isin(ids)]
-            out.append(_judge(claim, _evidence_name(evidence), group, base, min_seeds, seed, reps))
+            out.append(_judge(claim, evidence, group, base, min_seeds, seed, reps))
     return out
 
 
-def _evidence_name(key: str) -> str:
-    return key if key.startswith("published:") else f"runs:{key}"
+def _evidence_key(source: str, protocol_id: str) -> str:
+    """Our runs per protocol, or one imported / study data set: ``runs:<id>``, ``published:<id>``, ``study:<id>``."""
+    return f"{'runs' if source == 'runs' else source.split(':')[0]}:{protocol_id}"
 
 
 def _metric(claim: Claim, picked: pd.DataFrame) -> pd.DataFrame:

@@ -192,6 +192,34 @@ def import_alm_scores(path: str | Path, *, algo: str = "alm@published") -> pd.Da
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
+# --------------------------------------------------------------------------------------------------
+# OMD's exact tabular study (algorithms/omd/tabular.py writes ``omd_tabular_runs.csv``: one row per
+# experiment x agent x norm bound x seed). Rows become suite ``omd-tabular``, task
+# ``norm-bound-<b>``, step 0 (no environment steps: the study is solved exactly), return = J, the
+# expected discounted return of the learned softmax policy in the true MDP.
+OMD_TABULAR_ALGOS = {"omd": "omd", "mle": "omd@mle", "omd-identity": "omd@identity"}
+
+
+def import_omd_tabular(path: str | Path, *, source: str = "study") -> pd.DataFrame:
+    path = Path(path)
+    try:
+        raw = pd.read_csv(path)
+    except (OSError, ValueError) as exc:
+        raise UserError(f"{path}: unreadable OMD tabular CSV ({exc})") from None
+    missing = [c for c in ("experiment", "agent", "norm_bound", "seed", "J") if c not in raw.columns]
+    if missing:
+        raise UserError(f"{path}: not an OMD tabular study file (missing columns: {', '.join(missing)})")
+    unknown = sorted(set(raw["agent"]) - set(OMD_TABULAR_ALGOS))
+    if unknown:
+        raise UserError(f"{path}: unknown agent(s) {', '.join(unknown)}; valid: {', '.join(OMD_TABULAR_ALGOS)}")
+    algos = raw["agent"].map(OMD_TABULAR_ALGOS)
+    return pd.DataFrame({"source": f"{source}:omd-tabular/{path.name}", "suite": "omd-tabular",
+                         "task": [f"norm-bound-{b:g}" for b in raw["norm_bound"].round(4)], "algo": algos,
+                         "variant": [a.partition("@")[2] for a in algos], "seed": raw["seed"].astype(int), "step": 0,
+                         "env_frames": 0, "return": raw["J"].astype(float),
+                         "protocol_id": "omd-tabular:" + raw["experiment"].astype(str)})[COLUMNS]
+
+
 # Comparable protocol fields of the published data (what the claims' protocol guard compares).
 IMPORTED_PROTOCOLS: dict[str, dict[str, str]] = {
     "mrq-paper:gym": {"env_version": "v4", "action_repeat": "1", "eval_episodes": "10"},
@@ -201,6 +229,8 @@ IMPORTED_PROTOCOLS: dict[str, dict[str, str]] = {
     "td3-paper:gym-v1": {"env_version": "v1", "action_repeat": "1", "eval_episodes": "10"},
     "iqrl-draft:dmc": {"env_version": "dm_control", "observation": "state", "action_repeat": "2", "eval_episodes": "10"},
     "alm-paper:gym-v2": {"env_version": "v2", "action_repeat": "1", "eval_episodes": "5"},
+    "omd-tabular:returns": {"experiment": "returns"},
+    "omd-tabular:bellman": {"experiment": "bellman"},
 }
 
 
@@ -217,11 +247,13 @@ def import_reference(path: str | Path) -> pd.DataFrame:
     alm = [f for f in path.rglob("*.csv") if f.stem in ALM_FILES]
     if alm:
         found.append(import_alm_scores(alm[0].parent))
-    iqrl = [f for f in path.rglob("*.csv") if f.stem not in ALM_FILES and f.parent.name != "paper_tables"
+    iqrl = [f for f in path.rglob("*.csv") if f.stem not in ALM_FILES and f.parent.name != "paper_tables" and not f.name.startswith("omd_")
             and "derived" not in f.parts and "episode_reward" in f.read_text(errors="replace").partition("\n")[0]]
     if iqrl:
         root = Path(*_common_parts([f.parent for f in iqrl]))
         found.append(import_iqrl_csvs(root))
+    for f in sorted(path.rglob("omd_tabular_runs.csv")):
+        found.append(import_omd_tabular(f, source="published" if "reference" in f.parts else "study"))
     if not found:
         raise UserError(f"{path}: no published data recognised (MR.Q *_results.txt, TD3_*.npy, ALM scores/*.csv, iQRL plotting CSVs)")
     return pd.concat(found, ignore_index=True)

@@ -22,7 +22,7 @@ import pandas as pd
 
 from analysis import plots
 from analysis.claims import check, load_claims, suite_normalization, verdict_table
-from analysis.importers import import_reference
+from analysis.importers import import_omd_tabular, import_reference
 from analysis.load import COLUMNS, empty_table, load_manifests, load_runs, run_protocols
 from analysis.normalize import normalize
 from analysis.scores import final_scores, performance_profile, probability_of_improvement, sample_efficiency
@@ -44,16 +44,20 @@ class Inputs:
     manifests: list[dict]
     protocols: dict[str, dict[str, str]]
     runs_dirs: list[Path] = field(default_factory=list)
+    studies: list[Path] = field(default_factory=list)  # raw study outputs (omd_tabular_runs.csv) for their own figures
 
 
 def gather(runs: list[str | Path] | None, references: list[str | Path] | None) -> Inputs:
     """Our runs (default ``results/``; a missing default store is skipped) plus imported data."""
     explicit = bool(runs)
     runs_dirs = [Path(r) for r in (runs or ["results"])]
-    frames, manifests, protocols = [], [], {}
+    frames, manifests, protocols, studies = [], [], {}, []
     for d in runs_dirs:
+        for f in sorted((d / "studies").rglob("omd_tabular_runs.csv")):
+            frames.append(import_omd_tabular(f))
+            studies.append(f)
         if not (d / "runs").is_dir():
-            if explicit:
+            if explicit and not (d / "studies").is_dir():
                 raise UserError(f"{d}: not a results store (no {d / 'runs'} folder); pass the --out folder of 'bench run'")
             continue
         frames.append(load_runs(d))
@@ -61,9 +65,10 @@ def gather(runs: list[str | Path] | None, references: list[str | Path] | None) -
         protocols.update(run_protocols(d))
     for r in references or []:
         frames.append(import_reference(r))
+        studies += sorted(Path(r).rglob("omd_tabular_runs.csv"))
     frames = [f for f in frames if not f.empty]
     data = pd.concat(frames, ignore_index=True)[COLUMNS] if frames else empty_table()
-    return Inputs(data, manifests, protocols, runs_dirs)
+    return Inputs(data, manifests, protocols, runs_dirs, studies)
 
 
 def _curves(data: pd.DataFrame, value: str, *, seed: int, reps: int, max_points: int = 60) -> pd.DataFrame:
@@ -154,7 +159,8 @@ def build(inputs: Inputs, out: str | Path = "results/report", *, claims_files=No
         aggregates = aggregate_rows(matrices, seed=seed, reps=reps) if matrices else None
         written += write_table(per_task_table(final, aggregates, sources, seed=seed, reps=reps), sdir / "scores",
                                f"{suite}: final return per task, mean [95% CI] over seeds" + ("; aggregates normalized" if norm else ""))
-        written += plots.save(plots.learning_curves(_curves(sub, "return", seed=seed, reps=500), f"{suite}: return (mean, 95% CI over seeds)"), sdir / "curves")
+        if sub["step"].max() > 0:  # exact studies (omd-tabular) have no learning curves
+            written += plots.save(plots.learning_curves(_curves(sub, "return", seed=seed, reps=500), f"{suite}: return (mean, 95% CI over seeds)"), sdir / "curves")
         if aggregates is not None:
             written += write_table(aggregates.assign(point=aggregates["point"].map(lambda x: f"{x:.4f}"), low=aggregates["low"].map(lambda x: f"{x:.4f}"),
                                                      high=aggregates["high"].map(lambda x: f"{x:.4f}")), sdir / "aggregates",
@@ -179,17 +185,43 @@ def build(inputs: Inputs, out: str | Path = "results/report", *, claims_files=No
         for figure, g in sub[sub["protocol_id"] == "iqrl-draft:dmc"].groupby(sub["source"].str.split("/").str[1]):
             if g["source"].nunique() == 1:
                 written += plots.save(plots.learning_curves(_curves(g, "return", seed=seed, reps=200), f"iQRL draft: {figure}"), sdir / f"iqrl_{figure}")
-        sections.append(_section(suite, sub, final, matrices, aggregates, sources, _compute(inputs.manifests, suite, out), norm))
+        sections.append((suite, sub, final, matrices, aggregates, sources, _compute(inputs.manifests, suite, out), norm))
+    for i, study in enumerate(inputs.studies):
+        written += _omd_tabular_figures(pd.read_csv(study), out / "omd-tabular", "" if i == 0 else f"_{i}", seed=seed)
     verdicts = verdict_table(check(load_claims(claims_files), data, inputs.protocols, seed=seed, reps=reps))
     written += write_table(verdicts.assign(**{c: verdicts[c].map(lambda x: "" if pd.isna(x) else f"{x:.4g}") for c in ("estimate", "ci_low", "ci_high")}),
                            out / "claims", "published claims checked against runs and imported data")
+    svgs = sorted(p.relative_to(out) for p in written if p.suffix == ".svg")
+    pages = [_section(*args, [p.as_posix() for p in svgs if p.parts[0] == args[0]]) for args in sections]
     index = out / "index.html"
-    atomic_write_text(index, _html(sections, verdicts))
+    atomic_write_text(index, _html(pages, verdicts))
     written.append(index)
     return written
 
 
-def _section(suite, sub, final, matrices, aggregates, sources, compute, norm) -> str:
+def _omd_tabular_figures(runs: pd.DataFrame, folder: Path, suffix: str, *, seed: int) -> list[Path]:
+    """OMD paper Figure 2 (J vs model norm bound, returns objective) and Figure 3 right (max |Q* - Q|
+    and the Theorem-2 bound vs norm bound), mean and 95% bootstrap CI over seeds."""
+    def summary(df: pd.DataFrame, value: str) -> pd.DataFrame:
+        rows = []
+        rng = np.random.default_rng(seed)
+        for (agent, bound), g in df.groupby(["agent", "norm_bound"], sort=True):
+            v = g[value].to_numpy(float)
+            means = rng.choice(v, size=(1000, len(v))).mean(axis=1)
+            rows.append({"agent": agent, "norm_bound": bound, "mean": v.mean(), "low": np.percentile(means, 2.5), "high": np.percentile(means, 97.5)})
+        return pd.DataFrame(rows)
+
+    returns = runs[runs["experiment"] == "returns"]
+    written = plots.save(plots.xy_lines(summary(returns, "J"), "norm_bound", "mean", "agent", "OMD tabular: return vs model norm bound",
+                                        "norm bound on model parameters", "J (true MDP)", ("low", "high")), folder / f"omd_tabular_returns{suffix}")
+    tight = pd.concat([summary(returns, "q_error").assign(agent=lambda d: d["agent"] + ": |Q*-Q|"),
+                       summary(returns, "bound").assign(agent=lambda d: d["agent"] + ": bound")])
+    written += plots.save(plots.xy_lines(tight, "norm_bound", "mean", "agent", "OMD tabular: Q* error and Theorem-2 bound",
+                                         "norm bound on model parameters", "max |Q* - Q|", ("low", "high")), folder / f"omd_tabular_tightness{suffix}")
+    return written
+
+
+def _section(suite, sub, final, matrices, aggregates, sources, compute, norm, figures: list[str]) -> str:
     """One suite: leaderboard (per algorithm) and cells (per task x algorithm) tables."""
     d = digits_for(final["return"])
     board = []
@@ -225,8 +257,7 @@ def _section(suite, sub, final, matrices, aggregates, sources, compute, norm) ->
                       ("params", _num(c["params"].median() if len(c) else None, 0), c["params"].median() if len(c) else -1),
                       ("updates/s", _num(c["updates_per_sec"].median() if len(c) else None, 1), c["updates_per_sec"].median() if len(c) else -1),
                       ("runs", links, None), ("reproduce", f"<code>{html.escape(command)}</code>" if command else "", None)])
-    figures = sorted(p for p in ("aggregates", "sample_efficiency", "profile", "curves") if p == "curves" or aggregates is not None)
-    imgs = "".join(f'<figure><img src="{html.escape(suite)}/{f}.svg" alt="{f}"><figcaption>{f}</figcaption></figure>' for f in figures)
+    imgs = "".join(f'<figure><img src="{html.escape(f)}" alt="{html.escape(f)}"><figcaption>{html.escape(f)}</figcaption></figure>' for f in figures)
     return (f'<section id="{html.escape(suite)}"><h2>{html.escape(suite)}</h2>'
             f'<p>normalization: {html.escape(norm or "none (raw returns; no aggregate across tasks)")}; '
             f'tables: <a href="{html.escape(suite)}/scores.md">scores.md</a>, <a href="{html.escape(suite)}/scores.csv">csv</a>, '

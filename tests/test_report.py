@@ -187,7 +187,7 @@ def test_difference_aggregate_on_hand_checkable_matrices():
 def test_shipped_claims_parse_and_malformed_files_get_one_line_errors(tmp_path, capsys):
     claims = load_claims()
     tables = {(c.paper.split()[0], c.table) for c in claims}
-    assert {("MR.Q", "Table 2"), ("MR.Q", "Table 4"), ("MR.Q", "Table 7"), ("ALM", "Table 1")} <= tables
+    assert {("MR.Q", "Table 2"), ("MR.Q", "Table 4"), ("MR.Q", "Table 7"), ("ALM", "Table 1"), ("OMD", "Figure 2 (notebook)")} <= tables
     assert sum(c.table == "Table 4" for c in claims) == 8 and sum(c.table == "Table 2" for c in claims) == 144
     bad = _claims_file(tmp_path / "bad.csv", [{"claim_id": "x", "value": "1", "metric": "score"}])
     assert main(["check", "--claims", str(bad), "--runs", str(tmp_path)]) == 2  # not a store either: the store error comes first
@@ -316,3 +316,23 @@ def test_leaderboard_in_headless_chromium(tmp_path):
         assert driver.current_url.endswith("/manifest.json") and '"status": "complete"' in driver.find_element(By.TAG_NAME, "body").text
     finally:
         driver.quit()
+
+
+def test_omd_tabular_study_rows_feed_claims_and_figures(tmp_path):
+    study = tmp_path / "store" / "studies" / "omd-tabular"
+    study.mkdir(parents=True)
+    rows = []
+    for agent, j in (("omd", 1.02726), ("mle", 1.0100)):  # OMD at the optimum; this MLE well below the notebook's 1.0198
+        for bound in (0.0, 6.0):
+            for seed in range(1, 11):
+                rows.append({"experiment": "returns", "agent": agent, "norm_bound": bound, "seed": seed,
+                             "J": j - (0.01 if bound == 0 else 0) + 1e-6 * seed, "q_error": 0.1, "bound": 0.5})
+    pd.DataFrame(rows).to_csv(study / "omd_tabular_runs.csv", index=False)
+    inputs = gather([tmp_path / "store"], None)
+    assert set(inputs.data.algo) == {"omd", "omd@mle"} and set(inputs.data.task) == {"norm-bound-0", "norm-bound-6"}
+    verdicts = {v.claim.claim_id: v for v in check(load_claims(), inputs.data, inputs.protocols, reps=200) if v.claim.suite == "omd-tabular"}
+    assert verdicts["omd-tabular-omd-J-norm6"].verdict == "consistent"
+    assert verdicts["omd-tabular-mle-J-norm6"].verdict == "inconsistent" and verdicts["omd-tabular-mle-J-norm6"].evidence == "study:omd-tabular:returns"
+    build(inputs, tmp_path / "report", reps=100, progress=False)
+    files = {p.name for p in (tmp_path / "report" / "omd-tabular").iterdir()}
+    assert {"omd_tabular_returns.png", "omd_tabular_tightness.svg", "scores.md"} <= files and "curves.png" not in files
