@@ -89,6 +89,10 @@ class Agent(abc.ABC):
     def update(self, step: int) -> dict[str, torch.Tensor]:
         """One learning step. Returns scalar metrics as 0-d tensors (no host sync in the hot loop)."""
 
+    def diagnostics(self) -> dict[str, float]:
+        """Optional scalars logged with each evaluation (e.g. latent rank); stored in ``diagnostics.csv``."""
+        return {}
+
     def modules(self) -> dict[str, torch.nn.Module]:
         """Named networks, for parameter counts and the default state_dict."""
         return {k: v for k, v in vars(self).items() if isinstance(v, torch.nn.Module)}

@@ -113,7 +113,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     for algo, task_name in sorted({(c.algo, c.task) for c in plan.todo}):
         task = resolve_task(Cell(args.suite, task_name, algo, 0), steps)
-        warmup = effective_warmup(task, resolve_config(args.suite, algo, overrides)[1], overrides)
+        warmup = effective_warmup(task, resolve_config(args.suite, algo, overrides, task=task_name)[1], overrides)
         if warmup >= task.agent_steps:
             print(f"note   {algo} on {task_name}: the {warmup} random warm-up steps cover the whole "
                   f"{task.agent_steps}-step budget, so it will not learn; lower it with --set start_steps=N",

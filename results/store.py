@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 EVAL_COLUMNS = ["step", "env_frames", "return_mean", "return_std", "returns", "wall_time"]
+DIAGNOSTIC_COLUMNS = ["step", "env_frames", "metric", "value"]  # long format: one row per metric per evaluation
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
@@ -76,6 +77,9 @@ class Store:
     def evals_path(self, cell: Cell) -> Path:
         return self.cell_dir(cell) / "evals.csv"
 
+    def diagnostics_path(self, cell: Cell) -> Path:
+        return self.cell_dir(cell) / "diagnostics.csv"
+
     def checkpoint_path(self, cell: Cell) -> Path:
         return self.cell_dir(cell) / "checkpoint" / "state.pt"
 
@@ -127,6 +131,40 @@ class Store:
         writer.writeheader()
         writer.writerows({k: r[k] for k in EVAL_COLUMNS} for r in rows)
         atomic_write_text(self.evals_path(cell), buf.getvalue())
+        return len(rows)
+
+    # -- per-evaluation diagnostics (optional, e.g. latent rank) ------------------------------------
+    def append_diagnostics(self, cell: Cell, step: int, env_frames: int, values: dict[str, float]) -> None:
+        """One row per metric, appended and synced in one write, like evals.csv."""
+        path = self.diagnostics_path(cell)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        if not path.exists() or path.stat().st_size == 0:
+            writer.writerow(DIAGNOSTIC_COLUMNS)
+        writer.writerows([step, env_frames, name, repr(float(value))] for name, value in sorted(values.items()))
+        with open(path, "a") as f:
+            f.write(buf.getvalue())
+            f.flush()
+            os.fsync(f.fileno())
+
+    def read_diagnostics(self, cell: Cell) -> list[dict[str, str]]:
+        path = self.diagnostics_path(cell)
+        if not path.exists():
+            return []
+        with open(path, newline="") as f:
+            return [r for r in csv.DictReader(f) if r.get("value") not in (None, "")]
+
+    def truncate_diagnostics(self, cell: Cell, max_step: int) -> int:
+        """Keep rows with step <= max_step (as truncate_evals); no file, nothing to do."""
+        if not self.diagnostics_path(cell).exists():
+            return 0
+        rows = [r for r in self.read_diagnostics(cell) if int(r["step"]) <= max_step]
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=DIAGNOSTIC_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows({k: r[k] for k in DIAGNOSTIC_COLUMNS} for r in rows)
+        atomic_write_text(self.diagnostics_path(cell), buf.getvalue())
         return len(rows)
 
     # -- discovery -------------------------------------------------------------------------------

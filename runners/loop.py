@@ -43,10 +43,14 @@ def resolve_task(cell: Cell, agent_steps: int | None = None) -> Task:
     return task
 
 
-def resolve_config(suite: str, algo: str, config_overrides: dict[str, Any] | None = None) -> tuple[type[Agent], Any]:
-    """The agent class and its config: paper defaults <- variant <- suite's CPU-scale overrides <- --set."""
-    suite_overrides = get_suite(suite).agent_overrides.get(algo.partition("@")[0], {})
-    return resolve(algo, {**suite_overrides, **(config_overrides or {})})
+def resolve_config(suite: str, algo: str, config_overrides: dict[str, Any] | None = None,
+                   task: str | None = None) -> tuple[type[Agent], Any]:
+    """The agent class and its config: paper defaults <- variant <- suite's overrides <- task's overrides <- --set."""
+    base = algo.partition("@")[0]
+    suite_obj = get_suite(suite)
+    suite_overrides = suite_obj.agent_overrides.get(base, {})
+    task_overrides = get_task(suite_obj, task).agent_overrides.get(base, {}) if task is not None else {}
+    return resolve(algo, {**suite_overrides, **task_overrides, **(config_overrides or {})})
 
 
 def incompatibility(agent_cls: type[Agent], task: Task) -> str | None:
@@ -114,7 +118,7 @@ def train(
 ) -> dict[str, Any]:
     """Train one cell to completion (or resume it) and return its final manifest."""
     task = resolve_task(cell, agent_steps)
-    agent_cls, config = resolve_config(cell.suite, cell.algo, config_overrides)
+    agent_cls, config = resolve_config(cell.suite, cell.algo, config_overrides, task=cell.task)
     protocol = task.protocol()
     config_dict = dataclasses.asdict(config)
     existing = store.read_manifest(cell)
@@ -178,8 +182,10 @@ def train(
         first_reset = False
         manifest["resumes"] = manifest.get("resumes", 0) + 1
         store.truncate_evals(cell, loop["step"])
-    elif store.evals_path(cell).exists():
-        store.evals_path(cell).unlink()  # a previous attempt died before its first checkpoint: start clean
+        store.truncate_diagnostics(cell, loop["step"])
+    else:  # a previous attempt died before its first checkpoint: start clean
+        store.evals_path(cell).unlink(missing_ok=True)
+        store.diagnostics_path(cell).unlink(missing_ok=True)
     store.write_manifest(cell, manifest)
     eval_first_seed = cell.seed + 100 if loop["last_eval"] is None else None
 
@@ -205,6 +211,9 @@ def train(
             "wall_time": round(loop["train_time"] + loop["eval_time"], 3),
         }
         store.append_eval(cell, row)
+        diagnostics = agent.diagnostics()
+        if diagnostics:
+            store.append_diagnostics(cell, step, step * task.action_repeat, diagnostics)
         loop["last_eval"] = mean
         sink.evaluation(step, row)
         if bar is not None:

@@ -1,0 +1,505 @@
+"""iQRL (Scannell et al., "iQRL - Implicitly Quantized Representations for Sample-efficient RL", 2024).
+
+Spec: ``shared/specs/iqrl.md`` (official code github:aidanscannell/iqrl @dc1435a, the release).
+Representation: encoder ``obs -> 256 (LayerNorm, Mish) -> D`` followed by FSQ (levels [8, 8] per
+group of 2 channels, straight-through rounding); a momentum (EMA) copy of the encoder gives the
+targets; a residual latent dynamics model ``z' = FSQ(z + d([z, a]))`` is re-quantized at every
+step of a 5-step rollout; the self-prediction loss is ``mean_t rho^t mean_b -cos(zhat_t, zbar_t)``
+(rho 0.9), optimised with AdamW (lr 1e-4, weight decay 0.01) and gradient clipping 20.
+RL: TD3 on the (no-grad) quantized latent of the *online* encoder: 5 critics, two of them drawn at
+random (the same two for the batch) for the target minimum and for the actor's average; n-step
+returns; actor and target actor every 2 critic steps, target critics every critic step; target
+smoothing 0.2 clipped at 0.3 (times the action scale); Adam 3e-4. Exploration: Gaussian noise
+whose std falls linearly (per episode, once training has begun) from 1.0 to 0.1 over 50 / 150 /
+500 episodes (easy / medium / hard tasks). Warm-up: ``random_episodes`` = 10 episodes of
+"untrained actor + N(0, 1)" actions with no updates (the loop's uniform warm-up is 0 by default).
+
+Paper intent is the default; each behaviour of the released code that contradicts it is a flag:
+
+- ``official_cosine_sign`` (spec 3.1): the release *minimises* +cosine similarity (predictions are
+  pushed to anti-align with the targets). Default False: minimise -cosine, as the paper states.
+- ``official_nstep1_no_discount`` (spec 3.3): with nstep 1 the release bootstraps with discount 1.0.
+  Default False: gamma^n for every n.
+- ``official_ignore_done`` (spec 3.3): on DMC the release never sets done flags, so it bootstraps
+  from terminals and never masks the representation loss. Default False: terminals stop
+  bootstrapping and mask later rollout steps (cumulatively). Windows never straddle two episodes
+  here, with or without the flag (the release's 5-step slices can: not reproduced).
+- ``latent_dim_is_groups`` (spec 1a): the release's ``latent_dim`` counts FSQ groups and the width
+  is doubled in place. Default False: ``latent_dim`` is the latent width D (1024 default, 2048 for
+  humanoid and dog, = the release's effective widths); True multiplies it by ``len(fsq_levels)``.
+- ``official_noop_init`` (spec 2): the release's critic orthogonal init is a no-op (PyTorch default
+  init). Default False: the intended orthogonal weights and zero biases for the critics.
+
+Other choices: updates run once per agent step (the loop's schedule) instead of 500 after each
+episode; same number, interleaved. Sequences come from MR.Q's device replay (``MRQReplay``,
+uniform, no LAP), which never samples windows that cross a time-limit boundary (so the last 5
+start positions of an episode are not sampled). The optional reward head predicts r_t from
+[z_t, a_t] (paper draft; the release applies it to the predicted next latent); the reconstruction
+ablation decodes s_t from every latent z_t of the rollout (t = 0 encoded, t > 0 predicted), MSE
+weighted by rho^t. The MSE consistency loss is the mean squared error over latent dims.
+
+Task-agnostic ablation (reference ``task-agnostic-ablation``: "iQRL-pretrained"): set
+``init_representation_from`` to a finished iQRL run's ``agent_final.pt`` (e.g. walker-walk) to
+start the encoder, its momentum copy and the dynamics (and the reward head, if both have one)
+from it, e.g. ``--set init_representation_from=OUT/runs/iqrl-dmc/walker-walk/iqrl/0/agent_final.pt``.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from algorithms.base import Agent, Transition, register, register_variant
+from algorithms.common.nets import EnsembleLinear, polyak_update
+from algorithms.mrq.buffer import MRQReplay
+from bench.errors import UserError
+
+RANK_TOLERANCES = (1e-1, 1e-2, 1e-3)  # utils/helper.py calc_rank: atol = rtol at these three values (rank-0/1/2)
+
+
+@dataclass
+class Config:
+    hidden: tuple[int, ...] = (512, 512)  # iQRLConfig.mlp_dims: actor, critics, dynamics, projection
+    lr: float = 3e-4  # iQRLConfig.lr: Adam for actor and critics
+    batch_size: int = 256  # iQRLConfig.batch_size (slices of max(nstep, horizon) steps)
+    actor_update_freq: int = 2  # iQRLConfig.actor_update_freq
+    gamma: float = 0.99  # iQRLConfig.gamma
+    tau: float = 0.005  # iQRLConfig.tau: target actor and critics
+    num_critics: int = 5  # iQRLConfig.num_critics (release since dd17b6c; draft: 2)
+    q_sample_size: int = 2  # iQRLConfig.q_sample_size: critics drawn per min/avg
+    nstep: int = 1  # iQRLConfig.nstep (3 for acrobot, fish, reacher, dog: suites/iqrl_dmc.py)
+    latent_dim: int = 1024  # latent width D (release: 512 groups x 2 channels; 2048 for humanoid/dog)
+    latent_dim_is_groups: bool = False  # official quirk: D = latent_dim * len(fsq_levels)
+    horizon: int = 5  # iQRLConfig.horizon
+    rho: float = 0.9  # iQRLConfig.rho: weight rho^t of rollout step t
+    enc_hidden: tuple[int, ...] = (256,)  # iQRLConfig.enc_mlp_dims
+    enc_lr: float = 1e-4  # iQRLConfig.enc_lr (AdamW)
+    enc_weight_decay: float = 0.01  # torch.optim.AdamW default, as the release
+    enc_tau: float = 0.005  # iQRLConfig.enc_tau (0.0005 for acrobot-swingup)
+    grad_clip_norm: float = 20.0  # iQRLConfig.grad_clip_norm (representation params only)
+    use_fsq: bool = True  # iQRLConfig.use_fsq
+    fsq_levels: tuple[int, ...] = (8, 8)  # iQRLConfig.fsq_levels: 64 codes per group
+    rep_loss: str = "cosine"  # "cosine" (iQRLConfig.use_cosine_similarity_dynamics) or "mse" (paper draft)
+    official_cosine_sign: bool = False  # official quirk: minimise +cos (spec 3.1)
+    use_rew_loss: bool = False  # iQRLConfig.use_rew_loss
+    use_rec_loss: bool = False  # reconstruction ablation (paper draft, "iQRL+rec")
+    use_projection: bool = False  # iQRLConfig.use_latent_projection (True for fish)
+    proj_dim: int = 0  # 0 = D // 16 (iQRLConfig.proj_dim None)
+    exploration_noise_start: float = 1.0  # iQRLConfig.exploration_noise_start (std, x action scale)
+    exploration_noise_end: float = 0.1  # iQRLConfig.exploration_noise_end
+    exploration_decay_episodes: int = 50  # iQRLConfig.exploration_noise_num_steps: 50 / 150 / 500 easy/medium/hard
+    policy_noise: float = 0.2  # iQRLConfig.policy_noise (x action scale)
+    noise_clip: float = 0.3  # iQRLConfig.noise_clip (x action scale)
+    random_episodes: int = 10  # TrainConfig.random_episodes: actor + N(0, 1) noise, no updates
+    start_steps: int = 0  # the loop's uniform warm-up: none (the release has no uniform warm-up)
+    buffer_size: int = 1_600_000  # slots; the release's 10M never fills, nor does this at 3M frames (1.5M steps)
+    official_nstep1_no_discount: bool = False  # official quirk: discount 1.0 when nstep == 1 (spec 3.3)
+    official_ignore_done: bool = False  # official quirk: done flags never set (spec 3.3)
+    official_noop_init: bool = False  # official quirk: critic orthogonal init is a no-op (spec 2)
+    init_representation_from: str = ""  # task-agnostic ablation: agent_final.pt of a finished iQRL run
+    diagnostics_batch: int = 0  # observations per rank diagnostic; 0 = D (release: a batch of D samples)
+
+
+# -- networks -------------------------------------------------------------------------------------
+
+def normed_mlp(in_dim: int, hidden: tuple[int, ...], out_dim: int) -> nn.Sequential:
+    """utils/helper.py mlp: (Linear -> LayerNorm -> Mish) per hidden layer, then a plain Linear."""
+    layers: list[nn.Module] = []
+    dim = in_dim
+    for width in hidden:
+        layers += [nn.Linear(dim, width), nn.LayerNorm(width), nn.Mish()]
+        dim = width
+    layers.append(nn.Linear(dim, out_dim))
+    return nn.Sequential(*layers)
+
+
+class FSQ(nn.Module):
+    """Finite scalar quantization as vector-quantize-pytorch 1.15.6 runs it (spec 2.1).
+
+    The last dim is split into groups of ``len(levels)`` channels; channel i is bounded to
+    ``tanh(z + shift) * half_l - offset``, rounded with a straight-through gradient and divided by
+    ``L // 2``. For L = 8 the codes are {-1, -0.75, ..., 0.75}.
+    """
+
+    def __init__(self, levels: tuple[int, ...], eps: float = 1e-3):
+        super().__init__()
+        lv = torch.tensor(levels, dtype=torch.float32)
+        half_l = (lv - 1) * (1 + eps) / 2
+        offset = torch.where(lv % 2 == 0, 0.5, 0.0)
+        self.levels = tuple(int(x) for x in levels)
+        self.register_buffer("half_l", half_l, persistent=False)
+        self.register_buffer("offset", offset, persistent=False)
+        self.register_buffer("shift", torch.atanh(offset / half_l), persistent=False)
+        self.register_buffer("half_width", torch.floor(lv / 2), persistent=False)
+        basis = torch.cumprod(torch.tensor([1, *levels[:-1]], dtype=torch.float32), 0)
+        self.register_buffer("basis", basis, persistent=False)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        shape = z.shape
+        z = z.reshape(*shape[:-1], -1, len(self.levels)).float()
+        bounded = torch.tanh(z + self.shift) * self.half_l - self.offset
+        rounded = bounded + (torch.round(bounded) - bounded).detach()  # straight-through
+        return (rounded / self.half_width).reshape(shape)
+
+    def indices(self, codes: torch.Tensor) -> torch.Tensor:
+        """Code index of each group: (..., D) codes -> (..., D / len(levels)) integers in [0, prod(levels))."""
+        digits = codes.reshape(*codes.shape[:-1], -1, len(self.levels)) * self.half_width + self.half_width
+        return (digits * self.basis).sum(-1).round().long()
+
+    @property
+    def codebook_size(self) -> int:
+        return int(np.prod(self.levels))
+
+
+class Encoder(nn.Module):
+    """obs -> 256 (LN, Mish) -> D, then FSQ (or nothing for the no-quantization ablation)."""
+
+    def __init__(self, obs_dim: int, hidden: tuple[int, ...], latent_dim: int, fsq: FSQ | None):
+        super().__init__()
+        self.net = normed_mlp(obs_dim, hidden, latent_dim)
+        self.fsq = fsq
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        z = self.net(obs)
+        return self.fsq(z) if self.fsq is not None else z
+
+
+class Dynamics(nn.Module):
+    """Residual latent dynamics, re-quantized each step: z' = FSQ(z + d([z, a]))."""
+
+    def __init__(self, latent_dim: int, action_dim: int, hidden: tuple[int, ...], fsq: FSQ | None):
+        super().__init__()
+        self.net = normed_mlp(latent_dim + action_dim, hidden, latent_dim)
+        self.fsq = fsq
+
+    def forward(self, z: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        z = z + self.net(torch.cat([z, action], -1))
+        return self.fsq(z) if self.fsq is not None else z
+
+
+class Actor(nn.Module):
+    def __init__(self, latent_dim: int, action_dim: int, hidden: tuple[int, ...], scale: torch.Tensor, bias: torch.Tensor):
+        super().__init__()
+        self.net = normed_mlp(latent_dim, hidden, action_dim)
+        self.register_buffer("scale", scale)
+        self.register_buffer("bias", bias)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.net(z)) * self.scale + self.bias
+
+
+class CriticEnsemble(nn.Module):
+    """``members`` critics [z, a] -> 512 (LN, Mish) -> 512 (LN, Mish) -> 1 as batched matmuls.
+
+    ``forward(z, a, members)`` evaluates only the chosen members (an index tensor) -> (len, B, 1).
+    """
+
+    def __init__(self, members: int, in_dim: int, hidden: tuple[int, ...], orthogonal: bool):
+        super().__init__()
+        dims = (in_dim, *hidden, 1)
+        self.linears = nn.ModuleList(EnsembleLinear(members, a, b) for a, b in zip(dims[:-1], dims[1:]))
+        self.norm_weight = nn.ParameterList(nn.Parameter(torch.ones(members, 1, w)) for w in hidden)
+        self.norm_bias = nn.ParameterList(nn.Parameter(torch.zeros(members, 1, w)) for w in hidden)
+        if orthogonal:  # utils/helper.py orthogonal_init (intended; a no-op in the release)
+            with torch.no_grad():
+                for layer in self.linears:
+                    for w in layer.weight:  # (in, out) per member: orthogonal as nn.Linear's (out, in)
+                        nn.init.orthogonal_(w.T)
+                    layer.bias.zero_()
+
+    def forward(self, z: torch.Tensor, action: torch.Tensor, members: torch.Tensor | None = None) -> torch.Tensor:
+        x = torch.cat([z, action], -1)
+        for i, layer in enumerate(self.linears):
+            w, b = (layer.weight, layer.bias) if members is None else (layer.weight[members], layer.bias[members])
+            x = torch.baddbmm(b, x.expand(w.shape[0], *x.shape[-2:]) if x.dim() == 2 else x, w)
+            if i < len(self.norm_weight):
+                g, beta = self.norm_weight[i], self.norm_bias[i]
+                if members is not None:
+                    g, beta = g[members], beta[members]
+                x = F.mish(F.layer_norm(x, x.shape[-1:]) * g + beta)
+        return x
+
+
+# -- diagnostics ------------------------------------------------------------------------------------
+
+@torch.no_grad()
+def latent_rank(z: torch.Tensor, tolerances: tuple[float, ...] = RANK_TOLERANCES) -> list[int]:
+    """Matrix rank of a (N, D) batch of latents: singular values > max(tol, tol * s_max) (helper.py calc_rank)."""
+    s = torch.linalg.svdvals(z.float())
+    return [int((s > max(tol, tol * float(s.max()))).sum()) for tol in tolerances]
+
+
+@torch.no_grad()
+def codebook_usage(indices: torch.Tensor, codebook_size: int) -> torch.Tensor:
+    """Fraction of the codebook used by each group over a batch: (N, G) indices -> (G,) fractions."""
+    groups = indices.shape[1]
+    one_hot = torch.zeros(groups, codebook_size, device=indices.device)
+    one_hot.scatter_(1, indices.T, 1.0)
+    return one_hot.mean(1)
+
+
+# -- the agent --------------------------------------------------------------------------------------
+
+@register("iqrl")
+class IQRL(Agent):
+    Config = Config
+    action_kinds = ("continuous",)
+    observation_kinds = ("state",)
+    # small networks for the conformance tests (every variant is built and updated there)
+    conformance_overrides = {"hidden": (32, 32), "enc_hidden": (32,), "latent_dim": 16, "batch_size": 16,
+                             "buffer_size": 2_000, "random_episodes": 0, "diagnostics_batch": 32}
+
+    def __init__(self, obs_space, action_space, config: Config, device, seed):
+        super().__init__(obs_space, action_space, config, device, seed)
+        cfg = config
+        if cfg.rep_loss not in ("cosine", "mse"):
+            raise UserError(f"bad iqrl rep_loss {cfg.rep_loss!r}; valid: cosine, mse")
+        obs_dim, self.action_dim = obs_space.shape[0], action_space.shape[0]
+        low = torch.as_tensor(action_space.low, dtype=torch.float32)
+        high = torch.as_tensor(action_space.high, dtype=torch.float32)
+        self.act_low, self.act_high = low.to(self.device), high.to(self.device)
+        scale, bias = (high - low) / 2, (high + low) / 2
+        self.act_scale = scale.to(self.device)
+        width = cfg.latent_dim * (len(cfg.fsq_levels) if cfg.use_fsq and cfg.latent_dim_is_groups else 1)
+        if cfg.use_fsq and width % len(cfg.fsq_levels):
+            raise UserError(f"iqrl latent_dim {width} must be a multiple of len(fsq_levels) = {len(cfg.fsq_levels)}")
+        self.latent_width = width
+        self.fsq = FSQ(cfg.fsq_levels).to(self.device) if cfg.use_fsq else None
+
+        self.encoder = Encoder(obs_dim, cfg.enc_hidden, width, self.fsq).to(self.device)
+        self.encoder_target = copy.deepcopy(self.encoder).requires_grad_(False)
+        self.dynamics = Dynamics(width, self.action_dim, cfg.hidden, self.fsq).to(self.device)
+        rep_modules = [self.encoder, self.dynamics]
+        if cfg.use_projection:
+            self.projection = normed_mlp(width, cfg.hidden, cfg.proj_dim or width // 16).to(self.device)
+            self.projection_target = copy.deepcopy(self.projection).requires_grad_(False)
+            rep_modules.append(self.projection)
+        if cfg.use_rew_loss:
+            self.reward_head = normed_mlp(width + self.action_dim, cfg.hidden, 1).to(self.device)
+            rep_modules.append(self.reward_head)
+        if cfg.use_rec_loss:
+            self.decoder = normed_mlp(width, cfg.hidden, obs_dim).to(self.device)
+            rep_modules.append(self.decoder)
+        self.rep_params = [p for m in rep_modules for p in m.parameters()]
+
+        self.actor = Actor(width, self.action_dim, cfg.hidden, scale, bias).to(self.device)
+        self.actor_target = copy.deepcopy(self.actor).requires_grad_(False)
+        self.critic = CriticEnsemble(cfg.num_critics, width + self.action_dim, cfg.hidden,
+                                     orthogonal=not cfg.official_noop_init).to(self.device)
+        self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
+
+        self.rep_opt = torch.optim.AdamW(self.rep_params, lr=cfg.enc_lr, weight_decay=cfg.enc_weight_decay)
+        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=cfg.lr)
+        self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.lr)
+
+        self.seq_len = max(cfg.nstep, cfg.horizon)  # release: slices of max(nstep, horizon)
+        self.replay = MRQReplay(obs_space.shape, self.action_dim, discrete=False, max_action=1.0,
+                                capacity=cfg.buffer_size, horizon=self.seq_len, history=1, pixels=False,
+                                device=self.device, prioritized=False)
+        self.rho_weights = cfg.rho ** torch.arange(cfg.horizon, dtype=torch.float32, device=self.device)
+        self.noise_schedule = np.linspace(cfg.exploration_noise_start, cfg.exploration_noise_end,
+                                          max(1, cfg.exploration_decay_episodes))
+        self.episodes = 0
+        self.critic_updates = 0
+        self.diagnostic_calls = 0
+        self.windows_ready = False  # the replay holds at least one valid window (no host sync to check)
+        if cfg.init_representation_from:
+            self._load_representation(cfg.init_representation_from)
+
+    # -- acting ---------------------------------------------------------------------------------
+    @property
+    def exploration_std(self) -> float:
+        """Std of the exploration noise (x action scale): advances once per episode after the warm-up episodes."""
+        k = max(0, self.episodes - self.config.random_episodes)
+        return float(self.noise_schedule[min(k, len(self.noise_schedule) - 1)])
+
+    @torch.no_grad()
+    def act(self, obs: np.ndarray, explore: bool) -> np.ndarray:
+        z = self.encoder(torch.as_tensor(obs, dtype=torch.float32, device=self.device)[None])
+        action = self.actor(z)[0]
+        if explore:
+            noise = torch.randn(self.action_dim, generator=self.torch_gen, device=self.device)
+            action = action + noise * self.act_scale * self.exploration_std
+        return torch.maximum(torch.minimum(action, self.act_high), self.act_low).cpu().numpy().astype(np.float32)
+
+    def observe(self, t: Transition) -> None:
+        # MRQReplay marks a window start valid once its episode has seq_len + 1 transitions, or at a terminal
+        self.windows_ready |= self.replay.ep_len >= self.seq_len or t.terminated
+        self.replay.add(t.obs, t.action, t.next_obs, t.reward, t.terminated, t.truncated)
+        if t.terminated or t.truncated:
+            self.episodes += 1
+
+    # -- learning -------------------------------------------------------------------------------
+    def representation_loss(self, obs0: torch.Tensor, actions: torch.Tensor, next_obs: torch.Tensor,
+                            rewards: torch.Tensor, alive: torch.Tensor, obs_seq: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Self-prediction over the horizon. obs0 (B, obs); actions/next_obs/obs_seq (B, H, .); rewards, alive (B, H).
+
+        ``alive[:, t]`` is 1 while no terminal occurred before step t (the weight of step t's terms).
+        """
+        cfg = self.config
+        with torch.no_grad():
+            target = self.encoder_target(next_obs)  # zbar_t = FSQ(e_tar(s_{t+1}))
+            if cfg.use_projection:
+                target = self.projection_target(target)
+        z = self.encoder(obs0)
+        predictions, rew_terms, rec_terms = [], [], []
+        for t in range(cfg.horizon):
+            if cfg.use_rew_loss:
+                r_hat = self.reward_head(torch.cat([z, actions[:, t]], -1)).squeeze(-1)
+                rew_terms.append((r_hat - rewards[:, t]) ** 2)
+            if cfg.use_rec_loss:
+                rec_terms.append(((self.decoder(z) - obs_seq[:, t]) ** 2).mean(-1))
+            z = self.dynamics(z, actions[:, t])
+            predictions.append(z)
+        zhat = torch.stack(predictions, 1)  # (B, H, D)
+        if cfg.use_projection:
+            zhat = self.projection(zhat)
+        if cfg.rep_loss == "cosine":
+            cos = F.cosine_similarity(zhat, target, dim=-1, eps=1e-6)  # (B, H)
+            per_step = cos if cfg.official_cosine_sign else -cos
+        else:
+            per_step = ((zhat - target) ** 2).mean(-1)
+        weighted = lambda x: ((x * alive).mean(0) * self.rho_weights).mean()  # mean_t rho^t mean_b (release)
+        losses = {"consistency_loss": weighted(per_step)}
+        if cfg.use_rew_loss:
+            losses["reward_loss"] = weighted(torch.stack(rew_terms, 1))
+        if cfg.use_rec_loss:
+            losses["reconstruction_loss"] = weighted(torch.stack(rec_terms, 1))
+        return losses
+
+    def nstep_return(self, rewards: torch.Tensor, not_done: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, S) rewards and not_done -> R = sum_{k<n} gamma^k r_k (until a terminal), G = gamma^n (0 after a terminal)."""
+        cfg, n = self.config, self.config.nstep
+        alive = torch.cumprod(torch.cat([torch.ones_like(not_done[:, :1]), not_done[:, : n - 1]], 1), 1)  # (B, n)
+        discounts = cfg.gamma ** torch.arange(n, dtype=torch.float32, device=rewards.device)
+        ret = (rewards[:, :n] * alive * discounts).sum(1, keepdim=True)
+        bootstrap = 1.0 if (n == 1 and cfg.official_nstep1_no_discount) else cfg.gamma ** n
+        return ret, bootstrap * (alive[:, -1:] * not_done[:, n - 1: n])
+
+    def update(self, step: int) -> dict[str, torch.Tensor]:
+        cfg = self.config
+        if self.episodes < cfg.random_episodes or not self.windows_ready:
+            return {}  # TrainConfig.random_episodes: no updates in the warm-up episodes
+        b = self.replay.sample(cfg.batch_size, self.seq_len, self.torch_gen)
+        not_done = torch.ones_like(b.not_done) if cfg.official_ignore_done else b.not_done
+        alive = torch.cumprod(torch.cat([torch.ones_like(not_done[:, :1]), not_done[:, :-1]], 1), 1)  # (B, S)
+        H = cfg.horizon
+
+        # 1. representation step (AdamW, grad clip), then EMA of the momentum encoder (and projection)
+        losses = self.representation_loss(b.state[:, 0], b.action[:, :H], b.next_state[:, :H], b.reward[:, :H],
+                                          alive[:, :H], b.state[:, :H])
+        rep_loss = sum(losses.values())
+        self.rep_opt.zero_grad(set_to_none=True)
+        rep_loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.rep_params, cfg.grad_clip_norm)
+        self.rep_opt.step()
+        polyak_update(self.encoder, self.encoder_target, cfg.enc_tau)
+        if cfg.use_projection:
+            polyak_update(self.projection, self.projection_target, cfg.enc_tau)
+
+        # 2. critic step on the online encoder's latents (after this iteration's representation step)
+        n = cfg.nstep
+        with torch.no_grad():
+            z = self.encoder(b.state[:, 0])
+            next_z = self.encoder(b.next_state[:, n - 1])
+            ret, bootstrap = self.nstep_return(b.reward, not_done)
+            noise = torch.randn(b.action[:, 0].shape, generator=self.torch_gen, device=self.device)
+            noise = (noise * cfg.policy_noise).clamp(-cfg.noise_clip, cfg.noise_clip) * self.act_scale
+            next_action = torch.maximum(torch.minimum(self.actor_target(next_z) + noise, self.act_high), self.act_low)
+            pair = self._sample_critics()
+            next_q = self.critic_target(next_z, next_action, pair).min(0).values  # (B, 1)
+            target_q = ret + bootstrap * next_q
+        q = self.critic(z, b.action[:, 0])  # (num_critics, B, 1)
+        critic_loss = F.mse_loss(q, target_q.expand_as(q))
+        self.critic_opt.zero_grad(set_to_none=True)
+        critic_loss.backward()
+        self.critic_opt.step()
+        polyak_update(self.critic, self.critic_target, cfg.tau)
+        self.critic_updates += 1
+        metrics = {"critic_loss": critic_loss.detach(), "q": q.detach().mean(), **{k: v.detach() for k, v in losses.items()}}
+
+        # 3. delayed actor step: the average of two sampled online critics
+        if self.critic_updates % cfg.actor_update_freq == 0:
+            q_pi = self.critic(z, self.actor(z), self._sample_critics()).mean(0)
+            actor_loss = -q_pi.mean()
+            self.actor_opt.zero_grad(set_to_none=True)
+            actor_loss.backward()
+            self.actor_opt.step()
+            polyak_update(self.actor, self.actor_target, cfg.tau)
+            metrics["actor_loss"] = actor_loss.detach()
+        return metrics
+
+    def _sample_critics(self) -> torch.Tensor:
+        """Critic.forward: torch.randperm(num_critics)[:q_sample_size], one draw for the whole batch."""
+        return torch.randperm(self.config.num_critics, generator=self.torch_gen, device=self.device)[: self.config.q_sample_size]
+
+    # -- diagnostics (logged with each evaluation) -----------------------------------------------
+    @torch.no_grad()
+    def diagnostics(self) -> dict[str, float]:
+        """Rank of a batch of D online latents at three tolerances, its condition number, FSQ code usage."""
+        if len(self.replay) == 0:
+            return {}
+        n = self.config.diagnostics_batch or self.latent_width
+        gen = torch.Generator(device=self.device)
+        gen.manual_seed(self.seed * 1_000_003 + self.diagnostic_calls)  # own stream: training RNG untouched
+        self.diagnostic_calls += 1
+        idx = torch.randint(0, len(self.replay), (n,), generator=gen, device=self.device)
+        z = self.encoder(self.replay.frames[idx])
+        out = {f"latent_rank_tol{tol:g}": float(r) for tol, r in zip(RANK_TOLERANCES, latent_rank(z))}
+        s = torch.linalg.svdvals(z.float())
+        out["latent_condition_number"] = float(s.max() / s.min().clamp_min(1e-12))
+        out["latent_width"] = float(self.latent_width)
+        if self.fsq is not None:
+            usage = codebook_usage(self.fsq.indices(z), self.fsq.codebook_size)
+            out.update(codebook_usage_mean=float(usage.mean()), codebook_usage_min=float(usage.min()),
+                       codebook_usage_max=float(usage.max()))
+        return out
+
+    # -- state ----------------------------------------------------------------------------------
+    def extra_state(self) -> dict:
+        return {"episodes": self.episodes, "critic_updates": self.critic_updates, "diagnostic_calls": self.diagnostic_calls,
+                "windows_ready": self.windows_ready}
+
+    def load_extra_state(self, state: dict) -> None:
+        self.episodes, self.critic_updates = state["episodes"], state["critic_updates"]
+        self.diagnostic_calls, self.windows_ready = state["diagnostic_calls"], state["windows_ready"]
+
+    def _load_representation(self, path: str) -> None:
+        try:
+            saved = torch.load(path, map_location=self.device, weights_only=False)
+        except Exception as exc:  # noqa: BLE001
+            raise UserError(f"cannot read init_representation_from={path!r} ({type(exc).__name__}); "
+                            f"valid: the agent_final.pt or checkpoint/state.pt of an iqrl run") from None
+        modules = saved.get("modules") or saved.get("agent", {}).get("modules")
+        if not modules or "encoder" not in modules:
+            raise UserError(f"{path} holds no iqrl encoder; valid: the agent_final.pt or checkpoint/state.pt of an iqrl run")
+        names = ["encoder", "encoder_target", "dynamics"] + (["reward_head"] if "reward_head" in modules and self.config.use_rew_loss else [])
+        try:
+            for name in names:
+                getattr(self, name).load_state_dict(modules[name])
+        except RuntimeError as exc:
+            raise UserError(f"{path}: representation shapes differ from this task's ({str(exc).splitlines()[0]}); "
+                            f"valid: a run on a task with the same observation and action spaces and latent_dim") from None
+
+
+# Ablations of the paper's figures (reference folders in shared/reference/iqrl: names in quotes).
+register_variant("iqrl", "no-fsq", "no quantization ('iQRL-no-normalization' in norm-ablation / rank-comparison; "
+                 "the draft's 'normalization' is FSQ)", use_fsq=False)
+register_variant("iqrl", "rec", "+ reconstruction loss on every rollout latent ('iQRL+rec', reconstruction-ablation)",
+                 use_rec_loss=True)
+register_variant("iqrl", "rew", "+ reward head on the cosine loss ('iQRL+cos+rew', reward-ablation; release use_rew_loss)",
+                 use_rew_loss=True)
+register_variant("iqrl", "mse-rew", "+ reward head, MSE consistency ('iQRL+rew', reward-ablation; the draft's MSE base loss)",
+                 use_rew_loss=True, rep_loss="mse")
+register_variant("iqrl", "tcrl", "cosine + reward head without FSQ ('TCRL-ours', reward-ablation)",
+                 use_rew_loss=True, use_fsq=False)
+register_variant("iqrl", "proj", "+ projection head D -> 512 -> 512 -> D/16 before the loss (release use_latent_projection)",
+                 use_projection=True)
+register_variant("iqrl", "mse", "MSE instead of cosine consistency loss (the paper draft's main loss)", rep_loss="mse")
+register_variant("iqrl", "official", "the released code's behaviour: +cos minimised, no discount at nstep 1, "
+                 "no done flags, no-op critic init", official_cosine_sign=True, official_nstep1_no_discount=True,
+                 official_ignore_done=True, official_noop_init=True)
