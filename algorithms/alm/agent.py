@@ -157,13 +157,13 @@ class ALM(Agent):
         self.critic = TwinQ(z, a, h).to(self.device)
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
         self.actor = Actor(z, a, h, stochastic=cfg.entropy_bonus).to(self.device)
-        # four Adam optimizers with default betas/eps (agents/alm.py _init_optims)
+        # four Adam optimizers with default betas/eps (agents/alm.py _init_optims); fused kernels, same update
         self.model_params = [*self.encoder.parameters(), *self.model.parameters()]
         self.reward_params = [*self.reward.parameters(), *self.classifier.parameters()]
-        self.model_opt = torch.optim.Adam(self.model_params, lr=cfg.model_lr)
-        self.reward_opt = torch.optim.Adam(self.reward_params, lr=cfg.reward_lr)
-        self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.critic_lr)
-        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=cfg.actor_lr)
+        self.model_opt = torch.optim.Adam(self.model_params, lr=cfg.model_lr, fused=True)
+        self.reward_opt = torch.optim.Adam(self.reward_params, lr=cfg.reward_lr, fused=True)
+        self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.critic_lr, fused=True)
+        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=cfg.actor_lr, fused=True)
         if cfg.entropy_bonus:
             self.temperature = Temperature(cfg.init_temperature).to(self.device)
             self.temperature_opt = torch.optim.Adam(self.temperature.parameters(), lr=cfg.temperature_lr)
