@@ -1,0 +1,209 @@
+"""ALM: distribution helpers and losses against hand computations, the window replay, the truncated
+MBPO observations of the alm-locomotion suite, and a learning test with a crippled agent."""
+import copy
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+import torch.distributions as td
+import torch.nn.functional as F
+
+from algorithms import resolve
+from algorithms.alm.agent import linear_schedule
+from algorithms.alm.networks import (Classifier, DiagGaussian, gaussian_kl, lambda_returns, truncated_normal_sample)
+from algorithms.alm.replay import WindowReplay
+from algorithms.base import Transition
+from suites import get_suite
+
+
+def _agent(obs_dim=3, act_dim=2, seed=0, **overrides):
+    obs_space = gym.spaces.Box(-np.inf, np.inf, (obs_dim,), np.float32)
+    act_space = gym.spaces.Box(-1, 1, (act_dim,), np.float32)
+    cfg = dict(latent_dim=4, hidden_dim=16, model_hidden_dim=16, batch_size=8, buffer_size=64)
+    cls, config = resolve("alm", {**cfg, **overrides})
+    torch.manual_seed(seed)
+    return cls(obs_space, act_space, config, "cpu", seed=seed)
+
+
+# -- distribution helpers -----------------------------------------------------------------------------
+
+def test_gaussian_kl_matches_torch_distributions():
+    g = torch.Generator().manual_seed(0)
+    m1, m2 = torch.randn(5, 7, generator=g), torch.randn(5, 7, generator=g)
+    s1, s2 = torch.rand(5, 7, generator=g) + 0.1, torch.rand(5, 7, generator=g) + 0.1
+    ours = gaussian_kl(DiagGaussian(m1, s1), DiagGaussian(m2, s2))
+    ref = td.kl_divergence(td.Independent(td.Normal(m1, s1), 1), td.Independent(td.Normal(m2, s2), 1))
+    torch.testing.assert_close(ours, ref)
+    assert torch.all(gaussian_kl(DiagGaussian(m1, s1), DiagGaussian(m1, s1)).abs() < 1e-6)
+
+
+def test_lambda_returns_match_hand_computation():
+    gamma, lam = 0.9, 0.5
+    r = torch.tensor([1.0, 2.0, 3.0]).reshape(3, 1, 1)
+    v = torch.tensor([10.0, 20.0, 30.0]).reshape(3, 1, 1)  # V(z_1), V(z_2), V(z_3)
+    r2 = 3.0 + gamma * 30.0  # R_2 = r_2 + gamma V_3
+    r1 = 2.0 + gamma * ((1 - lam) * 20.0 + lam * r2)  # V(z_2) = 20
+    r0 = 1.0 + gamma * ((1 - lam) * 10.0 + lam * r1)  # V(z_1) = 10
+    torch.testing.assert_close(lambda_returns(r, v, gamma, lam).flatten(), torch.tensor([r0, r1, r2]))
+    # lambda = 1: Monte Carlo over the horizon with bootstrap; lambda = 0: one-step TD targets
+    torch.testing.assert_close(lambda_returns(r, v, gamma, 1.0)[0, 0, 0], torch.tensor(1 + gamma * 2 + gamma ** 2 * 3 + gamma ** 3 * 30))
+    torch.testing.assert_close(lambda_returns(r, v, gamma, 0.0).flatten(), r.flatten() + gamma * v.flatten())
+
+
+def test_truncated_normal_sample_clips_noise_then_clamps_straight_through():
+    mean = torch.tensor([0.0, 0.9, -0.95, 0.2], requires_grad=True)
+    std = torch.full((4,), 0.5)
+    noise = torch.tensor([0.4, 1.0, -2.0, -1.0])
+    x = truncated_normal_sample(mean, std, noise, -1.0, 1.0, clip=0.3)
+    # eps = noise * std = [0.2, 0.5, -1.0, -0.5], clipped to +-0.3, then clamped to [-1 + 1e-6, 1 - 1e-6]
+    torch.testing.assert_close(x, torch.tensor([0.2, 1 - 1e-6, -1 + 1e-6, -0.1]))
+    x.sum().backward()
+    torch.testing.assert_close(mean.grad, torch.ones(4))  # the clamp passes the gradient straight through
+    free = truncated_normal_sample(torch.zeros(1), torch.ones(1), torch.tensor([0.8]), -0.4, 0.4, clip=None)
+    torch.testing.assert_close(free, torch.tensor([0.4 - 1e-6]))  # no clip when acting; scalar bounds (Humanoid +-0.4)
+
+
+def test_classifier_log_odds_is_logit_difference():
+    torch.manual_seed(0)
+    clf = Classifier(latent=3, action_dim=2, hidden=8)
+    z, a, z2 = torch.randn(6, 3), torch.randn(6, 2), torch.randn(6, 3)
+    logits = clf(z, a, z2)
+    p_real = F.softmax(logits, -1)[:, 1]
+    torch.testing.assert_close(clf.log_odds(z, a, z2)[:, 0], torch.log(p_real / (1 - p_real)), rtol=1e-4, atol=1e-5)
+
+
+def test_exploration_schedule_counts_agent_steps_after_warmup():
+    assert linear_schedule(1.0, 0.1, 100_000, 0) == 1.0
+    assert linear_schedule(1.0, 0.1, 100_000, 50_000) == pytest.approx(0.55)
+    assert linear_schedule(1.0, 0.1, 100_000, 250_000) == pytest.approx(0.1)
+    agent = _agent()
+    _fill(agent, 20)
+    metrics = agent.update(step=12_345)  # the loop's step (warm-up included) does not drive the schedule
+    assert agent.agent_steps == 1 and metrics["expl_std"].item() == pytest.approx(linear_schedule(1.0, 0.1, 100_000, 1))
+
+
+# -- replay windows ---------------------------------------------------------------------------------
+
+def _fill(agent, n, episode=5, terminal=False, rng=None):
+    rng = rng or np.random.default_rng(0)
+    obs_dim, act_dim = agent.obs_space.shape[0], agent.action_dim
+    for i in range(n):
+        end = (i + 1) % episode == 0
+        agent.observe(Transition(rng.normal(size=obs_dim).astype(np.float32), rng.uniform(-1, 1, act_dim).astype(np.float32),
+                                 float(rng.normal()), rng.normal(size=obs_dim).astype(np.float32),
+                                 terminated=end and terminal, truncated=end and not terminal))
+
+
+def _windows_from(replay, n=4000, seed=0):
+    w = replay.sample_windows(n, torch.Generator().manual_seed(seed))
+    return w.obs[:, :, 0]  # (K, B): obs[0] holds the transition's write index below
+
+
+@pytest.mark.parametrize("cross_timeouts", [False, True])
+def test_windows_respect_episode_ends_and_the_write_pointer(cross_timeouts):
+    k, cap = 3, 20
+    replay = WindowReplay((1,), 1, cap, torch.device("cpu"), window=k, cross_timeouts=cross_timeouts)
+    for i in range(47):  # wraps twice; episodes of 5 ending by time limit, every third one by a terminal
+        end = (i + 1) % 5 == 0
+        terminal = end and ((i + 1) // 5) % 3 == 0
+        replay.add_step(np.array([i], np.float32), np.zeros(1), 0.0, np.array([i + 1], np.float32), terminal, end and not terminal)
+    ids = _windows_from(replay).long()
+    assert torch.all(ids[1:] - ids[:-1] == 1)  # consecutive writes: never across the write pointer
+    assert ids.min() >= 47 - cap  # only transitions still in the buffer
+    for j in range(k - 1):  # no episode end inside a window except at its last transition
+        ends = (ids[j] + 1) % 5 == 0
+        terminals = ends & (((ids[j] + 1) // 5) % 3 == 0)
+        assert not terminals.any()
+        assert ends.any() == cross_timeouts  # timeouts are crossed only in the official mode
+    valid = {s for s in range(47 - cap, 47 - k + 1) if all(((s + j + 1) % 5 != 0) or
+             (cross_timeouts and ((s + j + 1) // 5) % 3 != 0) for j in range(k - 1))}
+    assert set(ids[0].tolist()) == valid  # and every valid start is sampled
+
+
+def test_window_replay_state_round_trip():
+    replay = WindowReplay((2,), 1, 16, torch.device("cpu"), window=2)
+    for i in range(21):
+        replay.add_step(np.full(2, i, np.float32), np.zeros(1), float(i), np.full(2, i + 1, np.float32), False, i % 7 == 6)
+    other = WindowReplay((2,), 1, 16, torch.device("cpu"), window=2)
+    other.load_state_dict(copy.deepcopy(replay.state_dict()))
+    a, b = _windows_from(replay, 64), _windows_from(other, 64)
+    assert torch.equal(a, b) and torch.equal(replay.window_ok, other.window_ok) and other.ep_len == replay.ep_len
+
+
+# -- the encoder/model loss against a hand computation --------------------------------------------------
+
+def test_representation_loss_matches_hand_computation():
+    agent = _agent(seq_len=2, batch_size=4)
+    s0, s1, s2 = (np.array(v, np.float32) for v in ([0.1, 0.2, 0.3], [0.0, -0.5, 0.4], [0.3, 0.3, -0.2]))
+    a0, a1 = np.array([0.5, -0.5], np.float32), np.array([-0.2, 0.9], np.float32)
+    agent.observe(Transition(s0, a0, 1.0, s1, False, False))
+    agent.observe(Transition(s1, a1, 2.0, s2, False, True))  # the only length-2 window
+    gen = copy.deepcopy(agent.torch_gen.get_state())
+    nets = copy.deepcopy({k: getattr(agent, k) for k in ("encoder", "encoder_target", "model", "reward", "critic", "actor")})
+    metrics = agent.update(0)
+
+    g = torch.Generator().manual_seed(0)
+    g.set_state(gen)
+    std = linear_schedule(1.0, 0.1, 100_000, 1)
+    torch.rand(4, generator=g)  # the window sampler's draw
+    S0, S1, S2 = (torch.tensor(v).expand(4, 3) for v in (s0, s1, s2))
+    A0, A1 = torch.tensor(a0).expand(4, 2), torch.tensor(a1).expand(4, 2)
+    with torch.no_grad():
+        z = nets["encoder"](S0).rsample(g)
+        loss = 0
+        for a, s_next in ((A0, S1), (A1, S2)):
+            prior = nets["model"](z, a)
+            kl = td.kl_divergence(td.Independent(td.Normal(*prior), 1), td.Independent(td.Normal(*nets["encoder_target"](s_next)), 1))
+            loss = loss + kl - nets["reward"](z, a)[:, 0]
+            z = prior.rsample(g)
+        mean, _ = nets["actor"](z, std)
+        action = (mean + (torch.randn(mean.shape, generator=g) * std).clamp(-0.3, 0.3)).clamp(-1 + 1e-6, 1 - 1e-6)
+        loss = (loss - torch.min(*nets["critic"](z, action))[:, 0]).mean()
+    torch.testing.assert_close(metrics["alm_loss"], loss)
+
+
+def test_crippled_switches_change_only_their_term():
+    base = _agent()
+    _fill(base, 30)
+    for overrides, key in ((dict(kl_coef=0.0), "kl"), (dict(value_coef=0.0), None)):
+        agent = _agent(**overrides)
+        _fill(agent, 30)
+        m_base, m = base.update(0), agent.update(0)
+        base = _agent()
+        _fill(base, 30)
+        assert not torch.equal(m_base["alm_loss"], m["alm_loss"])
+        if key:
+            torch.testing.assert_close(m_base[key], m[key])  # the KL is still measured, only its weight is 0
+
+
+# -- the alm-locomotion suite ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("task_name,base,dim,nq", [("T-Humanoid", "Humanoid-v5", 45, 24), ("T-Ant", "Ant-v5", 27, 15)])
+def test_truncated_observations_are_qpos_without_xy_and_qvel(task_name, base, dim, nq):
+    env = get_suite("alm-locomotion").task(task_name).make(0)
+    full = gym.make(base)
+    assert env.observation_space.shape == (dim,)
+    obs, _ = env.reset(seed=3)
+    full_obs, _ = full.reset(seed=3)
+    data = env.unwrapped.data
+    assert data.qpos.size == nq
+    np.testing.assert_array_equal(obs, np.concatenate([data.qpos[2:], data.qvel]))
+    np.testing.assert_array_equal(obs, full_obs[:dim])  # the standard task's leading entries (qpos[2:], qvel)
+    rng = np.random.default_rng(0)
+    for _ in range(20):  # reward, termination and dynamics are the standard task's
+        action = rng.uniform(env.action_space.low, env.action_space.high).astype(np.float32)
+        obs, r, te, tr, _ = env.step(action)
+        full_obs, fr, fte, ftr, _ = full.step(action)
+        assert r == fr and te == fte and tr == ftr
+        np.testing.assert_array_equal(obs, full_obs[:dim])
+
+
+def test_alm_locomotion_protocol():
+    suite = get_suite("alm-locomotion")
+    assert suite.task_names == ["T-Humanoid", "T-Ant", "HalfCheetah-v5", "Walker2d-v5", "Hopper-v5"]
+    for task in suite.tasks:
+        proto = task.protocol()
+        assert (proto["agent_steps"], proto["eval_every_agent_steps"], proto["eval_episodes"]) == (200_000, 5_000, 5)
+        assert proto["library"] == "gymnasium" and "mujoco" in proto["library_version"]
+        assert proto["env_id"].endswith("-v5")
