@@ -3,7 +3,7 @@
 One module per agent; each defines ``Config`` (paper defaults with source notes) and an ``Agent``
 registered by name. See ``algorithms/base.py`` for the contract.
 """
-from algorithms import alm, iqrl, mrq, td3  # noqa: F401  (registers the agents and their variants)
+from algorithms import alm, iqrl, mrq, omd, td3  # noqa: F401  (registers the agents and their variants)
 from algorithms.base import Agent, Transition, all_algo_ids, algorithms, register, register_variant, resolve, variants
 
 __all__ = ["Agent", "Transition", "all_algo_ids", "algorithms", "register", "register_variant", "resolve", "variants"]
