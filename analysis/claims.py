@@ -25,6 +25,7 @@ protocol is refused, with the differing fields named, unless ``allow_protocol_mi
 from __future__ import annotations
 
 import csv
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -152,6 +153,10 @@ def suite_tasks(suite: str) -> list[str] | None:
     return list(known[suite].task_names) if suite in known else None
 
 
+def _task_key(task: str) -> str:
+    return re.sub(r"-v\d+$", "", task)
+
+
 def _matches(algo_col: pd.Series, algo: str) -> pd.Series:
     return (algo_col == algo) | (algo_col == f"{algo}@published")
 
@@ -176,8 +181,8 @@ def check(claims: list[Claim], data: pd.DataFrame, protocols: dict[str, dict[str
     out: list[Verdict] = []
     for claim in claims:
         rows = data[(data["suite"] == claim.suite) & _matches(data["algo"], claim.algo)]
-        if claim.task != "*":
-            rows = rows[rows["task"] == claim.task]
+        if claim.task != "*":  # versions live in the protocol: "HalfCheetah" matches HalfCheetah-v5 runs (then the guard compares versions)
+            rows = rows[rows["task"].map(_task_key) == _task_key(claim.task)]
         if rows.empty:
             out.append(Verdict(claim, "-", INCONCLUSIVE, detail=f"no runs or imported data for {claim.algo} on {claim.suite}/{claim.task}"))
             continue

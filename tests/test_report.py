@@ -336,3 +336,10 @@ def test_omd_tabular_study_rows_feed_claims_and_figures(tmp_path):
     build(inputs, tmp_path / "report", reps=100, progress=False)
     files = {p.name for p in (tmp_path / "report" / "omd-tabular").iterdir()}
     assert {"omd_tabular_returns.png", "omd_tabular_tightness.svg", "scores.md"} <= files and "curves.png" not in files
+
+
+def test_claims_match_tasks_across_version_suffixes_and_the_guard_compares_versions(tmp_path):
+    claims = load_claims([_claims_file(tmp_path / "c.csv", [{"claim_id": "hc", "value": "100", "task": "HalfCheetah", "protocol": "env_version=v2"}])])
+    data = _table({("td3", "HalfCheetah-v5"): [100.0] * 3})
+    (v,) = check(claims, data, {"p1": {**PROTO, "env_version": "v5"}})
+    assert v.verdict == "refused" and v.detail == "protocol differs: env_version: claim v2, data v5"
