@@ -73,3 +73,12 @@ def test_gym_mean_ci_matches_the_paper(published):
     matrix, _ = score_matrix(scores, "mrq@published")
     _, low, high = aggregate_with_ci(matrix, seed=0, reps=10_000)["mean"]
     assert (round(low, 2), round(high, 2)) == pytest.approx((1.41, 1.52), abs=0.011)  # paper: [1.41, 1.52]
+
+
+def test_every_shipped_tables_4_to_7_claim_is_consistent_with_the_published_curves(published):
+    from analysis.claims import check, load_claims
+
+    claims = [c for c in load_claims() if c.paper.startswith("MR.Q") and c.table in ("Table 4", "Table 5", "Table 6", "Table 7")]
+    verdicts = check(claims, published, reps=1000)
+    assert len(claims) == 130 and {v.evidence for v in verdicts} == {f"published:mrq-paper:{s}" for s in ("gym", "dmc-proprio", "dmc-visual", "atari")}
+    assert [(v.claim.claim_id, v.detail) for v in verdicts if v.verdict != "consistent"] == []
