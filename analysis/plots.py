@@ -27,6 +27,13 @@ def save(fig, base: Path) -> list[Path]:
     return paths
 
 
+def _steps_axis(ax) -> None:
+    """1.5M / 250k instead of 1500000 / 250000 on step axes."""
+    from matplotlib.ticker import FuncFormatter
+
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x / 1e6:g}M" if abs(x) >= 1e6 else f"{x / 1e3:g}k" if abs(x) >= 1e3 else f"{x:g}"))
+
+
 def _color(i: int):
     return COLORS[i % len(COLORS)]
 
@@ -47,6 +54,7 @@ def learning_curves(curves: pd.DataFrame, title: str, xlabel: str = "agent steps
             ax.fill_between(c["step"], c["low"], c["high"], color=_color(i), alpha=0.2, lw=0)
         ax.set_title(task)
         ax.set_xlabel(xlabel)
+        _steps_axis(ax)
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[len(tasks):]:
         ax.axis("off")
@@ -84,6 +92,7 @@ def aggregate_curves(curves: dict[str, pd.DataFrame], title: str, ylabel: str):
         ax.plot(c["step"], c["point"], color=_color(i), label=algo, lw=1.2)
         ax.fill_between(c["step"], c["low"], c["high"], color=_color(i), alpha=0.2, lw=0)
     ax.set_xlabel("agent steps")
+    _steps_axis(ax)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(alpha=0.3)

@@ -148,7 +148,9 @@ def build(inputs: Inputs, out: str | Path = "results/report", *, claims_files=No
     from tqdm import tqdm
 
     for suite in tqdm(suites, desc="report", unit="suite", disable=not progress):
-        sub = data[data["suite"] == suite].copy()
+        raw = data[data["suite"] == suite]
+        # the same published run can sit in several files (iQRL's base runs appear in every ablation folder): count it once
+        sub = raw.drop_duplicates(["task", "algo", "seed", "step"]).copy()
         norm = suite_normalization(suite)
         sub["normalized"] = [normalize(norm, t, r) for t, r in zip(sub["task"], sub["return"])] if norm else np.nan
         final = final_scores(sub)
@@ -182,9 +184,9 @@ def build(inputs: Inputs, out: str | Path = "results/report", *, claims_files=No
         if suite.startswith("alm"):
             written += write_table(mean_std_table(final_scores(sub, step=200_000)), sdir / "mean_std_200k",
                                    f"{suite}: return at 200k steps, mean ± std over seeds (ALM Table 1 layout)")
-        for figure, g in sub[sub["protocol_id"] == "iqrl-draft:dmc"].groupby(sub["source"].str.split("/").str[1]):
-            if g["source"].nunique() == 1:
-                written += plots.save(plots.learning_curves(_curves(g, "return", seed=seed, reps=200), f"iQRL draft: {figure}"), sdir / f"iqrl_{figure}")
+        for figure, g in raw[raw["protocol_id"] == "iqrl-draft:dmc"].groupby(raw["source"].str.split("/").str[1]):
+            written += plots.save(plots.learning_curves(_curves(g.drop_duplicates(["task", "algo", "seed", "step"]), "return", seed=seed, reps=200),
+                                                        f"iQRL paper draft: {figure}", "agent steps (action repeat 2)"), sdir / f"iqrl_{figure}")
         sections.append((suite, sub, final, matrices, aggregates, sources, _compute(inputs.manifests, suite, out), norm))
     for i, study in enumerate(inputs.studies):
         written += _omd_tabular_figures(pd.read_csv(study), out / "omd-tabular", "" if i == 0 else f"_{i}", seed=seed)
