@@ -343,3 +343,17 @@ def test_claims_match_tasks_across_version_suffixes_and_the_guard_compares_versi
     data = _table({("td3", "HalfCheetah-v5"): [100.0] * 3})
     (v,) = check(claims, data, {"p1": {**PROTO, "env_version": "v5"}})
     assert v.verdict == "refused" and v.detail == "protocol differs: env_version: claim v2, data v5"
+
+
+def test_alm_table1_claims_against_released_curves_find_the_t_humanoid_disagreement(tmp_path):
+    """alm.md section 7: the released T-Humanoid curves give 4177 +- 1017 at 200k, the paper prints 5306 +- 437."""
+    scores = tmp_path / "scores"
+    scores.mkdir()
+    header = ",".join(["eval_episodic_return"] * 5)
+    rows = [",".join(["100"] * 5)] * 39 + ["3000,3500,4200,4700,5485"]  # rows are 5k, 10k, ..., 200k (no Step column)
+    (scores / "gym_truncated_humanoid.csv").write_text(header + "\n" + "\n".join(rows) + "\n")
+    (scores / "gym_half_cheetah.csv").write_text("Step," + header + "\n200000,10300,10600,10789,11000,11256\n")
+    verdicts = {v.claim.claim_id: v for v in check(load_claims(), import_alm_scores(scores), reps=1000) if v.evidence != "-"}
+    assert set(verdicts) == {"alm-table1-T-Humanoid", "alm-table1-HalfCheetah"}
+    assert verdicts["alm-table1-T-Humanoid"].verdict == "inconsistent" and verdicts["alm-table1-T-Humanoid"].estimate == pytest.approx(4177)
+    assert verdicts["alm-table1-HalfCheetah"].verdict == "consistent"
