@@ -43,10 +43,15 @@ def resolve_task(cell: Cell, agent_steps: int | None = None) -> Task:
     return task
 
 
-def resolve_config(suite: str, algo: str, config_overrides: dict[str, Any] | None = None) -> tuple[type[Agent], Any]:
-    """The agent class and its config: paper defaults <- variant <- suite's CPU-scale overrides <- --set."""
-    suite_overrides = get_suite(suite).agent_overrides.get(algo.partition("@")[0], {})
-    return resolve(algo, {**suite_overrides, **(config_overrides or {})})
+def resolve_config(suite: str, algo: str, config_overrides: dict[str, Any] | None = None,
+                   task: str | None = None) -> tuple[type[Agent], Any]:
+    """The agent class and its config: paper defaults <- variant <- suite's CPU-scale overrides <- the task's
+    overrides (when ``task`` is given) <- --set."""
+    base = algo.partition("@")[0]
+    the_suite = get_suite(suite)
+    suite_overrides = the_suite.agent_overrides.get(base, {})
+    task_overrides = get_task(the_suite, task).agent_overrides.get(base, {}) if task is not None else {}
+    return resolve(algo, {**suite_overrides, **task_overrides, **(config_overrides or {})})
 
 
 def incompatibility(agent_cls: type[Agent], task: Task) -> str | None:
@@ -114,7 +119,7 @@ def train(
 ) -> dict[str, Any]:
     """Train one cell to completion (or resume it) and return its final manifest."""
     task = resolve_task(cell, agent_steps)
-    agent_cls, config = resolve_config(cell.suite, cell.algo, config_overrides)
+    agent_cls, config = resolve_config(cell.suite, cell.algo, config_overrides, cell.task)
     protocol = task.protocol()
     config_dict = dataclasses.asdict(config)
     existing = store.read_manifest(cell)

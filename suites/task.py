@@ -51,6 +51,9 @@ class Task:
     eval_epsilon: float = 0.0  # probability of a uniform random action during evaluation (Atari: 1e-3)
     env_kwargs: tuple[tuple[str, Any], ...] = ()
     full_agent_steps: int | None = None  # the protocol's budget when this task's budget was reduced (--steps)
+    # Config overrides per algorithm for this task only (a study's swept agent setting, e.g. OMD's model width),
+    # applied after the suite's and before --set; they land in the resolved config of every manifest.
+    agent_overrides: dict[str, dict[str, Any]] = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def env_frames(self) -> int:
