@@ -6,6 +6,7 @@
     bench report [--runs DIR ...] [--reference DIR|SOURCE ...] [--out results/report]
     bench check  [--runs DIR ...] [--reference DIR|SOURCE ...] [--claims FILE ...] [--allow-protocol-mismatch]
     bench reference fetch SOURCE | bench reference list
+    bench study omd-tabular [--out DIR] [--seeds 10] [--max-iter 10000] [--bounds 20]
 
 Bad input gets one line naming what was wrong and what is valid, and exit code 2.
 """
@@ -249,6 +250,18 @@ def cmd_reference(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_study(args: argparse.Namespace) -> int:
+    """Exact studies that are not (algo x task x seed) grids; today OMD's tabular study."""
+    from algorithms.omd import tabular
+
+    if args.seeds < 1 or args.max_iter < 1 or args.bounds < 1:
+        raise UserError("bad --seeds / --max-iter / --bounds; valid: positive integers")
+    out = args.out or os.path.join("results", "studies", args.name)
+    runs, summary = tabular.main(out, list(range(1, args.seeds + 1)), args.max_iter, args.bounds)
+    print(f"wrote {runs} and {summary}", file=sys.stderr)
+    return 0
+
+
 def _analysis_args(p: argparse.ArgumentParser, *, claims: bool) -> None:
     p.add_argument("--runs", action="append", metavar="DIR", help="results store root(s) (repeatable; default: results)")
     p.add_argument("--reference", action="append", metavar="DIR|SOURCE",
@@ -289,6 +302,14 @@ def build_parser() -> argparse.ArgumentParser:
     wb.add_argument("--wandb-entity", default=None)
     wb.add_argument("--wandb-group", default=None, help="default: the suite name")
     run.set_defaults(func=cmd_run)
+
+    study = sub.add_parser("study", help="run an exact study and write its CSV data (omd-tabular: OMD paper Fig. 2, 3 right)")
+    study.add_argument("name", choices=["omd-tabular"], help="the study")
+    study.add_argument("--out", default=None, help="output folder (default: results/studies/NAME)")
+    study.add_argument("--seeds", type=int, default=10, help="seeds 1..N (default: 10, as the notebook)")
+    study.add_argument("--max-iter", type=int, default=10_000, help="outer Adam steps per run (default: 10000)")
+    study.add_argument("--bounds", type=int, default=20, help="norm bounds linspace(0, 6, N) (default: 20)")
+    study.set_defaults(func=cmd_study)
 
     lst = sub.add_parser("list", help="list algorithms with their variants, suites, or tasks")
     lst.add_argument("what", nargs="?", default="all", choices=["all", "algos", "suites", "tasks"])

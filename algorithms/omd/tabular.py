@@ -165,11 +165,12 @@ def train(agent: str, objective: str, bounds: list[float], seeds: list[int], lr:
     done = torch.zeros(len(x), dtype=torch.bool)
     b1, b2, eps = 0.9, 0.999, 1e-8  # jax.experimental.optimizers.adam defaults
     for t in range(1, max_iter + 1):
-        x_new = solve_fixed_point(torch.softmax(logits / TEMPERATURE, -1), r_hat, x)
-        if agent == "mle":
+        if agent == "mle":  # x* does not enter MLE's update: it is solved once at the end (theta fixed => x* fixed)
+            x_new = x
             lg, rg = logits.detach().requires_grad_(True), r_hat.detach().requires_grad_(True)
             grads = torch.autograd.grad(mle_loss(lg, rg).sum(), (lg, rg))
         else:
+            x_new = solve_fixed_point(torch.softmax(logits / TEMPERATURE, -1), r_hat, x)
             grads = implicit_omd_grad(x_new, logits, r_hat, objective, exact=agent == "omd")
         new = []
         for i, (param, grad) in enumerate(zip((logits, r_hat), grads)):

@@ -1,0 +1,68 @@
+"""``omd-cartpole``: OMD's CartPole misspecification study (paper section 7, Figure 4, Appendix D).
+
+Two sweeps on gymnasium ``CartPole-v1`` (500-step limit, as the official gym 0.18 env):
+
+- ``CartPole-v1-width{1,2,3,4,6,12}``: the model's hidden width (transition and reward MLPs), set per task
+  through ``Task.agent_overrides`` for ``omd`` and its variants (recorded in each manifest's config);
+- ``CartPole-v1-distract{16,32,64,128,256,512}``: that many i.i.d. N(0, 1) dimensions appended to every
+  observation (``GaussianDistractors``; the env kwarg ``distractors`` is part of the protocol).
+``CartPole-v1`` is the unmodified reference (model width 32, no distractors).
+
+Protocol (official cartpole/train.py): 200k agent steps, evaluation every 1000 steps with 10 episodes,
+1000 uniform-random warm-up steps (the agent's ``start_steps``). The paper reports the final return over
+10 seeds for OMD, MLE and VEP (``--algos omd,omd@mle,omd@vep --seeds 0-9``). A scaled-down CPU protocol is
+the same suite with ``--steps 20k`` (recorded as a reduced budget in every protocol).
+The distractor noise is drawn from the base env's own generator (official: numpy's global RNG), so it is
+seeded by the env seed and captured in checkpoints: resumed runs stay exact.
+"""
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+
+from suites.registry import register_suite
+from suites.task import Suite, Task
+
+MODEL_WIDTHS = (1, 2, 3, 4, 6, 12)  # paper App. D
+DISTRACTORS = (16, 32, 64, 128, 256, 512)  # paper App. D: 2^4 .. 2^9
+
+
+class GaussianDistractors(gym.ObservationWrapper):
+    """Appends ``dims`` standard-normal dimensions to each observation (mujoco/jax_rl/wrappers/add_distractors.py)."""
+
+    def __init__(self, env: gym.Env, dims: int):
+        super().__init__(env)
+        self.dims = int(dims)
+        space = env.observation_space
+        self.observation_space = gym.spaces.Box(
+            np.concatenate([space.low.astype(np.float32), np.full(self.dims, -np.inf, np.float32)]),
+            np.concatenate([space.high.astype(np.float32), np.full(self.dims, np.inf, np.float32)]), dtype=np.float32)
+
+    def observation(self, observation: np.ndarray) -> np.ndarray:
+        noise = self.env.unwrapped.np_random.standard_normal(self.dims).astype(np.float32)
+        return np.concatenate([np.asarray(observation, np.float32), noise])
+
+
+def make_cartpole(task: Task, seed: int) -> gym.Env:
+    kwargs = dict(task.env_kwargs)
+    env = gym.make(task.env_id)
+    if kwargs.get("distractors", 0):
+        env = GaussianDistractors(env, kwargs["distractors"])
+    env.action_space.seed(seed)
+    return env
+
+
+def _task(name: str, distractors: int = 0, model_hidden: int | None = None) -> Task:
+    return Task(name=name, env_id="CartPole-v1", library="gymnasium", make_env=make_cartpole, agent_steps=200_000,
+                eval_every=1_000, eval_episodes=10, action="discrete", max_episode_frames=500,
+                env_kwargs=(("distractors", distractors),) if distractors else (),
+                agent_overrides={"omd": {"model_hidden": model_hidden}} if model_hidden else {})
+
+
+OMD_CARTPOLE = register_suite(Suite(
+    name="omd-cartpole",
+    description="OMD misspecification study: CartPole-v1 with model width 1-12 or 16-512 Gaussian distractors (paper Fig. 4)",
+    tasks=(_task("CartPole-v1"),
+           *(_task(f"CartPole-v1-width{w}", model_hidden=w) for w in MODEL_WIDTHS),
+           *(_task(f"CartPole-v1-distract{d}", distractors=d) for d in DISTRACTORS)),
+))
