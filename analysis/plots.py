@@ -20,7 +20,7 @@ COLORS = plt.get_cmap("tab10").colors
 def save(fig, base: Path) -> list[Path]:
     """``base.png`` and ``base.svg``, deterministic (no dates, no software stamp)."""
     base.parent.mkdir(parents=True, exist_ok=True)
-    paths = [base.with_suffix(".png"), base.with_suffix(".svg")]
+    paths = [base.parent / f"{base.name}.png", base.parent / f"{base.name}.svg"]  # not with_suffix: names may hold dots
     fig.savefig(paths[0], metadata={"Software": None}, bbox_inches="tight")
     fig.savefig(paths[1], metadata={"Date": None, "Creator": None}, bbox_inches="tight")
     plt.close(fig)

@@ -187,6 +187,14 @@ def build(inputs: Inputs, out: str | Path = "results/report", *, claims_files=No
         for figure, g in raw[raw["protocol_id"] == "iqrl-draft:dmc"].groupby(raw["source"].str.split("/").str[1]):
             written += plots.save(plots.learning_curves(_curves(g.drop_duplicates(["task", "algo", "seed", "step"]), "return", seed=seed, reps=200),
                                                         f"iQRL paper draft: {figure}", "agent steps (action repeat 2)"), sdir / f"iqrl_{figure}")
+        diag = _diagnostics(inputs.manifests, suite)
+        if not diag.empty:  # e.g. iQRL's latent rank and FSQ code usage (the paper's rank comparison)
+            written += write_table(diag.sort_values(["metric", "task", "algo", "seed", "step"]).astype(str), sdir / "diagnostics",
+                                   f"{suite}: per-evaluation agent diagnostics")
+            for metric in sorted(m for m in diag["metric"].unique() if m.startswith("latent_rank")):
+                d = diag[diag["metric"] == metric].rename(columns={"value": "return"})
+                written += plots.save(plots.learning_curves(_curves(d, "return", seed=seed, reps=200), f"{suite}: {metric} (mean, 95% CI over seeds)"),
+                                      sdir / f"diagnostics_{metric}")
         sections.append((suite, sub, final, matrices, aggregates, sources, _compute(inputs.manifests, suite, out), norm))
     for i, study in enumerate(inputs.studies):
         written += _omd_tabular_figures(pd.read_csv(study), out / "omd-tabular", "" if i == 0 else f"_{i}", seed=seed)
@@ -199,6 +207,19 @@ def build(inputs: Inputs, out: str | Path = "results/report", *, claims_files=No
     atomic_write_text(index, _html(pages, verdicts))
     written.append(index)
     return written
+
+
+def _diagnostics(manifests: list[dict], suite: str) -> pd.DataFrame:
+    """``diagnostics.csv`` of every cell of the suite (long format: step, env_frames, metric, value)."""
+    frames = []
+    for m in manifests:
+        path = m["_dir"] / "diagnostics.csv"
+        if m["cell"]["suite"] == suite and path.exists():
+            d = pd.read_csv(path)
+            frames.append(d.assign(task=m["cell"]["task"], algo=m["cell"]["algo"], seed=int(m["cell"]["seed"])))
+    if not frames:
+        return pd.DataFrame(columns=["task", "algo", "seed", "step", "env_frames", "metric", "value"])
+    return pd.concat(frames, ignore_index=True)[["task", "algo", "seed", "step", "env_frames", "metric", "value"]]
 
 
 def _omd_tabular_figures(runs: pd.DataFrame, folder: Path, suffix: str, *, seed: int) -> list[Path]:

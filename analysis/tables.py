@@ -31,7 +31,7 @@ def write_table(df: pd.DataFrame, base: Path, caption: str = "") -> list[Path]:
     tex += [r"\begin{tabular}{l" + "r" * (len(cols) - 1) + "}", r"\toprule", " & ".join(_tex(c) for c in cols) + r" \\", r"\midrule"]
     tex += [" & ".join(_tex(v) for v in row) + r" \\" for row in df.itertuples(index=False)]
     tex += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
-    paths = [base.with_suffix(".csv"), base.with_suffix(".md"), base.with_suffix(".tex")]
+    paths = [base.parent / f"{base.name}{ext}" for ext in (".csv", ".md", ".tex")]  # not with_suffix: names may hold dots
     base.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(paths[0], df.to_csv(index=False, lineterminator="\n"))
     atomic_write_text(paths[1], (f"{caption}\n\n" if caption else "") + "\n".join(md) + "\n")

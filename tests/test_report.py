@@ -221,6 +221,8 @@ def _fake_store(root: Path) -> Path:
                     value = float(step + shift + rng.normal())
                     store.append_eval(cell, {"step": step, "env_frames": step, "return_mean": value, "return_std": 0.0,
                                              "returns": "", "wall_time": 1.0})
+                    if algo == "td3" and step:
+                        store.append_diagnostics(cell, step, step, {"latent_rank_tol0.01": 10.0 + seed, "code_usage": 0.5})
     return root
 
 
@@ -234,7 +236,8 @@ def test_report_is_byte_for_byte_deterministic(tmp_path):
         assert main(["report", "--runs", str(store), "--out", str(tmp_path / out), "--reps", "200", "--quiet"]) == 0
     a, b = _digest(tmp_path / "a"), _digest(tmp_path / "b")
     assert a == b
-    assert {"index.html", "claims.csv", "smoke/scores.md", "smoke/scores.tex", "smoke/curves.png", "smoke/curves.svg"} <= set(a)
+    assert {"index.html", "claims.csv", "smoke/scores.md", "smoke/scores.tex", "smoke/curves.png", "smoke/curves.svg",
+            "smoke/diagnostics.csv", "smoke/diagnostics_latent_rank_tol0.01.svg"} <= set(a)
     md = (tmp_path / "a" / "smoke" / "scores.md").read_text()
     assert "| source | our runs | our runs |" in md and "(n=3)" in md
     page = (tmp_path / "a" / "index.html").read_text()
