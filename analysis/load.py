@@ -36,19 +36,24 @@ def load_runs(root: str | Path = "results", *, include_incomplete: bool = False)
             raise UserError(f"{manifest_path}: unreadable manifest ({exc})") from None
         if manifest.get("status") != "complete" and not include_incomplete:
             continue
-        cell = manifest["cell"]
-        algo = cell["algo"]
+        try:
+            cell, protocol_id = manifest["cell"], manifest["protocol"]["protocol_id"]
+            algo, suite, task, seed = cell["algo"], cell["suite"], cell["task"], int(cell["seed"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise UserError(f"{manifest_path}: not a latentbench manifest (missing or bad {exc})") from None
         evals = manifest_path.parent / "evals.csv"
         if not evals.exists():
             continue
         with open(evals, newline="") as f:
-            for r in csv.DictReader(f):
+            for line, r in enumerate(csv.DictReader(f), 2):
                 if not r.get("wall_time"):
-                    continue
-                rows.append({"source": "runs", "suite": cell["suite"], "task": cell["task"], "algo": algo,
-                             "variant": algo.partition("@")[2], "seed": int(cell["seed"]), "step": int(r["step"]),
-                             "env_frames": int(r["env_frames"]), "return": float(r["return_mean"]),
-                             "protocol_id": manifest["protocol"]["protocol_id"]})
+                    continue  # a partial last line left by a kill mid-write
+                try:
+                    step, frames, value = int(r["step"]), int(r["env_frames"]), float(r["return_mean"])
+                except (KeyError, TypeError, ValueError):
+                    raise UserError(f"{evals}:{line}: expected numeric step, env_frames and return_mean") from None
+                rows.append({"source": "runs", "suite": suite, "task": task, "algo": algo, "variant": algo.partition("@")[2],
+                             "seed": seed, "step": step, "env_frames": frames, "return": value, "protocol_id": protocol_id})
     return pd.DataFrame(rows, columns=COLUMNS) if rows else empty_table()
 
 

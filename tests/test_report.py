@@ -360,3 +360,15 @@ def test_alm_table1_claims_against_released_curves_find_the_t_humanoid_disagreem
     assert set(verdicts) == {"alm-table1-T-Humanoid", "alm-table1-HalfCheetah"}
     assert verdicts["alm-table1-T-Humanoid"].verdict == "inconsistent" and verdicts["alm-table1-T-Humanoid"].estimate == pytest.approx(4177)
     assert verdicts["alm-table1-HalfCheetah"].verdict == "consistent"
+
+
+def test_malformed_store_files_get_one_line_errors_naming_the_file(tmp_path, capsys):
+    store = _fake_store(tmp_path / "store")
+    evals = store / "runs" / "smoke" / "CartPole-v1" / "td3" / "1" / "evals.csv"
+    evals.write_text(evals.read_text().replace("\n100,100,", "\n100,100,oops", 1))
+    assert main(["report", "--runs", str(store), "--out", str(tmp_path / "r")]) == 2
+    assert capsys.readouterr().err.strip() == f"bench: error: {evals}:3: expected numeric step, env_frames and return_mean"
+    manifest = evals.parent / "manifest.json"
+    manifest.write_text('{"status": "complete"}')
+    assert main(["check", "--runs", str(store)]) == 2
+    assert capsys.readouterr().err.strip() == f"bench: error: {manifest}: not a latentbench manifest (missing or bad 'cell')"
