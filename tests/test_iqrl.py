@@ -223,3 +223,54 @@ def test_param_count_matches_the_spec_for_walker():
     cls, cfg = resolve_config("iqrl-dmc", "iqrl", task="walker-walk")
     agent = cls(env.observation_space, env.action_space, cfg, "cpu", 0)
     assert agent.num_parameters() == pytest.approx(6.35e6, rel=0.01)  # spec section 2: walker about 6.35M
+
+
+# -- learning ------------------------------------------------------------------------------------------
+
+def with_distractors(env, k: int, seed: int):
+    """``env`` with ``k`` i.i.d. N(0, 1) observation dims appended: only a learned representation filters them."""
+    import gymnasium as gym
+
+    class Distractors(gym.ObservationWrapper):
+        def __init__(self):
+            super().__init__(env)
+            self.rng = np.random.default_rng(seed)
+            self.observation_space = gym.spaces.Box(-np.inf, np.inf, (env.observation_space.shape[0] + k,), np.float32)
+
+        def observation(self, obs):
+            return np.concatenate([obs, self.rng.normal(size=k)]).astype(np.float32)
+
+    return Distractors()
+
+
+def _distracted_pendulum_return(steps=6000, warmup=1000, seed=0, distractors=30, **overrides):
+    """Train on Pendulum-v1 + 30 noise dims (64-wide networks, latent 64), then 5 deterministic episodes."""
+    from runners.loop import evaluate
+
+    torch.set_num_threads(1)  # as measured below (small matmuls: one thread is as fast and bit-reproducible)
+    task = get_suite("smoke").task("Pendulum-v1")
+    env, eval_env = with_distractors(task.make(seed), distractors, seed), with_distractors(task.make(seed + 100), distractors, seed + 100)
+    config = dict(SMALL, hidden=(64, 64), enc_hidden=(64,), latent_dim=64, batch_size=128, buffer_size=10_000, **overrides)
+    torch.manual_seed(seed)
+    cls, cfg = resolve("iqrl", config)
+    agent = cls(env.observation_space, env.action_space, cfg, "cpu", seed)
+    env.action_space.seed(seed)
+    obs, _ = env.reset(seed=seed)
+    for t in range(steps):
+        action = env.action_space.sample() if t < warmup else agent.act(obs, explore=True)
+        next_obs, reward, terminated, truncated, _ = env.step(action)
+        agent.observe(Transition(obs, np.asarray(action), float(reward), next_obs, terminated, truncated))
+        obs = next_obs if not (terminated or truncated) else env.reset()[0]
+        if t >= warmup:
+            agent.update(t)
+    return float(np.mean(evaluate(agent, eval_env, 5, seed + 100)))
+
+
+@pytest.mark.slow
+def test_iqrl_learns_pendulum_through_distractors():
+    """Random play scores about -1300 to -1650. Measured (seed 0, 6000 steps, 1 thread): iQRL -633 (-668 at
+    5000); frozen random encoder (enc_lr=0, no representation update) -1609 (never better than -1313): fails.
+    The release's +cos sign reaches -907 (-1152 at 5000): it still self-predicts (up to a sign), so it is not
+    the cripple this test rejects. On plain Pendulum (no distractors) the frozen encoder and the +cos sign both
+    learn (-796 / -206 vs -276), so the distractors are what makes the representation matter."""
+    assert _distracted_pendulum_return() > -1000
