@@ -202,13 +202,13 @@ def test_tabular_reproduces_the_notebook_at_the_largest_norm_and_omd_wins_when_m
     1.0272727. Tolerances: OMD within 1e-3 of the optimum (published per-seed minimum 1.02695); MLE within
     2e-3 of 1.01979 (its constrained optimum is a limit cycle of projected Adam; published per-seed range
     1.01892-1.02174) and at least 4e-3 below the optimum. At bounds 0.632 and 0.947 the figure reads
-    MLE ~ -0.73 / -0.48 and OMD ~ -0.33 / 0.13: OMD must lead by > 0.3. 3000 outer steps (notebook: up to
-    10000) already settle these means: measured MLE 1.0191, OMD 1.0269 at norm 6; at 0.632 / 0.947:
-    MLE -0.72 / -0.47, OMD -0.32 / 0.13."""
+    MLE ~ -0.73 / -0.48 and OMD ~ -0.33 / 0.13: OMD must lead by > 0.3. 2000 outer steps (notebook: up to
+    10000) already settle these means: measured MLE 1.0186, OMD 1.0267 at norm 6; at 0.632 / 0.947:
+    MLE -0.718 / -0.467, OMD -0.318 / 0.133 (10000 steps: MLE 1.0197, OMD 1.0272; -0.722 / -0.482, -0.324 / 0.134)."""
     seeds, bounds = list(range(1, 11)), [0.632, 0.947, 6.0]
     mean_j = {}
     for agent in ("mle", "omd"):
-        result = tabular.train(agent, "returns", bounds, seeds, max_iter=3000)
+        result = tabular.train(agent, "returns", bounds, seeds, max_iter=2000)
         mean_j[agent] = tabular.evaluate(result)["J"].reshape(len(seeds), len(bounds)).mean(0)
     assert mean_j["omd"][2].item() == pytest.approx(tabular.OPTIMAL_VALUE, abs=1e-3)
     assert mean_j["mle"][2].item() == pytest.approx(1.01979, abs=2e-3)
@@ -226,10 +226,36 @@ def test_tabular_study_writes_csv(tmp_path):
 
 # -- end to end ----------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("algo,task", [("omd", "Pendulum-v1"), ("omd@mle", "Pendulum-v1"), ("omd@vep", "CartPole-v1")])
-def test_runs_end_to_end_on_smoke_tasks(tmp_path, algo, task):
+def test_runs_end_to_end_on_the_continuous_smoke_task(tmp_path):
+    """Continuous actions through the training loop (discrete: the CartPole learning test; variants: conformance)."""
     overrides = {"start_steps": 100, "batch_size": 32, "sac_hidden": (32, 32)}
-    manifest = train(Cell("smoke", task, algo, 0), Store(tmp_path), agent_steps=300, progress=False,
+    manifest = train(Cell("smoke", "Pendulum-v1", "omd", 0), Store(tmp_path), agent_steps=150, progress=False,
                      config_overrides=overrides)
     assert manifest["status"] == "complete", manifest["reason"]
-    assert manifest["updates"] == 200
+    assert manifest["updates"] == 50
+
+
+def _last_evals(store_root, task, algo, seed, n):
+    import csv
+
+    path = store_root / "runs" / "smoke" / task / algo / str(seed) / "evals.csv"
+    return [float(row["return_mean"]) for row in csv.DictReader(open(path))][-n:]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("crippled", [False, True])
+def test_omd_learns_cartpole_and_fails_without_its_implicit_model_gradient(tmp_path, monkeypatch, crippled):
+    """Smoke CartPole-v1: 10k agent steps, 1k random warm-up, evaluation every 2k steps x 5 episodes, Q Adam lr
+    1e-3 (from the paper's sweep {3e-4, 1e-3, 3e-3}; the official default 3e-4 learns slower: 63.6 at 10k).
+    Measured, seed 0: OMD evaluations 19, 19, 131, 234, 228, 217 (mean of the last two 222); with the model
+    gradient zeroed (Q learns from the frozen initial model, r_hat ~ 0, s'_hat ~ 0) 19, 18, 15, 17, 21, 13
+    (mean of the last two 17). Threshold 100 on the mean of the last two evaluations."""
+    torch.set_num_threads(1)
+    if crippled:
+        import algorithms.omd.agent as omd_agent
+
+        monkeypatch.setattr(omd_agent, "implicit_gradient", lambda loss, phi, theta, g, *a, **k: [torch.zeros_like(t) for t in theta])
+    manifest = train(Cell("smoke", "CartPole-v1", "omd", 0), Store(tmp_path), progress=False, config_overrides={"q_lr": 1e-3})
+    assert manifest["status"] == "complete", manifest["reason"]
+    score = float(np.mean(_last_evals(tmp_path, "CartPole-v1", "omd", 0, 2)))
+    assert (score > 100) != crippled, score

@@ -104,7 +104,8 @@ class OMD(Agent):
     Config = Config
     action_kinds = ("discrete", "continuous")
     observation_kinds = ("state",)
-    conformance_overrides = {"buffer_size": 2_000, "batch_size": 32, "sac_hidden": (32, 32), "sac_model_hidden": 16}
+    conformance_overrides = {"buffer_size": 2_000, "batch_size": 32, "sac_hidden": (32, 32), "sac_model_hidden": 16,
+                             "cg_max_iter": 10}
 
     def __init__(self, obs_space, action_space, config: Config, device, seed):
         super().__init__(obs_space, action_space, config, device, seed)
