@@ -7,7 +7,7 @@ import pytest
 from bench.cli import main, parse_seeds, parse_steps
 
 BAD = [
-    (["run", "--algos", "nope"], "unknown algorithm 'nope'", "valid: mrq, td3"),
+    (["run", "--algos", "nope"], "unknown algorithm 'nope'", "valid: alm, mrq, td3"),
     (["run", "--algos", "td3@nope"], "unknown variant 'nope' of td3", "paper2018"),
     (["run", "--suite", "nope"], "unknown suite 'nope'", "smoke"),
     (["run", "--tasks", "Pendulum"], "unknown task 'Pendulum'", "Pendulum-v1"),
@@ -37,7 +37,7 @@ def test_console_script_prints_no_traceback(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
-    assert proc.stderr.strip() == "bench: error: unknown algorithm 'sac'; valid: mrq, td3"
+    assert proc.stderr.strip() == "bench: error: unknown algorithm 'sac'; valid: alm, mrq, td3"
 
 
 def test_parsers():
