@@ -236,11 +236,11 @@ def test_alm_learns_pendulum(tmp_path):
 
 @pytest.mark.slow
 def test_alm_runs_through_the_cli_on_both_suites(tmp_path):
-    """Three ids through ``bench run`` (every variant's update is covered by the conformance tests; each CLI cell
+    """Two ids through ``bench run`` (every variant's update is covered by the conformance tests; each CLI cell
     costs ~60 evaluation episodes) and the alm-locomotion suite at a reduced budget (Hopper: short episodes)."""
     from bench.cli import main
 
     small = ["--steps", "300", "--out", str(tmp_path), "--set", "start_steps=200", "--set", "hidden_dim=16",
              "--set", "model_hidden_dim=16", "--set", "batch_size=16"]
-    assert main(["run", "--suite", "smoke", "--tasks", "Pendulum-v1", "--algos", "alm,alm@ent,alm@td3-actor", *small]) == 0
+    assert main(["run", "--suite", "smoke", "--tasks", "Pendulum-v1", "--algos", "alm,alm@ent", *small]) == 0
     assert main(["run", "--suite", "alm-locomotion", "--tasks", "Hopper-v5", "--algos", "alm", *small]) == 0
