@@ -275,7 +275,7 @@ def _verdict(claim: Claim, evidence: str, point: float, low: float, high: float,
     lo, hi = claim.value - claim.precision, claim.value + claim.precision
     ok = hi >= low and lo <= high
     where = "inside" if ok else ("above" if lo > high else "below")
-    detail = f"claimed {claim.value:g} is {where} our 95% CI [{low:.4g}, {high:.4g}] (estimate {point:.4g}, {n} seeds)"
+    detail = f"claimed {claim.value:g} is {where} our 95% CI [{low:.6g}, {high:.6g}] (estimate {point:.6g}, {n} seeds)"
     return Verdict(claim, evidence, CONSISTENT if ok else INCONSISTENT, point, (low, high), n, detail, stats)
 
 
