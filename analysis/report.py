@@ -90,8 +90,9 @@ def _curves(data: pd.DataFrame, value: str, *, seed: int, reps: int, max_points:
 def _sources(data: pd.DataFrame) -> dict[str, str]:
     out = {}
     for algo, g in data.groupby("algo"):
-        kinds = sorted({"our runs" if s == "runs" else p.split(":")[0] for s, p in zip(g["source"], g["protocol_id"])})
-        out[algo] = " + ".join(k if k == "our runs" else f"published ({k})" for k in kinds)
+        kinds = sorted({"our runs" if s == "runs" else f"our study ({p.split(':')[0]})" if s.startswith("study:")
+                        else f"published ({p.split(':')[0]})" for s, p in zip(g["source"], g["protocol_id"])})
+        out[algo] = " + ".join(kinds)
     return out
 
 
@@ -202,7 +203,8 @@ def build(inputs: Inputs, out: str | Path = "results/report", *, claims_files=No
     written += write_table(verdicts.assign(**{c: verdicts[c].map(lambda x: "" if pd.isna(x) else f"{x:.4g}") for c in ("estimate", "ci_low", "ci_high")}),
                            out / "claims", "published claims checked against runs and imported data")
     svgs = sorted(p.relative_to(out) for p in written if p.suffix == ".svg")
-    pages = [_section(*args, [p.as_posix() for p in svgs if p.parts[0] == args[0]]) for args in sections]
+    studies = {f"study:omd-tabular/{p.name}": os.path.relpath(p, out) for p in inputs.studies}  # study rows link to their CSV
+    pages = [_section(*args, studies, [p.as_posix() for p in svgs if p.parts[0] == args[0]]) for args in sections]
     index = out / "index.html"
     atomic_write_text(index, _html(pages, verdicts))
     written.append(index)
@@ -224,7 +226,7 @@ def _diagnostics(manifests: list[dict], suite: str) -> pd.DataFrame:
 
 def _omd_tabular_figures(runs: pd.DataFrame, folder: Path, suffix: str, *, seed: int) -> list[Path]:
     """OMD paper Figure 2 (J vs model norm bound, returns objective) and Figure 3 right (max |Q* - Q|
-    and the Theorem-2 bound vs norm bound), mean and 95% bootstrap CI over seeds."""
+    and the Theorem-2 bound vs norm bound, Bellman objective), mean and 95% bootstrap CI over seeds."""
     def summary(df: pd.DataFrame, value: str) -> pd.DataFrame:
         rows = []
         rng = np.random.default_rng(seed)
@@ -234,17 +236,19 @@ def _omd_tabular_figures(runs: pd.DataFrame, folder: Path, suffix: str, *, seed:
             rows.append({"agent": agent, "norm_bound": bound, "mean": v.mean(), "low": np.percentile(means, 2.5), "high": np.percentile(means, 97.5)})
         return pd.DataFrame(rows)
 
-    returns = runs[runs["experiment"] == "returns"]
+    returns, bellman = runs[runs["experiment"] == "returns"], runs[runs["experiment"] == "bellman"]
     written = plots.save(plots.xy_lines(summary(returns, "J"), "norm_bound", "mean", "agent", "OMD tabular: return vs model norm bound",
                                         "norm bound on model parameters", "J (true MDP)", ("low", "high")), folder / f"omd_tabular_returns{suffix}")
-    tight = pd.concat([summary(returns, "q_error").assign(agent=lambda d: d["agent"] + ": |Q*-Q|"),
-                       summary(returns, "bound").assign(agent=lambda d: d["agent"] + ": bound")])
-    written += plots.save(plots.xy_lines(tight, "norm_bound", "mean", "agent", "OMD tabular: Q* error and Theorem-2 bound",
+    if bellman.empty:
+        return written
+    tight = pd.concat([summary(bellman, "q_error").assign(agent=lambda d: d["agent"] + ": |Q*-Q|"),
+                       summary(bellman, "bound").assign(agent=lambda d: d["agent"] + ": bound")])
+    written += plots.save(plots.xy_lines(tight, "norm_bound", "mean", "agent", "OMD tabular (Bellman objective): Q* error and Theorem-2 bound",
                                          "norm bound on model parameters", "max |Q* - Q|", ("low", "high")), folder / f"omd_tabular_tightness{suffix}")
     return written
 
 
-def _section(suite, sub, final, matrices, aggregates, sources, compute, norm, figures: list[str]) -> str:
+def _section(suite, sub, final, matrices, aggregates, sources, compute, norm, studies: dict[str, str], figures: list[str]) -> str:
     """One suite: leaderboard (per algorithm) and cells (per task x algorithm) tables."""
     d = digits_for(final["return"])
     board = []
@@ -270,7 +274,10 @@ def _section(suite, sub, final, matrices, aggregates, sources, compute, norm, fi
         v = f["return"].to_numpy(float)
         links = " ".join(f'<a href="{html.escape(r.link)}">seed {r.seed}</a>' for r in c.sort_values("seed").itertuples())
         pid = f"{sub[(sub['task'] == task) & (sub['algo'] == algo)]['protocol_id'].iloc[0]}"
-        if not links:
+        source = sub[(sub["task"] == task) & (sub["algo"] == algo)]["source"].iloc[0]
+        if not links and source in studies:
+            links = f'<a href="{html.escape(studies[source])}">study data</a>'
+        elif not links:
             url = PUBLISHED_URLS.get(pid.split(":")[0])
             links = f'<a href="{url}">published data</a>' if url else "published data"
         command = _command(c.iloc[0]["m"], list(c["seed"])) if len(c) else ""

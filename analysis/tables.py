@@ -44,9 +44,10 @@ def fmt(x: float, digits: int) -> str:
 
 
 def digits_for(values) -> int:
-    """Raw returns print as integers when large, normalized scores with two decimals."""
+    """Raw returns print as integers when large; small values (normalized scores, OMD's J) with decimals."""
     finite = [abs(v) for v in values if v is not None and np.isfinite(v)]
-    return 0 if finite and max(finite) >= 100 else 2
+    top = max(finite) if finite else 0.0
+    return 0 if top >= 100 else 1 if top >= 10 else 3
 
 
 def per_task_table(final: pd.DataFrame, aggregates: pd.DataFrame | None, sources: dict[str, str], *, seed: int, reps: int) -> pd.DataFrame:

@@ -328,17 +328,21 @@ def test_omd_tabular_study_rows_feed_claims_and_figures(tmp_path):
     for agent, j in (("omd", 1.02726), ("mle", 1.0100)):  # OMD at the optimum; this MLE well below the notebook's 1.0198
         for bound in (0.0, 6.0):
             for seed in range(1, 11):
-                rows.append({"experiment": "returns", "agent": agent, "norm_bound": bound, "seed": seed,
-                             "J": j - (0.01 if bound == 0 else 0) + 1e-6 * seed, "q_error": 0.1, "bound": 0.5})
+                for experiment in ("returns", "bellman"):
+                    rows.append({"experiment": experiment, "agent": agent, "norm_bound": bound, "seed": seed,
+                                 "J": j - (0.01 if bound == 0 else 0) + 1e-6 * seed, "q_error": 0.1, "bound": 0.5})
     pd.DataFrame(rows).to_csv(study / "omd_tabular_runs.csv", index=False)
     inputs = gather([tmp_path / "store"], None)
     assert set(inputs.data.algo) == {"omd", "omd@mle"} and set(inputs.data.task) == {"norm-bound-0", "norm-bound-6"}
-    verdicts = {v.claim.claim_id: v for v in check(load_claims(), inputs.data, inputs.protocols, reps=200) if v.claim.suite == "omd-tabular"}
-    assert verdicts["omd-tabular-omd-J-norm6"].verdict == "consistent"
-    assert verdicts["omd-tabular-mle-J-norm6"].verdict == "inconsistent" and verdicts["omd-tabular-mle-J-norm6"].evidence == "study:omd-tabular:returns"
+    verdicts = {(v.claim.claim_id, v.evidence.rsplit(":", 1)[1]): v.verdict
+                for v in check(load_claims(), inputs.data, inputs.protocols, reps=200) if v.claim.suite == "omd-tabular"}
+    assert verdicts == {("omd-tabular-omd-J-norm6", "returns"): "consistent", ("omd-tabular-mle-J-norm6", "returns"): "inconsistent",
+                        ("omd-tabular-omd-J-norm6", "bellman"): "refused", ("omd-tabular-mle-J-norm6", "bellman"): "refused"}
     build(inputs, tmp_path / "report", reps=100, progress=False)
     files = {p.name for p in (tmp_path / "report" / "omd-tabular").iterdir()}
     assert {"omd_tabular_returns.png", "omd_tabular_tightness.svg", "scores.md"} <= files and "curves.png" not in files
+    page = (tmp_path / "report" / "index.html").read_text()
+    assert 'href="../store/studies/omd-tabular/omd_tabular_runs.csv">study data</a>' in page and "our study (omd-tabular)" in page
 
 
 def test_claims_match_tasks_across_version_suffixes_and_the_guard_compares_versions(tmp_path):
