@@ -58,7 +58,12 @@ def learning_curves(curves: pd.DataFrame, title: str, xlabel: str = "agent steps
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[len(tasks):]:
         ax.axis("off")
-    handles, labels = axes.flat[0].get_legend_handles_labels()
+    legend: dict[str, object] = {}  # every algorithm, also those missing from the first panel
+    for ax in axes.flat:
+        for h, label in zip(*ax.get_legend_handles_labels()):
+            legend.setdefault(label, h)
+    labels = sorted(legend)
+    handles = [legend[label] for label in labels]
     fig.legend(handles, labels, loc="upper center", ncol=min(4, len(algos)), bbox_to_anchor=(0.5, 1.0 + 0.04 / rows))
     fig.suptitle(title, y=1.0 + 0.1 / rows)
     fig.tight_layout()
