@@ -311,7 +311,8 @@ def _table(rows: list[list[tuple]], table_id: str) -> str:
         for col, text, key in row:
             content = text if col in ("runs", "reproduce") else html.escape(str(text))
             sort = "" if key is None else f' data-sort="{html.escape(_sort_key(key))}"'
-            tds.append(f"<td{sort}>{content}</td>")
+            css = f' class="{html.escape(str(text))}"' if col == "verdict" else ""
+            tds.append(f"<td{sort}{css}>{content}</td>")
         body.append("<tr>" + "".join(tds) + "</tr>")
     return f'<table class="sortable" id="{html.escape(table_id)}"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
 
