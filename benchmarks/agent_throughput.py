@@ -14,11 +14,8 @@ import os
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
-import torch  # noqa: E402
 
-from algorithms import resolve  # noqa: E402
-from benchmarks.common import timed  # noqa: E402
-from suites import get_suite, get_task  # noqa: E402
+from benchmarks.common import make_agent, timed  # noqa: E402
 
 
 def main() -> None:
@@ -31,14 +28,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
 
-    torch.set_num_threads(args.threads)
-    suite_name, task_name = args.task.split(":", 1)
-    task = get_task(get_suite(suite_name), task_name)
-    env = task.make(seed=0)
-    env.action_space.seed(0)
-    cls, cfg = resolve(args.algo)
-    torch.manual_seed(0)
-    agent = cls(env.observation_space, env.action_space, cfg, args.device, seed=0)
+    agent, env, _ = make_agent(args.algo, args.task, threads=args.threads, device=args.device)
     rate = timed(agent, env, args.warmup, args.steps, args.device)
     print(f"{args.algo} {args.task} device={args.device} threads={args.threads} params={agent.num_parameters():,}: "
           f"{rate:.2f} env steps/s with one training step per env step ({args.steps} timed steps)")

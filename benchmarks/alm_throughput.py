@@ -12,15 +12,11 @@ from __future__ import annotations
 import argparse
 import ast
 import os
-import time
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
-import torch  # noqa: E402
 
-from algorithms import resolve  # noqa: E402
-from benchmarks.common import timed  # noqa: E402
-from suites import get_suite, get_task  # noqa: E402
+from benchmarks.common import bare_updates, make_agent, timed  # noqa: E402
 
 
 def main() -> None:
@@ -34,26 +30,11 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
 
-    torch.set_num_threads(args.threads)
-    suite_name, task_name = args.task.split(":", 1)
-    env = get_task(get_suite(suite_name), task_name).make(seed=0)
-    env.action_space.seed(0)
     overrides = {k: ast.literal_eval(v) for k, v in (s.split("=", 1) for s in args.set)}
     algo = f"alm@{args.variant}" if args.variant else "alm"
-    cls, cfg = resolve(algo, overrides)
-    torch.manual_seed(0)
-    agent = cls(env.observation_space, env.action_space, cfg, args.device, seed=0)
-
+    agent, env, cfg = make_agent(algo, args.task, overrides, threads=args.threads, device=args.device)
     step_rate = timed(agent, env, args.fill, args.updates, args.device)  # also fills the buffer
-    sync = torch.cuda.synchronize if args.device.startswith("cuda") else (lambda: None)
-    for _ in range(20):
-        agent.update(0)
-    sync()
-    start = time.perf_counter()
-    for _ in range(args.updates):
-        agent.update(0)
-    sync()
-    update_rate = args.updates / (time.perf_counter() - start)
+    update_rate = bare_updates(agent, args.updates, args.device)
     head = (f"{algo} {args.task} device={args.device} threads={args.threads} batch={cfg.batch_size} "
             f"hidden={cfg.hidden_dim}/{cfg.model_hidden_dim} K={cfg.seq_len} params={agent.num_parameters():,}")
     print(f"{head}: {update_rate:.2f} updates/s (bare update), {step_rate:.2f} env steps/s with one update per step")

@@ -12,15 +12,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import time
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
 import torch  # noqa: E402
 
-from benchmarks.common import timed  # noqa: E402
-from runners.loop import resolve_config  # noqa: E402
-from suites import get_suite, get_task  # noqa: E402
+from benchmarks.common import bare_updates, make_agent, timed  # noqa: E402
 
 
 def main() -> None:
@@ -33,25 +30,10 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
 
-    torch.set_num_threads(args.threads)
-    suite_name, task_name = args.task.split(":", 1)
-    task = get_task(get_suite(suite_name), task_name)
-    cls, cfg = resolve_config(suite_name, args.algo, {"random_episodes": 0}, task=task_name)
-    env = task.make(seed=0)
-    env.action_space.seed(0)
-    torch.manual_seed(0)
-    agent = cls(env.observation_space, env.action_space, cfg, args.device, seed=0)
+    agent, env, cfg = make_agent(args.algo, args.task, {"random_episodes": 0}, threads=args.threads, device=args.device)
     env_rate = timed(agent, env, args.warmup, args.steps, args.device)
 
-    sync = torch.cuda.synchronize if args.device.startswith("cuda") else (lambda: None)
-    for i in range(20):
-        agent.update(i)
-    sync()
-    start = time.perf_counter()
-    for i in range(args.steps):
-        agent.update(i)
-    sync()
-    update_rate = args.steps / (time.perf_counter() - start)
+    update_rate = bare_updates(agent, args.steps, args.device)
     sizes = {k: v for k, v in dataclasses.asdict(cfg).items() if k in ("latent_dim", "nstep", "hidden", "batch_size")}
     print(f"{args.algo} {args.task} device={args.device} threads={torch.get_num_threads()} "
           f"params={agent.num_parameters():,} {sizes}: {update_rate:.2f} updates/s alone, "
