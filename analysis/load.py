@@ -29,19 +29,14 @@ def load_runs(root: str | Path = "results", *, include_incomplete: bool = False)
     if not runs.is_dir():
         raise UserError(f"no results store at {runs}; run 'bench run' first or pass the right --runs directory")
     rows = []
-    for manifest_path in sorted(runs.glob("*/*/*/*/manifest.json")):
-        try:
-            manifest = json.loads(manifest_path.read_text())
-        except (OSError, ValueError) as exc:
-            raise UserError(f"{manifest_path}: unreadable manifest ({exc})") from None
-        if manifest.get("status") != "complete" and not include_incomplete:
-            continue
+    for manifest in load_manifests(root, include_incomplete=include_incomplete):
+        manifest_path = manifest["_dir"] / "manifest.json"
         try:
             cell, protocol_id = manifest["cell"], manifest["protocol"]["protocol_id"]
             algo, suite, task, seed = cell["algo"], cell["suite"], cell["task"], int(cell["seed"])
         except (KeyError, TypeError, ValueError) as exc:
             raise UserError(f"{manifest_path}: not a latentbench manifest (missing or bad {exc})") from None
-        evals = manifest_path.parent / "evals.csv"
+        evals = manifest["_dir"] / "evals.csv"
         if not evals.exists():
             continue
         with open(evals, newline="") as f:

@@ -91,13 +91,16 @@ def aggregate_intervals(aggregates: pd.DataFrame, title: str):
     return fig
 
 
-def aggregate_curves(curves: dict[str, pd.DataFrame], title: str, ylabel: str):
+def _band_lines(lines: dict[str, tuple], title: str, xlabel: str, ylabel: str, *, steps: bool = False, marker: str = ""):
+    """One line with a shaded 95% CI per name: ``lines[name] = (x, y, low, high)`` (low/high may be None)."""
     fig, ax = plt.subplots(figsize=(4.5, 3.0))
-    for i, (algo, c) in enumerate(sorted(curves.items())):
-        ax.plot(c["step"], c["point"], color=_color(i), label=algo, lw=1.2)
-        ax.fill_between(c["step"], c["low"], c["high"], color=_color(i), alpha=0.2, lw=0)
-    ax.set_xlabel("agent steps")
-    _steps_axis(ax)
+    for i, (name, (x, y, low, high)) in enumerate(sorted(lines.items())):
+        ax.plot(x, y, color=_color(i), label=name, lw=1.2, marker=marker or None, ms=2.5)
+        if low is not None:
+            ax.fill_between(x, low, high, color=_color(i), alpha=0.2, lw=0)
+    ax.set_xlabel(xlabel)
+    if steps:
+        _steps_axis(ax)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(alpha=0.3)
@@ -106,32 +109,18 @@ def aggregate_curves(curves: dict[str, pd.DataFrame], title: str, ylabel: str):
     return fig
 
 
+def aggregate_curves(curves: dict[str, pd.DataFrame], title: str, ylabel: str):
+    return _band_lines({a: (c["step"], c["point"], c["low"], c["high"]) for a, c in curves.items()}, title, "agent steps", ylabel, steps=True)
+
+
 def performance_profiles(taus: np.ndarray, profiles: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], title: str, xlabel: str):
-    fig, ax = plt.subplots(figsize=(4.5, 3.0))
-    for i, (algo, (p, low, high)) in enumerate(sorted(profiles.items())):
-        ax.plot(taus, p, color=_color(i), label=algo, lw=1.2)
-        ax.fill_between(taus, low, high, color=_color(i), alpha=0.2, lw=0)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(r"fraction of runs with score > $\tau$")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    return fig
+    return _band_lines({a: (taus, p, lo, hi) for a, (p, lo, hi) in profiles.items()}, title, xlabel, r"fraction of runs with score > $\tau$")
 
 
 def xy_lines(data: pd.DataFrame, x: str, y: str, group: str, title: str, xlabel: str, ylabel: str, band: tuple[str, str] | None = None):
     """Generic lines (one per ``group``) with an optional CI band: for study outputs such as OMD's tabular sweep."""
-    fig, ax = plt.subplots(figsize=(4.5, 3.0))
-    for i, (name, d) in enumerate(sorted(data.groupby(group), key=lambda kv: str(kv[0]))):
+    lines = {}
+    for name, d in data.groupby(group):
         d = d.sort_values(x)
-        ax.plot(d[x], d[y], color=_color(i), label=str(name), lw=1.2, marker="o", ms=2.5)
-        if band:
-            ax.fill_between(d[x], d[band[0]], d[band[1]], color=_color(i), alpha=0.2, lw=0)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    return fig
+        lines[str(name)] = (d[x], d[y], d[band[0]] if band else None, d[band[1]] if band else None)
+    return _band_lines(lines, title, xlabel, ylabel, marker="o")

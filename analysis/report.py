@@ -196,7 +196,7 @@ def build(inputs: Inputs, out: str | Path = "results/report", *, claims_files=No
                 d = diag[diag["metric"] == metric].rename(columns={"value": "return"})
                 written += plots.save(plots.learning_curves(_curves(d, "return", seed=seed, reps=200), f"{suite}: {metric} (mean, 95% CI over seeds)"),
                                       sdir / f"diagnostics_{metric}")
-        sections.append((suite, sub, final, matrices, aggregates, sources, _compute(inputs.manifests, suite, out), norm))
+        sections.append((suite, sub, final, aggregates, sources, _compute(inputs.manifests, suite, out), norm))
     for i, study in enumerate(inputs.studies):
         written += _omd_tabular_figures(pd.read_csv(study), out / "omd-tabular", "" if i == 0 else f"_{i}", seed=seed)
     verdicts = verdict_table(check(load_claims(claims_files), data, inputs.protocols, seed=seed, reps=reps))
@@ -248,7 +248,7 @@ def _omd_tabular_figures(runs: pd.DataFrame, folder: Path, suffix: str, *, seed:
     return written
 
 
-def _section(suite, sub, final, matrices, aggregates, sources, compute, norm, studies: dict[str, str], figures: list[str]) -> str:
+def _section(suite, sub, final, aggregates, sources, compute, norm, studies: dict[str, str], figures: list[str]) -> str:
     """One suite: leaderboard (per algorithm) and cells (per task x algorithm) tables."""
     d = digits_for(final["return"])
     board = []

@@ -262,7 +262,7 @@ def cmd_study(args: argparse.Namespace) -> int:
     return 0
 
 
-def _analysis_args(p: argparse.ArgumentParser, *, claims: bool) -> None:
+def _analysis_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--runs", action="append", metavar="DIR", help="results store root(s) (repeatable; default: results)")
     p.add_argument("--reference", action="append", metavar="DIR|SOURCE",
                    help="published data: a folder, or a source fetched with 'bench reference fetch' (repeatable)")
@@ -317,12 +317,12 @@ def build_parser() -> argparse.ArgumentParser:
     lst.set_defaults(func=cmd_list)
 
     rep = sub.add_parser("report", help="regenerate every figure, table and the HTML leaderboard into results/report/")
-    _analysis_args(rep, claims=True)
+    _analysis_args(rep)
     rep.add_argument("--out", default=os.path.join("results", "report"), help="output folder (default: results/report)")
     rep.set_defaults(func=cmd_report)
 
     chk = sub.add_parser("check", help="check published claims against runs and imported data (exit 1 if any is inconsistent)")
-    _analysis_args(chk, claims=True)
+    _analysis_args(chk)
     chk.add_argument("--allow-protocol-mismatch", action="store_true", help="compare even when protocol fields differ")
     chk.add_argument("--min-seeds", type=int, default=3, help="fewer seeds at the claim's step is inconclusive (default: 3)")
     chk.add_argument("--all", action="store_true", help="also list claims that no data matches")

@@ -259,3 +259,16 @@ def test_omd_learns_cartpole_and_fails_without_its_implicit_model_gradient(tmp_p
     assert manifest["status"] == "complete", manifest["reason"]
     score = float(np.mean(_last_evals(tmp_path, "CartPole-v1", "omd", 0, 2)))
     assert (score > 100) != crippled, score
+
+
+def test_bad_string_settings_are_one_line_user_errors_at_construction():
+    import gymnasium as gym
+
+    from algorithms import resolve
+    from bench.errors import UserError
+
+    env = gym.make("CartPole-v1")
+    for field, value in (("agent_type", "sarsa"), ("inverse_jacobian", "exact")):
+        cls, cfg = resolve("omd", {field: value})
+        with pytest.raises(UserError, match=f"unknown omd {field} '{value}'; valid: "):
+            cls(env.observation_space, env.action_space, cfg, "cpu", 0)

@@ -46,6 +46,7 @@ from algorithms.base import Agent, Transition, register, register_variant
 from algorithms.common.nets import polyak_update
 from algorithms.common.replay import TransitionReplay
 from algorithms.omd.implicit import implicit_gradient
+from bench.errors import UserError
 from algorithms.omd.networks import Critic, Model, QNetwork, RandomValues, TanhGaussianPolicy, Temperature
 
 AGENT_TYPES = ("omd", "mle", "vep")
@@ -111,7 +112,9 @@ class OMD(Agent):
         super().__init__(obs_space, action_space, config, device, seed)
         cfg = config
         if cfg.agent_type not in AGENT_TYPES:
-            raise ValueError(f"unknown agent_type {cfg.agent_type!r}; valid: {', '.join(AGENT_TYPES)}")
+            raise UserError(f"unknown omd agent_type {cfg.agent_type!r}; valid: {', '.join(AGENT_TYPES)}")
+        if cfg.inverse_jacobian not in ("identity", "cg"):  # checked here, not at the first update
+            raise UserError(f"unknown omd inverse_jacobian {cfg.inverse_jacobian!r}; valid: identity, cg")
         self.discrete = hasattr(action_space, "n")
         obs_dim = obs_space.shape[0]
         if self.discrete:
