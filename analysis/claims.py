@@ -218,10 +218,6 @@ def _task_key(task: str) -> str:
     return re.sub(r"-v\d+$", "", task)
 
 
-def _matches(algo_col: pd.Series, algo: str) -> pd.Series:
-    return (algo_col == algo) | (algo_col == f"{algo}@published")
-
-
 def _protocol_differences(claim: Claim, fields: dict[str, str] | None) -> list[str]:
     fields = fields or {}
     return [f"{k}: claim {v}, data {fields.get(k, 'unknown')}" for k, v in claim.protocol.items() if fields.get(k) != v]
@@ -241,11 +237,21 @@ def check(claims: list[Claim], data: pd.DataFrame, protocols: dict[str, dict[str
     runs (``analysis.load.run_protocols``), whose ``suite_protocol`` groups a suite's tasks together."""
     known = {**IMPORTED_PROTOCOLS, **(protocols or {})}
     out: list[Verdict] = []
-    groups = pd.Series([_evidence_key(s, p, known) for s, p in zip(data["source"], data["protocol_id"])], index=data.index, dtype=object)
+    data = data.reset_index(drop=True)
+    pairs = {(s, p): _evidence_key(s, p, known) for s, p in zip(data["source"], data["protocol_id"])}
+    groups = pd.Series([pairs[sp] for sp in zip(data["source"], data["protocol_id"])], index=data.index, dtype=object)
+    keys = {t: _task_key(t) for t in data["task"].unique()}
+    task_keys = data["task"].map(keys)
+    index = data.groupby(["suite", "algo"], sort=False).indices  # (suite, algo) -> row positions, computed once
+
+    def select(suite: str, algo: str) -> pd.DataFrame:
+        at = [index.get((suite, a), []) for a in (algo, f"{algo}@published")]
+        return data.iloc[np.sort(np.concatenate([np.asarray(a, dtype=int) for a in at]))]
+
     for claim in claims:
-        rows = data[(data["suite"] == claim.suite) & _matches(data["algo"], claim.algo)]
+        rows = select(claim.suite, claim.algo)
         if claim.task != "*":  # versions live in the protocol: "HalfCheetah" matches HalfCheetah-v5 runs (then the guard compares versions)
-            rows = rows[rows["task"].map(_task_key) == _task_key(claim.task)]
+            rows = rows[task_keys[rows.index] == _task_key(claim.task)]
         if rows.empty:
             out.append(Verdict(claim, "-", INCONCLUSIVE, detail=f"no runs or imported data for {claim.algo} on {claim.suite}/{claim.task}"))
             continue
@@ -257,7 +263,8 @@ def check(claims: list[Claim], data: pd.DataFrame, protocols: dict[str, dict[str
                 continue
             base = None
             if claim.aggregation.endswith("-diff"):
-                base = data[(data["suite"] == claim.suite) & _matches(data["algo"], claim.baseline) & (groups == evidence)]
+                base = select(claim.suite, claim.baseline)
+                base = base[groups[base.index] == evidence]
             exact = _own_paper(claim, group)
             out.append(_judge(claim, evidence, group, base, min_seeds, seed, reps, exact))
     return out

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis import plots, stats
+from analysis import stats
 from analysis.claims import check, load_claims, suite_normalization, verdict_table
 from analysis.importers import import_omd_tabular, import_reference
 from analysis.load import COLUMNS, empty_table, load_manifests, load_runs, run_protocols
@@ -186,6 +186,8 @@ def build(inputs: Inputs, out: str | Path = "results/report", *, claims_files=No
     for column, missing in (("budget", np.nan), ("step_inferred", False)):  # tables built by hand may lack them
         if column not in data:
             data[column] = missing
+    from analysis import plots  # matplotlib: only bench report draws (bench check shares gather without it)
+
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
@@ -214,7 +216,7 @@ def build(inputs: Inputs, out: str | Path = "results/report", *, claims_files=No
             written += plots.save(plots.learning_curves(_curves(sub, "return"), f"{suite}: return (mean, 95% t-interval over seeds)"), sdir / "curves")
         if aggregates is not None:
             shown = aggregates.assign(**{c: aggregates[c].map(lambda x: fmt(x, 4)) for c in ("point", "low", "high")})
-            written += write_table(shown.drop(columns="metric"), sdir / "aggregates",
+            written += write_table(shown, sdir / "aggregates",
                                    f"{suite}: aggregates of normalized scores ({norm}); IQM and optimality gap are rliable's run-level "
                                    "forms, '(MR.Q)' rows MR.Q's task-mean forms; 95% t-intervals on the task-stratified estimate")
             written += plots.save(plots.aggregate_intervals(aggregates[aggregates["metric"].isin(("mean", "median", "iqm", "optimality_gap"))]
@@ -252,7 +254,7 @@ def build(inputs: Inputs, out: str | Path = "results/report", *, claims_files=No
                                       sdir / f"diagnostics_{metric}")
         sections.append((suite, sub, final, aggregates, sources, _compute(inputs.manifests, suite, out), norm, failed))
     for i, study in enumerate(inputs.studies):
-        written += _omd_tabular_figures(pd.read_csv(study), out / "omd-tabular", "" if i == 0 else f"_{i}", seed=seed)
+        written += _omd_tabular_figures(pd.read_csv(study), out / "omd-tabular", "" if i == 0 else f"_{i}")
     verdicts = verdict_table(check(load_claims(claims_files), data, inputs.protocols, seed=seed, reps=reps))
     written += write_table(verdicts.assign(**{c: verdicts[c].map(lambda x: "" if pd.isna(x) else f"{x:.4g}")
                                               for c in ("estimate", "diff_low", "diff_high", "detectable")}),
@@ -279,16 +281,16 @@ def _diagnostics(manifests: list[dict], suite: str) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)[["task", "algo", "seed", "step", "env_frames", "metric", "value"]]
 
 
-def _omd_tabular_figures(runs: pd.DataFrame, folder: Path, suffix: str, *, seed: int) -> list[Path]:
+def _omd_tabular_figures(runs: pd.DataFrame, folder: Path, suffix: str) -> list[Path]:
     """OMD paper Figure 2 (J vs model norm bound, returns objective) and Figure 3 right (max |Q* - Q|
-    and the Theorem-2 bound vs norm bound, Bellman objective), mean and 95% bootstrap CI over seeds."""
+    and the Theorem-2 bound vs norm bound, Bellman objective), mean and 95% t-interval over seeds."""
+    from analysis import plots
+
     def summary(df: pd.DataFrame, value: str) -> pd.DataFrame:
         rows = []
-        rng = np.random.default_rng(seed)
         for (agent, bound), g in df.groupby(["agent", "norm_bound"], sort=True):
-            v = g[value].to_numpy(float)
-            means = rng.choice(v, size=(1000, len(v))).mean(axis=1)
-            rows.append({"agent": agent, "norm_bound": bound, "mean": v.mean(), "low": np.percentile(means, 2.5), "high": np.percentile(means, 97.5)})
+            e = stats.t_interval(g[value].to_numpy(float))
+            rows.append({"agent": agent, "norm_bound": bound, "mean": e.point, "low": e.low, "high": e.high})
         return pd.DataFrame(rows)
 
     returns, bellman = runs[runs["experiment"] == "returns"], runs[runs["experiment"] == "bellman"]
