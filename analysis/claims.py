@@ -113,6 +113,12 @@ class Verdict:
     method: str = ""
 
 
+def printed(claim: Claim) -> str:
+    """The claimed value as the paper printed it (``0.90``, not ``0.9``)."""
+    decimals = max(0, -int(np.floor(np.log10(claim.precision)))) if claim.precision > 0 else 6
+    return f"{claim.value:.{decimals}f}"
+
+
 def _precision(text: str) -> float:
     exponent = Decimal(text).as_tuple().exponent
     return float(Decimal(1).scaleb(exponent)) if isinstance(exponent, int) else 0.0
@@ -366,7 +372,7 @@ def _statistical(claim: Claim, evidence: str, point: float, se: float, df: float
     claim_df = claim_se[1] * tasks if claim_se else np.inf
     c = stats.compare(point, se, df, claim.value, claim_se[0] if claim_se else None, claim_df, claim.precision)
     verdict = CONSISTENT if c.consistent else INCONSISTENT
-    detail = (f"ours {point:.6g} ({what}, {n} seeds, {note}) - claimed {claim.value:g} = {c.difference:+.6g}, "
+    detail = (f"ours {point:.6g} ({what}, {n} seeds, {note}) - claimed {printed(claim)} = {c.difference:+.6g}, "
               f"95% CI [{c.low:+.6g}, {c.high:+.6g}] ({c.method}, widened by the printed precision {claim.precision:g}); "
               f"smallest detectable difference {c.detectable:.3g}")
     out = {"tasks": tasks, **({"std": std} if std is not None else {})}
@@ -390,7 +396,7 @@ def _exact_task(claim: Claim, evidence: str, values: np.ndarray, note: str) -> V
 def _exact_verdict(claim: Claim, evidence: str, point: float, n: int, what: str, note: str) -> Verdict:
     ok = abs(point - claim.value) <= claim.precision + 1e-9 * max(1.0, abs(claim.value))
     detail = (f"recomputed {what} {point:.6g} from the paper's own {n} published seeds at {note} "
-              f"{'matches' if ok else 'differs from'} the printed {claim.value:g} (precision {claim.precision:g})")
+              f"{'matches' if ok else 'differs from'} the printed {printed(claim)} (precision {claim.precision:g})")
     return Verdict(claim, evidence, REPRODUCES if ok else NOT_REPRODUCED, point, None, n, detail, method="exact")
 
 

@@ -227,11 +227,13 @@ def cmd_check(args: argparse.Namespace) -> int:
                         min_seeds=args.min_seeds, seed=args.seed, reps=args.reps)
     shown = [v for v in verdicts if args.all or v.evidence != "-"]
     for v in shown:
-        print(f"{v.verdict:<13} {v.claim.claim_id}  [{v.evidence}]  {v.detail}")
-    counts = {k: sum(v.verdict == k for v in verdicts) for k in (cl.CONSISTENT, cl.INCONSISTENT, cl.INCONCLUSIVE, cl.REFUSED)}
+        print(f"{v.verdict:<18} {v.claim.claim_id}  [{v.evidence}]  {v.detail}")
+    kinds = (cl.REPRODUCES, cl.NOT_REPRODUCED, cl.CONSISTENT, cl.INCONSISTENT, cl.INCONCLUSIVE, cl.REFUSED)
+    counts = {k: sum(v.verdict == k for v in verdicts) for k in kinds}
     hidden = len(verdicts) - len(shown)
-    print(", ".join(f"{n} {k}" for k, n in counts.items()) + (f" ({hidden} claims without any matching data not shown; --all shows them)" if hidden else ""))
-    return 1 if counts[cl.INCONSISTENT] else 0
+    print(", ".join(f"{n} {k}" for k, n in counts.items() if n or k in (cl.CONSISTENT, cl.INCONSISTENT))
+          + (f" ({hidden} claims without any matching data not shown; --all shows them)" if hidden else ""))
+    return 1 if any(counts[k] for k in cl.FAILING) else 0
 
 
 def cmd_reference(args: argparse.Namespace) -> int:
@@ -321,7 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--out", default=os.path.join("results", "report"), help="output folder (default: results/report)")
     rep.set_defaults(func=cmd_report)
 
-    chk = sub.add_parser("check", help="check published claims against runs and imported data (exit 1 if any is inconsistent)")
+    chk = sub.add_parser("check", help="check published claims against runs and imported data (exit 1 if any is inconsistent or does not reproduce)")
     _analysis_args(chk)
     chk.add_argument("--allow-protocol-mismatch", action="store_true", help="compare even when protocol fields differ")
     chk.add_argument("--min-seeds", type=int, default=3, help="fewer seeds at the claim's step is inconclusive (default: 3)")

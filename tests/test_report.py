@@ -309,14 +309,18 @@ def test_leaderboard_in_headless_chromium(tmp_path):
         def column(i):
             return [r.find_elements(By.TAG_NAME, "td")[i].text for r in table.find_elements(By.CSS_SELECTOR, "tbody tr")]
 
-        header = table.find_elements(By.TAG_NAME, "th")[2]  # "return"
-        assert header.text == "return"
+        header = table.find_elements(By.TAG_NAME, "th")[2]
+        assert header.text == "return (mean ± std)"
         header.click()
         asc = [float(t.split(" ± ")[0]) for t in column(2)]
         assert asc == sorted(asc) and header.get_attribute("aria-sort") == "ascending"
         header.click()
         desc = [float(t.split(" ± ")[0]) for t in column(2)]
         assert desc == sorted(desc, reverse=True) and desc != asc
+        captions = [c.text for c in driver.find_elements(By.TAG_NAME, "figcaption")]
+        assert captions and all(" " in c and "/" not in c for c in captions)  # words, not file paths
+        if os.environ.get("BENCH_SCREENSHOT"):
+            driver.save_screenshot(os.environ["BENCH_SCREENSHOT"])
         link = table.find_element(By.LINK_TEXT, "seed 0")
         link.click()
         assert driver.current_url.endswith("/manifest.json") and '"status": "complete"' in driver.find_element(By.TAG_NAME, "body").text
