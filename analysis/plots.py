@@ -97,6 +97,10 @@ def aggregate_intervals(aggregates: pd.DataFrame, title: str):
                 ax.barh(i, r["high"] - r["low"], left=r["low"], height=0.6, color=_color(i), alpha=0.6)
             ax.plot([r["point"]], [i], "k|", ms=10)
         ax.set_ylim(-0.75, len(algos) - 0.25)
+        shown = aggregates[aggregates["metric"] == metric][["low", "point", "high"]].to_numpy(float)
+        lo, hi = np.nanmin(shown), np.nanmax(shown)
+        pad = 0.35 * (hi - lo) if hi > lo else max(abs(hi), 1.0) * 0.1
+        ax.set_xlim(lo - pad, hi + pad)  # room around the bars, so one algorithm's interval does not fill the panel
         ax.set_yticks(range(len(algos)), algos if ax is axes.flat[0] else [""] * len(algos))
         ax.set_title(metric)
         ax.grid(axis="x", alpha=0.3)
