@@ -326,7 +326,8 @@ def _judge(claim: Claim, evidence: str, rows: pd.DataFrame, base: pd.DataFrame |
     picked = _metric(claim, _values_at(rows, claim.step))
     if picked.empty:
         return Verdict(claim, evidence, INCONCLUSIVE, detail=f"budget not reached: last evaluation at step {int(rows['step'].max())} < {claim.step}")
-    tasks = [sorted(picked["task"].unique())[0]] if claim.aggregation == "seed-mean" else (suite_tasks(claim.suite) or sorted(rows["task"].unique()))
+    # sorted like the report's tables, so both share one bootstrap of the same arrays
+    tasks = [sorted(picked["task"].unique())[0]] if claim.aggregation == "seed-mean" else sorted(suite_tasks(claim.suite) or rows["task"].unique())
     values, excluded = _per_task(picked, tasks)
     note = _steps_note(picked, claim) + (f"; {excluded} non-finite seed value(s) excluded" if excluded else "")
     n = min(len(v) for v in values)

@@ -142,3 +142,33 @@ def test_both_iqms_are_labelled(tmp_path):
     assert {"IQM", "IQM of task means (MR.Q)", "Optimality gap", "Optimality gap of task means (MR.Q)"} <= labels
     page = (tmp_path / "index.html").read_text()
     assert "IQM (gym-td3)" in page and "IQM of task means (MR.Q) (gym-td3)" in page
+
+
+def test_numbers_print_without_minus_zero_and_with_decimals_per_task_scale(tmp_path):
+    from analysis.tables import digits_for, fmt
+
+    assert fmt(-0.4, 0) == "0" and fmt(-0.0004, 3) == "0.000" and fmt(-1.5, 0) == "-2"
+    assert [digits_for(v) for v in ([5000.0], [55.0], [2.5], [0.25])] == [0, 1, 2, 3]
+    rows = _rows("td3", "Hopper-v4", [3000.4, 3100.2, 3200.9]) + _rows("td3", "Walker2d-v4", [0.21, 0.25, 0.3])
+    table = _report(tmp_path, rows)
+    assert table.loc["Hopper-v4", "td3"].startswith("3100 [") and table.loc["Walker2d-v4", "td3"].startswith("0.253 [")
+
+
+def test_report_and_check_share_one_bootstrap(tmp_path, monkeypatch):
+    from analysis import stats
+
+    calls = []
+    real = stats._metrics
+    monkeypatch.setattr(stats, "_metrics", lambda values: calls.append(values[0].shape) or real(values))
+    stats._CACHE.clear()
+    rows = []
+    for task in GYM_TASKS:
+        rows += _rows("mrq", task, [_raw(task, TARGET[task] * (1 + 0.1 * k)) for k in range(4)], budget=1_000_000, steps=(0, 1_000_000))
+    claims = _claims(tmp_path / "c.csv", [{"claim_id": "m", "value": "1.30", "spread": "1.25;1.35"},
+                                          {"claim_id": "q", "aggregation": "iqm", "value": "1.30", "spread": "1.25;1.35"}])
+    data = pd.DataFrame(rows)
+    inputs = Inputs(data, [], PROTOCOLS)
+    build(inputs, tmp_path / "r", reps=200, progress=False)
+    before = sum(shape[0] == 200 for shape in calls)
+    check(claims, data, PROTOCOLS, reps=200)
+    assert sum(shape[0] == 200 for shape in calls) == before  # the check's aggregate bootstraps were already computed
