@@ -222,6 +222,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     from analysis import claims as cl
     from analysis import report
 
+    if args.against:
+        return _check_curves(args)
     inputs = report.gather(args.runs, _references(args.reference))
     verdicts = cl.check(cl.load_claims(args.claims), inputs.data, inputs.protocols, allow_protocol_mismatch=args.allow_protocol_mismatch,
                         min_seeds=args.min_seeds, seed=args.seed, reps=args.reps)
@@ -234,6 +236,22 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(", ".join(f"{n} {k}" for k, n in counts.items() if n or k in (cl.CONSISTENT, cl.INCONSISTENT))
           + (f" ({hidden} claims without any matching data not shown; --all shows them)" if hidden else ""))
     return 1 if any(counts[k] for k in cl.FAILING) else 0
+
+
+def _check_curves(args: argparse.Namespace) -> int:
+    from analysis import curves
+    from analysis import report
+
+    inputs = report.gather(args.runs, _references((args.reference or []) + args.against))
+    verdicts = curves.check_curves(inputs.data, inputs.protocols, curves.declarations(inputs.manifests),
+                                   allow_protocol_mismatch=args.allow_protocol_mismatch, min_seeds=args.min_seeds)
+    if not verdicts:
+        raise UserError("no cell to compare: the store has no runs of an algorithm and task that the published data holds")
+    for v in verdicts:
+        print(f"{v.verdict:<13} {v.suite}/{v.task} {v.algo} vs {v.published}: {v.detail}")
+    counts = {k: sum(v.verdict == k for v in verdicts) for k in (curves.MATCHES, curves.DIFFERS, curves.INCONCLUSIVE, curves.REFUSED)}
+    print(", ".join(f"{n} {k}" for k, n in counts.items()))
+    return 1 if counts[curves.DIFFERS] else 0
 
 
 def cmd_reference(args: argparse.Namespace) -> int:
@@ -328,6 +346,8 @@ def build_parser() -> argparse.ArgumentParser:
     chk.add_argument("--allow-protocol-mismatch", action="store_true", help="compare even when protocol fields differ")
     chk.add_argument("--min-seeds", type=int, default=3, help="fewer seeds at the claim's step is inconclusive (default: 3)")
     chk.add_argument("--all", action="store_true", help="also list claims that no data matches")
+    chk.add_argument("--against", action="append", metavar="DIR|SOURCE",
+                     help="instead of claims: compare our runs' learning curves with these published runs, step by step")
     chk.set_defaults(func=cmd_check)
 
     ref = sub.add_parser("reference", help="download published result files at pinned commits into a local cache")
