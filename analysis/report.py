@@ -255,6 +255,10 @@ def build(inputs: Inputs, out: str | Path = "results/report", *, claims_files=No
         sections.append((suite, sub, final, aggregates, sources, _compute(inputs.manifests, suite, out), norm, failed))
     for i, study in enumerate(inputs.studies):
         written += _omd_tabular_figures(pd.read_csv(study), out / "omd-tabular", "" if i == 0 else f"_{i}")
+    status = reproduction_status(data, inputs)
+    if not status.empty:
+        written += write_table(status, out / "reproduction", "reproduction status: our runs' learning curves against the published runs "
+                                                             "of the same algorithm and task (bench check --against)")
     verdicts = verdict_table(check(load_claims(claims_files), data, inputs.protocols, seed=seed, reps=reps))
     written += write_table(verdicts.assign(**{c: verdicts[c].map(lambda x: "" if pd.isna(x) else f"{x:.4g}")
                                               for c in ("estimate", "diff_low", "diff_high", "detectable")}),
@@ -263,7 +267,7 @@ def build(inputs: Inputs, out: str | Path = "results/report", *, claims_files=No
     studies = {f"study:omd-tabular/{p.name}": os.path.relpath(p, out) for p in inputs.studies}  # study rows link to their CSV
     pages = [_section(*args, studies, [p.as_posix() for p in svgs if p.parts[0] == args[0]]) for args in sections]
     index = out / "index.html"
-    atomic_write_text(index, _html(pages, verdicts))
+    atomic_write_text(index, _html(pages, verdicts, status))
     written.append(index)
     return written
 
@@ -449,7 +453,40 @@ code { font-size: 12px; } .figs img { max-width: 900px; } figure { margin: 1em 0
 """
 
 
-def _html(sections: list[str], verdicts: pd.DataFrame) -> str:
+def reproduction_status(data: pd.DataFrame, inputs: Inputs) -> pd.DataFrame:
+    """Per published (algorithm, suite): "matches published up to step k (n seeds)", "differs from step k
+    (task)", "not comparable: ..." or "not yet run", from ``analysis.curves`` (protocol differences are
+    accepted and stated, as a reviewer reading the table needs the comparison, not a refusal)."""
+    from analysis import curves
+
+    cols = ["published", "suite", "our algo", "status", "detail"]
+    published = data[data["source"].str.startswith("published:") & data["algo"].map(curves._is_published_label)]
+    if published.empty:
+        return pd.DataFrame(columns=cols)
+    verdicts = curves.check_curves(data, inputs.protocols, curves.declarations(inputs.manifests), allow_protocol_mismatch=True)
+    rows = []
+    for (algo, pid), g in published.groupby(["algo", "protocol_id"], sort=True):
+        mine = [v for v in verdicts if v.published == pid and curves._base(v.algo) == curves._base(algo)]
+        for ours in sorted({v.algo for v in mine}) or [""]:
+            cells = [v for v in mine if v.algo == ours]
+            differ = [v for v in cells if v.verdict == curves.DIFFERS]
+            match = [v for v in cells if v.verdict == curves.MATCHES]
+            if not cells:
+                status, detail = "not yet run", f"no runs of ours on the {g['task'].nunique()} published tasks"
+            elif differ:
+                first = min(differ, key=lambda v: v.step)
+                status, detail = f"differs from step {first.step:,} ({first.task})", first.detail
+            elif match:
+                k, n = min(v.step for v in match), min(v.n_ours for v in match)
+                status = f"matches published up to step {k:,} ({n} seeds)"
+                detail = f"{len(match)} of {g['task'].nunique()} published tasks compared"
+            else:
+                status, detail = "not comparable", cells[0].detail
+            rows.append({"published": f"{algo} ({pid})", "suite": g["suite"].iloc[0], "our algo": ours or "-", "status": status, "detail": detail})
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _html(sections: list[str], verdicts: pd.DataFrame, status: pd.DataFrame | None = None) -> str:
     counts = verdicts["verdict"].value_counts()
     summary = ", ".join(f"{n} {v}" for v, n in sorted(counts.items()))
     claims = [[("claim", r.claim_id, r.claim_id), ("where", f"{r.paper}, {r.table}: {r.cell}", r.table),
@@ -460,6 +497,10 @@ def _html(sections: list[str], verdicts: pd.DataFrame) -> str:
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>latentbench leaderboard</title>"
             f"<style>{_STYLE}</style></head><body><h1>latentbench leaderboard</h1><p>suites: {nav} · <a href=\"#claims\">claims</a></p>"
             + "".join(sections)
+            + (f'<section id="reproduction"><h2>Reproduction status</h2><p>Our runs\' learning curves against the published runs of the '
+               f'same algorithm and task, step by step (Welch t, Bonferroni over steps: 5% false "differs" per cell).</p>'
+               f'{_table([[(c, str(v), str(v)) for c, v in r.items()] for r in status.to_dict("records")], "reproduction-table")}</section>'
+               if status is not None and not status.empty else "")
             + f'<section id="claims"><h2>Published claims</h2><p>{html.escape(summary)} (claims without any matching data are listed only in '
               f'<a href="claims.csv">claims.csv</a>)</p>{_table(claims, "claims-table")}</section>'
             + f"<script>{_SCRIPT}</script></body></html>\n")

@@ -93,3 +93,17 @@ def test_bench_check_against_prints_per_cell_verdicts(tmp_path, capsys):
     out = capsys.readouterr().out.strip().splitlines()
     assert out[0].startswith("differs       gym/HalfCheetah-v4 td3 vs td3-paper:gym-v1: differs from step") and out[-1] == "0 matches, 1 differs, 0 inconclusive, 0 refused"
     assert main(["check", "--runs", str(tmp_path / "td3"), "--against", str(published)]) == 2  # not a store
+
+
+def test_the_leaderboard_has_a_reproduction_status_from_the_evidence(tmp_path):
+    from analysis.report import build
+
+    rng = np.random.default_rng(4)
+    published = _published_td3(tmp_path / "td3", rng)
+    good = _our_store(tmp_path / "good", rng, lambda s: 5000 * (1 - np.exp(-s / 40_000)), reduced=True)
+    build(gather([good], [published]), tmp_path / "report", reps=100, progress=False)
+    status = pd.read_csv(tmp_path / "report" / "reproduction.csv")
+    assert status["status"].tolist() == ["matches published up to step 100,000 (5 seeds)"] and status["our algo"].tolist() == ["td3"]
+    assert "Reproduction status" in (tmp_path / "report" / "index.html").read_text()
+    build(gather(None, [published]), tmp_path / "report2", reps=100, progress=False)
+    assert pd.read_csv(tmp_path / "report2" / "reproduction.csv")["status"].tolist() == ["not yet run"]
