@@ -82,9 +82,9 @@ class Config:
     bf16_autocast: bool = False  # opt-in speed mode (not in the paper): updates under torch.autocast(bfloat16)
     # design study switches (paper Table 2); defaults = MR.Q
     linear_value: bool = False
-    dyn_target: str = "target_zs"  # "target_zs" | "target_zsa" (Dynamics target) | "online_zsa" (No target encoder)
+    dyn_target: str = "target_zs"  # "target_zs" | "target_zsa" (Dynamics target) | "online_zsa" (No target encoder); zsa: a' = next stored action
     nonlinear_model: bool = False
-    reward_loss: str = "twohot"  # "twohot" | "mse"
+    reward_loss: str = "twohot"  # "twohot" | "mse" (a scalar reward output, MSE)
     reward_scaling: bool = True
     target_min: bool = True  # False: mean over the two target Qs
     model_based_repr: bool = True  # False: "No MR", encoder trained end to end by the value loss
@@ -149,8 +149,11 @@ class MRQ(Agent):
             frame_channels = cfg.pixel_frame_channels or (3 if obs_space.shape[0] % 3 == 0 else 1)
             history = obs_space.shape[0] // frame_channels
 
+        self.zsa_target = cfg.dyn_target in ("target_zsa", "online_zsa")
         self.encoder = Encoder(obs_space.shape, self.action_dim, self.pixels, cfg.zs_dim, cfg.za_dim, cfg.zsa_dim,
-                               cfg.enc_hdim, cfg.enc_activ, cfg.num_bins, cfg.nonlinear_model).to(self.device)
+                               cfg.enc_hdim, cfg.enc_activ, cfg.num_bins, cfg.nonlinear_model,
+                               reward_dim=1 if cfg.reward_loss == "mse" else cfg.num_bins,
+                               next_dim=cfg.zsa_dim if self.zsa_target else cfg.zs_dim).to(self.device)
         self.policy = Policy(cfg.zs_dim, self.action_dim, self.discrete, cfg.policy_hdim, cfg.policy_activ,
                              cfg.gumbel_tau).to(self.device)
         self.value = Value(cfg.zsa_dim, cfg.value_hdim, cfg.value_activ, linear=cfg.linear_value).to(self.device)
@@ -224,24 +227,33 @@ class MRQ(Agent):
         b = self.replay.sample(cfg.batch_size, cfg.enc_horizon, self.torch_gen)
         state, next_state = self._augment(b.state), self._augment(b.next_state)
         B, H = b.reward.shape
-        with torch.no_grad():
-            if cfg.dyn_target == "target_zs":
+        if self.zsa_target:  # design-study rows with a state-action dynamics target (see _next_zsa)
+            next_action = self._next_actions(b.index, H)
+            with torch.no_grad():
+                if cfg.dyn_target == "target_zsa":  # "Dynamics target": zbar_{s'a'} of the target encoder
+                    target = self._next_zsa(self.encoder_target, next_state, next_action)
+            if cfg.dyn_target == "online_zsa":  # "No target encoder": current encoder's z_{s'a'}, optimized jointly
+                target = self._next_zsa(self.encoder, next_state, next_action)
+            zsa = self.encoder(self.encoder.zs(state[:, 0]), b.action[:, 0])
+        else:
+            with torch.no_grad():
                 target = self.encoder_target.zs(next_state.flatten(0, 1)).reshape(B, H, -1)
-            elif cfg.dyn_target == "target_zsa":  # "Dynamics target": zbar_{s'a'} of the target encoder
-                target = self._next_zsa(self.encoder_target, next_state, b).detach()
-        if cfg.dyn_target == "online_zsa":  # "No target encoder": current encoder's z_{s'a'}, optimized jointly
-            target = self._next_zsa(self.encoder, next_state, b)
+            z = self.encoder.zs(state[:, 0])
 
-        z = self.encoder.zs(state[:, 0])
         mask = torch.ones(B, device=self.device)
         dyn_loss = reward_loss = done_loss = torch.zeros((), device=self.device)
         for i in range(H):
-            done_pred, z, reward_logits = self.encoder.model_all(z, b.action[:, i])
-            dyn_loss = dyn_loss + ((z - target[:, i]) ** 2 * mask[:, None]).mean()  # masked in the numerator only (quirk 14.6)
+            if self.zsa_target:  # the rollout stays in zsa space: the prediction of z_{s'a'} is the next step's zsa
+                done_pred, zsa, reward_out = self.encoder.predict(zsa)
+                pred = zsa
+            else:
+                done_pred, z, reward_out = self.encoder.model_all(z, b.action[:, i])
+                pred = z
+            dyn_loss = dyn_loss + ((pred - target[:, i]) ** 2 * mask[:, None]).mean()  # masked in the numerator only (quirk 14.6)
             if cfg.reward_loss == "twohot":
-                reward_loss = reward_loss + (self.two_hot.cross_entropy(reward_logits, b.reward[:, i]) * mask).mean()
-            else:  # design study "MSE reward loss"
-                reward_loss = reward_loss + ((self.two_hot.decode(reward_logits) - b.reward[:, i]) ** 2 * mask).mean()
+                reward_loss = reward_loss + (self.two_hot.cross_entropy(reward_out, b.reward[:, i]) * mask).mean()
+            else:  # design study "MSE reward loss": a scalar reward output regressed on r
+                reward_loss = reward_loss + ((reward_out[:, 0] - b.reward[:, i]) ** 2 * mask).mean()
             if self.replay.env_terminates:
                 done_loss = done_loss + ((done_pred - (1 - b.not_done[:, i])) ** 2 * mask).mean()
             mask = mask * b.not_done[:, i]
@@ -252,11 +264,26 @@ class MRQ(Agent):
         return {"encoder_loss": loss.detach(), "dyn_loss": dyn_loss.detach(), "reward_loss": reward_loss.detach(),
                 "done_loss": done_loss.detach()}
 
-    def _next_zsa(self, encoder: Encoder, next_state: torch.Tensor, b) -> torch.Tensor:
-        """z_{s'a'} targets for the design-study rows: each next state with the next stored action
-        (the last step repeats a_{H-1}: the window holds only H actions; the paper gives no code)."""
-        B, H = b.reward.shape
-        next_action = torch.cat([b.action[:, 1:], b.action[:, -1:]], 1)
+    def _next_actions(self, start: torch.Tensor, horizon: int) -> torch.Tensor:
+        """a_{t+1}, ..., a_{t+H}: the stored action taken at each next state s_{t+k+1} of the window.
+
+        The buffer's mask keeps a window's ``max(enc_horizon, q_horizon)`` + 1 slots inside its episode
+        (truncated episodes never offer their last ``horizon`` starts), so slot t + H is a real transition;
+        past a terminal the slot belongs to another episode and its loss terms are masked by not_done.
+        """
+        ind = (start[:, None] + torch.arange(1, horizon + 1, device=self.device)) % self.replay.capacity
+        return self.replay.action[ind]
+
+    def _next_zsa(self, encoder: Encoder, next_state: torch.Tensor, next_action: torch.Tensor) -> torch.Tensor:
+        """z_{s'a'} targets of the design-study rows "Dynamics target", "No target encoder" and "Revert".
+
+        Our reading (the paper gives no code): a' is the action the behaviour actually took at s', i.e. the
+        H + 1 stored actions a_{t..t+H} of the sampled window, so z_{s_{t+k+1} a_{t+k+1}} is a well-defined,
+        policy-independent target for every unroll step, and the rollout is fed consistently: the model's
+        prediction of z_{s_{t+k+1} a_{t+k+1}} is itself the state-action embedding from which step k + 1
+        predicts reward r_{t+k+1}, done and z_{s_{t+k+2} a_{t+k+2}}.
+        """
+        B, H = next_action.shape[:2]
         return encoder(encoder.zs(next_state.flatten(0, 1)), next_action.flatten(0, 1)).reshape(B, H, -1)
 
     def train_rl(self, b) -> dict[str, torch.Tensor]:
@@ -327,13 +354,16 @@ class MRQ(Agent):
 # Design study (paper section 5.2, Table 2; spec section 12), each a config switch.
 _VARIANTS = {
     "linear-value": ("Linear value function: Q is linear in zsa", dict(linear_value=True)),
-    "dynamics-target": ("Dynamics target: predict the target encoder's next zsa instead of next zs", dict(dyn_target="target_zsa")),
-    "no-target-encoder": ("No target encoder: the current encoder's next zsa is the dynamics target, optimized jointly",
-                          dict(dyn_target="online_zsa")),
-    "revert": ("Revert: linear Q plus a state-action dynamics target from the current encoder",
-               dict(linear_value=True, dyn_target="online_zsa")),
+    "dynamics-target": ("Dynamics target (Table 2): the model predicts the target encoder's z_{s'a'} (a' = the next stored "
+                        "action, H+1 per window; the rollout stays in zsa space; our reading, no official code)",
+                        dict(dyn_target="target_zsa")),
+    "no-target-encoder": ("No target encoder (Table 2): the current encoder's z_{s'a'} (a' = next stored action) is the "
+                          "dynamics target, optimized jointly; our reading, no official code", dict(dyn_target="online_zsa")),
+    "revert": ("Revert (Table 2): linear Q plus the current encoder's z_{s'a'} dynamics target (a' = next stored "
+               "action); our reading, no official code", dict(linear_value=True, dyn_target="online_zsa")),
     "nonlinear-model": ("Non-linear model: separate MLPs for next-z, reward and done", dict(nonlinear_model=True)),
-    "mse-reward": ("MSE reward loss instead of two-hot cross entropy", dict(reward_loss="mse")),
+    "mse-reward": ("MSE reward loss (Table 2): a scalar reward output regressed on r by MSE, in place of the 65 "
+                   "two-hot logits and their cross entropy", dict(reward_loss="mse")),
     "no-reward-scaling": ("No reward scaling: both scales fixed at 1", dict(reward_scaling=False)),
     "no-min": ("No min: mean instead of min over the target Qs", dict(target_min=False)),
     "no-lap": ("No LAP: uniform sampling and the MSE value loss", dict(prioritized=False)),

@@ -93,6 +93,7 @@ class MRQReplay:
             final = self._advance()  # the final next-state frame in its own slot (no transition)
             self.frames[final] = self._last_frame(next_obs)
             self.reward[final], self.not_done[final] = 0.0, 0.0
+            self.action[final] = 0  # no action is taken at the final frame (the zsa dynamics targets read a zero action here)
             for back in range(min(self.ep_len, self.horizon)):
                 self.mask[(slot - back) % self.capacity] = 1.0 if terminated else 0.0
             self.ep_len = 0
