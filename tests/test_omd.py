@@ -272,3 +272,16 @@ def test_bad_string_settings_are_one_line_user_errors_at_construction():
         cls, cfg = resolve("omd", {field: value})
         with pytest.raises(UserError, match=f"unknown omd {field} '{value}'; valid: "):
             cls(env.observation_space, env.action_space, cfg, "cpu", 0)
+
+
+def test_sac_policy_heads_are_orthogonal_with_gain_sqrt2_as_the_official_default_init():
+    """jax-rl NormalTanhPolicy's mean / log-std Dense layers take default_init() = orthogonal(sqrt 2): the rows
+    of a (action_dim, 256) orthogonal matrix with gain g satisfy W W^T = g^2 I (the old gain 1 gives I)."""
+    from algorithms.omd.networks import TanhGaussianPolicy
+
+    torch.manual_seed(0)
+    policy = TanhGaussianPolicy(17, 6, (256, 256))
+    for head in (policy.mean, policy.log_std):
+        w = head.weight.detach().double()
+        torch.testing.assert_close(w @ w.T, 2.0 * torch.eye(6, dtype=torch.float64), atol=1e-5, rtol=0)
+        assert torch.count_nonzero(head.bias) == 0
