@@ -205,7 +205,8 @@ def test_alm_locomotion_protocol():
     assert suite.task_names == ["T-Humanoid", "T-Ant", "HalfCheetah-v5", "Walker2d-v5", "Hopper-v5"]
     for task in suite.tasks:
         proto = task.protocol()
-        assert (proto["agent_steps"], proto["eval_every_agent_steps"], proto["eval_episodes"]) == (200_000, 5_000, 5)
+        # Table 1's point: 4,999 warm-up + 200k training steps (the released files' Step 200000)
+        assert (proto["agent_steps"], proto["eval_every_agent_steps"], proto["eval_episodes"]) == (204_999, 5_000, 5)
         assert proto["library"] == "gymnasium" and "mujoco" in proto["library_version"]
         assert proto["env_id"].endswith("-v5")
 
