@@ -247,3 +247,31 @@ def test_pixel_encoder_activation_follows_enc_activ():
         assert [type(m) for m in enc.conv if not isinstance(m, torch.nn.Conv2d)] == [kind] * 4
         features = enc.conv(x.float() / 255.0 - 0.5)
         assert (features.min() >= 0) == (activ == "relu")  # ELU's outputs go negative, ReLU's never
+
+
+@pytest.mark.parametrize("algo, warmup_row, policy_row", [("mrq", [0, 0, 1, 0], [0, 1, 0, 0]),
+                                                          ("mrq@official-initial", [2, 2, 2, 2], [0, 1, 0, 0])])
+def test_discrete_warmup_actions_are_one_hot_unless_the_official_flag_reproduces_the_broadcast(algo, warmup_row, policy_row):
+    """Official buffer.py stores a numpy-int action k (the warm-up's env.action_space.sample()) as [k, ..., k],
+    since isinstance(np.int64(k), int) is False; the policy's Python ints become one-hot."""
+    obs_space = gym.spaces.Box(-1, 1, (2,), np.float32)
+    cls, cfg = resolve(algo, TINY)
+    agent = cls(obs_space, gym.spaces.Discrete(4), cfg, "cpu", seed=0)
+    z = np.zeros(2, np.float32)
+    agent.observe(Transition(z, np.asarray(np.int64(2)), 0.0, z, False, False))  # the loop's warm-up sample
+    agent.act(z, explore=True)  # the policy chooses the next action ...
+    agent.observe(Transition(z, np.asarray(1), 0.0, z, False, False))  # ... (the loop passes it as an array too)
+    assert agent.replay.action[0].tolist() == warmup_row and agent.replay.action[1].tolist() == policy_row
+
+
+def test_official_terminal_target_reads_the_stale_state_of_the_final_frame_slot():
+    """A terminal transition inside an encoder window: its dynamics target is the terminal observation
+    (next_ind), or, as the official sample(horizon=-1), the never-written state of the final-frame slot."""
+    replay = _replay(horizon=2)
+    _episode(replay, [0.0] * 3, terminated=True)  # transitions in slots 0-2, final frame (obs 3) in slot 3
+    replay.sample_start = lambda n, g: torch.tensor([2])  # window: slot 2 (terminal), slot 3
+    fixed = replay.sample(1, 2, None)
+    official = replay.sample(1, 2, None, official_next_states=True)
+    assert fixed.next_state[0, 0].tolist() == [3.0, -3.0]  # the terminal observation
+    assert official.next_state[0, 0].tolist() == [0.0, 0.0]  # state_ind[3] never written: slot 0's frame
+    assert torch.equal(fixed.state, official.state) and torch.equal(fixed.next_state[:, 1], official.next_state[:, 1])

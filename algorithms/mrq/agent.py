@@ -11,6 +11,9 @@ spec's section 14 choices, each recorded in the config and therefore in every ru
 - Discrete evaluation: greedy argmax of the policy logits (``discrete_eval_gumbel=False``); the
   official code samples through the Gumbel-softmax at evaluation too (flag ``True``).
 - Atari's eval epsilon applies to evaluation only (a Task field), not to training as in HEAD.
+- Official bugs fixed, each reproducible by a flag (both on in ``mrq@official-initial``): the stale dynamics
+  target of a terminal step inside an encoder window (``official_terminal_target``) and numpy-int warm-up
+  discrete actions stored as ``[k, ..., k]`` (``official_warmup_actions``).
 
 Schedule per training step (after ``start_steps`` random steps): every 250 steps hard-copy the
 targets, update the reward scale and run 250 encoder updates on 5-step subtrajectories; then one
@@ -79,6 +82,9 @@ class Config:
     nstep_form: str = "corrected"  # "corrected" (79abcb1) | "head" (8a44a7d) | "initial" (0f0ed0e)
     priority_source: str = "pre_update"  # "pre_update" | "policy_q"
     discrete_eval_gumbel: bool = False
+    # official-code bugs (0f0ed0e and HEAD) we fix; True reproduces them (README, MR.Q section)
+    official_terminal_target: bool = False  # stale dynamics target of a terminal step inside an encoder window
+    official_warmup_actions: bool = False  # numpy-int warm-up discrete actions stored as [k, ..., k], not one-hot
     bf16_autocast: bool = False  # opt-in speed mode (not in the paper): updates under torch.autocast(bfloat16)
     # design study switches (paper Table 2); defaults = MR.Q
     linear_value: bool = False
@@ -168,6 +174,7 @@ class MRQ(Agent):
         self.replay = MRQReplay(obs_space.shape, self.action_dim, self.discrete, self.max_action, cfg.buffer_size,
                                 max(cfg.enc_horizon, cfg.q_horizon), history, self.pixels, self.device,
                                 prioritized=cfg.prioritized, min_priority=cfg.min_priority)
+        self._acted = False  # act(explore=True) chose the next observed action (else the loop's warm-up sampler did)
         self.reward_scale, self.target_reward_scale = torch.tensor(1.0, device=self.device), torch.tensor(0.0, device=self.device)
         self.training_steps = 0
 
@@ -180,6 +187,7 @@ class MRQ(Agent):
         action, pre_activ = self.policy(zs, self.torch_gen)
         if self.discrete:
             if explore:  # argmax(gumbel_softmax + N(0, 0.1)) (MRQ.py select_action)
+                self._acted = True
                 noise = torch.randn(action.shape, generator=self.torch_gen, device=self.device) * self.exploration_noise
                 return int((action + noise).argmax())
             return int((action if self.config.discrete_eval_gumbel else pre_activ).argmax())
@@ -188,7 +196,10 @@ class MRQ(Agent):
         return (action.clamp(-1, 1) * self.max_action)[0].cpu().numpy().astype(np.float32)
 
     def observe(self, t: Transition) -> None:
-        self.replay.add(t.obs, t.action, t.next_obs, t.reward, t.terminated, t.truncated)
+        # official quirk: the policy's actions are Python ints (one-hot), the warm-up's numpy ints are broadcast
+        broadcast = self.config.official_warmup_actions and not self._acted
+        self._acted = False
+        self.replay.add(t.obs, t.action, t.next_obs, t.reward, t.terminated, t.truncated, broadcast_discrete=broadcast)
 
     # -- learning --------------------------------------------------------------------------------
     def _augment(self, states: torch.Tensor) -> torch.Tensor:
@@ -224,7 +235,8 @@ class MRQ(Agent):
 
     def train_encoder(self) -> dict[str, torch.Tensor]:
         cfg = self.config
-        b = self.replay.sample(cfg.batch_size, cfg.enc_horizon, self.torch_gen)
+        b = self.replay.sample(cfg.batch_size, cfg.enc_horizon, self.torch_gen,
+                               official_next_states=cfg.official_terminal_target)
         state, next_state = self._augment(b.state), self._augment(b.next_state)
         B, H = b.reward.shape
         if self.zsa_target:  # design-study rows with a state-action dynamics target (see _next_zsa)
@@ -372,9 +384,11 @@ _VARIANTS = {
     "1-step": ("1-step return (H_Q = 1)", dict(q_horizon=1)),
     "no-unroll": ("No unroll: encoder horizon 1 (H_Enc = 1)", dict(enc_horizon=1)),
     # the official code's behaviours where it differs from the paper (spec section 14)
-    "official-initial": ("Initial-commit behaviour (likely the published runs): n-step adds post-terminal rewards, "
-                         "priority from Q(s, pi(s)), Gumbel-sampled discrete evaluation",
-                         dict(nstep_form="initial", priority_source="policy_q", discrete_eval_gumbel=True)),
+    "official-initial": ("Official initial commit 0f0ed0e (likely the published runs): n-step adds post-terminal rewards, "
+                         "priority from Q(s, pi(s)), Gumbel-sampled discrete evaluation, stale terminal dynamics target, "
+                         "warm-up discrete actions stored as [k, ..., k] (not reproduced: warm-up counted in slots)",
+                         dict(nstep_form="initial", priority_source="policy_q", discrete_eval_gumbel=True,
+                              official_terminal_target=True, official_warmup_actions=True)),
     # not in the paper: the CPU speed mode (AVX-512 BF16); see the issue note for its effect on learning
     "bf16": ("bf16 autocast for every update (opt-in speed mode, changes numerics)", dict(bf16_autocast=True)),
 }
