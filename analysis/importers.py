@@ -231,7 +231,7 @@ IMPORTED_PROTOCOLS: dict[str, dict[str, str]] = {
     "mrq-paper:gym": {"env_version": "v4", "action_repeat": "1", "eval_episodes": "10"},
     "mrq-paper:dmc-proprio": {"env_version": "dm_control", "observation": "state", "action_repeat": "2", "eval_episodes": "10"},
     "mrq-paper:dmc-visual": {"env_version": "dm_control", "observation": "pixels", "action_repeat": "2", "eval_episodes": "10"},
-    "mrq-paper:atari": {"env_version": "v5", "action_repeat": "4", "eval_episodes": "10"},
+    "mrq-paper:atari": {"env_version": "v5", "action_repeat": "4", "eval_episodes": "10", "discrete_eval": "sampled"},
     "td3-paper:gym-v1": {"env_version": "v1", "action_repeat": "1", "eval_episodes": "10"},
     "iqrl-draft:dmc": {"env_version": "dm_control", "observation": "state", "action_repeat": "2", "eval_episodes": "10"},
     "alm-paper:gym-v2": {"env_version": "v2", "action_repeat": "1", "eval_episodes": "5"},

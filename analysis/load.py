@@ -73,7 +73,8 @@ def protocol_fields(protocol: dict) -> dict[str, str]:
     version = "dm_control" if library == "dm_control" else (env_id.rsplit("-", 1)[-1] if "-v" in env_id else library)
     return {"env_version": version, "observation": str(protocol.get("observation", "")),
             "action_repeat": str(protocol.get("action_repeat", "")), "eval_episodes": str(protocol.get("eval_episodes", "")),
-            "eval_epsilon": str(protocol.get("eval_epsilon", "")), "budget": str(protocol.get("agent_steps", ""))}
+            "eval_epsilon": str(protocol.get("eval_epsilon", "")), "budget": str(protocol.get("agent_steps", "")),
+            **({"discrete_eval": str(protocol["discrete_eval"])} if "discrete_eval" in protocol else {})}
 
 
 def run_protocols(root: str | Path = "results") -> dict[str, dict[str, str]]:

@@ -275,3 +275,18 @@ def test_official_terminal_target_reads_the_stale_state_of_the_final_frame_slot(
     assert fixed.next_state[0, 0].tolist() == [3.0, -3.0]  # the terminal observation
     assert official.next_state[0, 0].tolist() == [0.0, 0.0]  # state_ind[3] never written: slot 0's frame
     assert torch.equal(fixed.state, official.state) and torch.equal(fixed.next_state[:, 1], official.next_state[:, 1])
+
+
+@pytest.mark.parametrize("gumbel", [False, True])
+def test_discrete_evaluation_is_greedy_or_gumbel_sampled(gumbel):
+    """Greedy: always argmax of the logits. Gumbel (the paper's rule): argmax(logits + Gumbel noise), a sample from
+    softmax(logits), so over 300 evaluation calls every action of a near-uniform fresh policy appears."""
+    obs_space = gym.spaces.Box(-1, 1, (2,), np.float32)
+    cls, cfg = resolve("mrq", dict(TINY, discrete_eval_gumbel=gumbel))
+    torch.manual_seed(0)
+    agent = cls(obs_space, gym.spaces.Discrete(3), cfg, "cpu", seed=0)
+    obs = np.array([0.3, -0.2], np.float32)
+    actions = {agent.act(obs, explore=False) for _ in range(300)}
+    with torch.no_grad():
+        greedy = int(agent.policy.net(agent.encoder.zs(torch.as_tensor(obs)[None])).argmax())
+    assert actions == ({0, 1, 2} if gumbel else {greedy})

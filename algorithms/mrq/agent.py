@@ -9,7 +9,9 @@ spec's section 14 choices, each recorded in the config and therefore in every ru
 - LAP priority: from the pre-update Q(s, a) (``priority_source="pre_update"``, b1f387e on and the
   paper text); ``"policy_q"`` uses Q(s, pi(s)) after the value step as the initial commit did.
 - Discrete evaluation: greedy argmax of the policy logits (``discrete_eval_gumbel=False``); the
-  official code samples through the Gumbel-softmax at evaluation too (flag ``True``).
+  official code samples through the Gumbel-softmax at evaluation too (flag ``True``). The rule is a
+  protocol field of discrete tasks (``Task.discrete_eval``): the ``atari`` suite sets ``True``, the
+  paper's rule, ``atari-greedy`` ``False``.
 - Atari's eval epsilon applies to evaluation only (a Task field), not to training as in HEAD.
 - Official bugs fixed, each reproducible by a flag (both on in ``mrq@official-initial``): the stale dynamics
   target of a terminal step inside an encoder window (``official_terminal_target``) and numpy-int warm-up
@@ -81,7 +83,7 @@ class Config:
     # spec section 14 choices (see module docstring)
     nstep_form: str = "corrected"  # "corrected" (79abcb1) | "head" (8a44a7d) | "initial" (0f0ed0e)
     priority_source: str = "pre_update"  # "pre_update" | "policy_q"
-    discrete_eval_gumbel: bool = False
+    discrete_eval_gumbel: bool = False  # official select_action: Gumbel-sampled at eval too (the atari suite sets True)
     # official-code bugs (0f0ed0e and HEAD) we fix; True reproduces them (README, MR.Q section)
     official_terminal_target: bool = False  # stale dynamics target of a terminal step inside an encoder window
     official_warmup_actions: bool = False  # numpy-int warm-up discrete actions stored as [k, ..., k], not one-hot
