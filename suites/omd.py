@@ -1,4 +1,7 @@
-"""``omd-cartpole``: OMD's CartPole misspecification study (paper section 7, Figure 4, Appendix D).
+"""OMD's misspecification studies as suites: ``omd-cartpole`` (paper section 7, Figure 4, Appendix D) and
+``omd-halfcheetah`` (Appendix F, Figure 8; see the bottom of this module).
+
+``omd-cartpole``:
 
 Two sweeps on gymnasium ``CartPole-v1`` (500-step limit, as the official gym 0.18 env):
 
@@ -43,7 +46,8 @@ class GaussianDistractors(gym.ObservationWrapper):
         return np.concatenate([np.asarray(observation, np.float32), noise])
 
 
-def make_cartpole(task: Task, seed: int) -> gym.Env:
+def make_with_distractors(task: Task, seed: int) -> gym.Env:
+    """``task.env_id`` (CartPole-v1 or, for omd-halfcheetah, HalfCheetah-v4) with the task's distractors."""
     kwargs = dict(task.env_kwargs)
     env = gym.make(task.env_id)
     if kwargs.get("distractors", 0):
@@ -52,8 +56,11 @@ def make_cartpole(task: Task, seed: int) -> gym.Env:
     return env
 
 
+make_cartpole = make_with_distractors  # the earlier name
+
+
 def _task(name: str, distractors: int = 0, model_hidden: int | None = None) -> Task:
-    return Task(name=name, env_id="CartPole-v1", library="gymnasium", make_env=make_cartpole, agent_steps=200_000,
+    return Task(name=name, env_id="CartPole-v1", library="gymnasium", make_env=make_with_distractors, agent_steps=200_000,
                 eval_every=1_000, eval_episodes=10, action="discrete", max_episode_frames=500,
                 env_kwargs=(("distractors", distractors),) if distractors else (),
                 agent_overrides={"omd": {"model_hidden": model_hidden}} if model_hidden else {})
@@ -65,4 +72,37 @@ OMD_CARTPOLE = register_suite(Suite(
     tasks=(_task("CartPole-v1"),
            *(_task(f"CartPole-v1-width{w}", model_hidden=w) for w in MODEL_WIDTHS),
            *(_task(f"CartPole-v1-distract{d}", distractors=d) for d in DISTRACTORS)),
+))
+
+
+# -- omd-halfcheetah: paper Appendix F / Figure 8 (OMD vs MLE with SAC as the inner optimizer) --------------
+# Official mujoco/train.py + configs/omd_default.py (spec shared/specs/omd.md section 2): HalfCheetah-v2 under
+# gym 0.18 (here gymnasium HalfCheetah-v4, the mujoco-bindings port of the same model, as the gym suite), 1M agent
+# steps (max_steps), 10k uniform warm-up steps (start_training), evaluation every 5k steps with 10 episodes
+# (eval_interval, eval_episodes), 1000-step episodes, distractors N(0, 1) appended after RescaleAction
+# (add_distractors.py), model width 64 (model_hidden_dim "for the misspecification experiments"). Figure 8 shows
+# 5 runs per point (--seeds 0-4) for --algos omd,omd@mle. The paper gives neither the widths nor the distractor
+# counts of Figure 8's x-axes: HALFCHEETAH_MODEL_WIDTHS and HALFCHEETAH_DISTRACTORS are OUR CHOICE (the
+# CartPole counts; widths from 4 up to the learner default 256). App. F's sweep (model lr and SAC lr in
+# {1e-4, 3e-4}, K in {1, 3}) is not part of the suite: run it with --set model/sac lr and inner_steps.
+HALFCHEETAH_MODEL_WIDTHS = (4, 8, 16, 32, 64, 256)  # our choice (Figure 8 left, values not printed)
+HALFCHEETAH_DISTRACTORS = DISTRACTORS  # our choice (Figure 8 right, values not printed), model width 64
+HALFCHEETAH_OMD = {"start_steps": 10_000}  # mujoco/train.py start_training 1e4 (the agent's default is CartPole's 1000)
+
+
+def _halfcheetah(name: str, distractors: int = 0, model_hidden: int | None = None) -> Task:
+    overrides = dict(HALFCHEETAH_OMD, **({"sac_model_hidden": model_hidden} if model_hidden else {}))
+    return Task(name=name, env_id="HalfCheetah-v4", library="gymnasium", make_env=make_with_distractors, agent_steps=1_000_000,
+                eval_every=5_000, eval_episodes=10, max_episode_frames=1_000,
+                env_kwargs=(("distractors", distractors),) if distractors else (),
+                agent_overrides={"omd": overrides})
+
+
+OMD_HALFCHEETAH = register_suite(Suite(
+    name="omd-halfcheetah",
+    description="OMD vs MLE on HalfCheetah (paper App. F, Fig. 8): model width 4-256 or 16-512 Gaussian distractors; "
+                "SAC inner optimizer, 1M steps, 10k warm-up; widths/counts our choice",
+    tasks=(_halfcheetah("HalfCheetah-v4"),
+           *(_halfcheetah(f"HalfCheetah-v4-width{w}", model_hidden=w) for w in HALFCHEETAH_MODEL_WIDTHS),
+           *(_halfcheetah(f"HalfCheetah-v4-distract{d}", distractors=d) for d in HALFCHEETAH_DISTRACTORS)),
 ))

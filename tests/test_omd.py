@@ -285,3 +285,19 @@ def test_sac_policy_heads_are_orthogonal_with_gain_sqrt2_as_the_official_default
         w = head.weight.detach().double()
         torch.testing.assert_close(w @ w.T, 2.0 * torch.eye(6, dtype=torch.float64), atol=1e-5, rtol=0)
         assert torch.count_nonzero(head.bias) == 0
+
+
+def test_omd_halfcheetah_suite_is_the_appendix_f_protocol():
+    suite = get_suite("omd-halfcheetah")
+    assert len(suite.tasks) == 13
+    for task in suite.tasks:
+        p = task.protocol()
+        assert (p["agent_steps"], p["eval_every_agent_steps"], p["eval_episodes"], p["env_id"]) == (1_000_000, 5_000, 10, "HalfCheetah-v4")
+    _, cfg = resolve_config("omd-halfcheetah", "omd@mle", task="HalfCheetah-v4-width8")
+    assert (cfg.agent_type, cfg.sac_model_hidden, cfg.start_steps) == ("mle", 8, 10_000)  # start_training 1e4
+    _, cfg = resolve_config("omd-halfcheetah", "omd", task="HalfCheetah-v4-distract64")
+    assert (cfg.sac_model_hidden, cfg.start_steps) == (64, 10_000)  # model width 64 with distractors (App. F)
+    env = suite.task("HalfCheetah-v4-distract64").make(0)
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (17 + 64,) and env.action_space.shape == (6,)
+    assert suite.task("HalfCheetah-v4-distract64").protocol()["protocol_id"] != suite.task("HalfCheetah-v4").protocol()["protocol_id"]
