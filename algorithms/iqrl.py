@@ -492,16 +492,16 @@ class IQRL(Agent):
 
 
 # Ablations of the paper's figures (reference folders in shared/reference/iqrl: names in quotes).
-register_variant("iqrl", "no-fsq", "no quantization ('iQRL-no-normalization' in norm-ablation / rank-comparison; "
+register_variant("iqrl", "no-fsq", "no quantization ('iQRL-no-normalization' in the paper draft figures norm-ablation / rank-comparison; "
                  "the draft's 'normalization' is FSQ); latent 512 wide (1024 humanoid/dog) as in the release, "
                  "which doubles its width only with FSQ", use_fsq=False, official_latent_groups=True)
-register_variant("iqrl", "rec", "+ reconstruction loss on every rollout latent ('iQRL+rec', reconstruction-ablation)",
+register_variant("iqrl", "rec", "+ reconstruction loss on every rollout latent ('iQRL+rec', paper draft figure reconstruction-ablation)",
                  use_rec_loss=True)
-register_variant("iqrl", "rew", "+ reward head on the cosine loss ('iQRL+cos+rew', reward-ablation; release use_rew_loss)",
+register_variant("iqrl", "rew", "+ reward head on the cosine loss ('iQRL+cos+rew', paper draft figure reward-ablation; release use_rew_loss)",
                  use_rew_loss=True)
-register_variant("iqrl", "mse-rew", "+ reward head, MSE consistency ('iQRL+rew', reward-ablation; the draft's MSE base loss)",
+register_variant("iqrl", "mse-rew", "+ reward head, MSE consistency ('iQRL+rew', paper draft figure reward-ablation; the draft's MSE base loss)",
                  use_rew_loss=True, rep_loss="mse")
-register_variant("iqrl", "tcrl", "cosine + reward head without FSQ ('TCRL-ours', reward-ablation); latent 512 wide "
+register_variant("iqrl", "tcrl", "cosine + reward head without FSQ ('TCRL-ours', paper draft figure reward-ablation); latent 512 wide "
                  "(1024 humanoid/dog) as in the release", use_rew_loss=True, use_fsq=False, official_latent_groups=True)
 register_variant("iqrl", "proj", "+ projection head D -> 512 -> 512 -> D/16 before the loss (release use_latent_projection)",
                  use_projection=True)

@@ -362,7 +362,7 @@ _VARIANTS = {
     "ent": ("RECONSTRUCTION (no official code; Table 5 gives one sentence): ALM-ENT, SAC entropy bonus with a "
             "learned std and temperature; H = entropy of the 0.3-clipped (truncated) policy the losses sample",
             dict(entropy_bonus=True)),
-    "official-windows": ("Official replay windows: only terminals end a window, so windows may cross timeouts",
+    "official-windows": ("Official replay windows: only terminals end a window, so windows may cross timeouts (official buffer @3b70f5b)",
                          dict(windows_cross_timeouts=True)),
 }
 for _name, (_description, _overrides) in _VARIANTS.items():

@@ -367,7 +367,7 @@ class MRQ(Agent):
 
 # Design study (paper section 5.2, Table 2; spec section 12), each a config switch.
 _VARIANTS = {
-    "linear-value": ("Linear value function: Q is linear in zsa", dict(linear_value=True)),
+    "linear-value": ("Linear value function (Table 2): Q is linear in zsa", dict(linear_value=True)),
     "dynamics-target": ("Dynamics target (Table 2): the model predicts the target encoder's z_{s'a'} (a' = the next stored "
                         "action, H+1 per window; the rollout stays in zsa space; our reading, no official code)",
                         dict(dyn_target="target_zsa")),
@@ -375,16 +375,16 @@ _VARIANTS = {
                           "dynamics target, optimized jointly; our reading, no official code", dict(dyn_target="online_zsa")),
     "revert": ("Revert (Table 2): linear Q plus the current encoder's z_{s'a'} dynamics target (a' = next stored "
                "action); our reading, no official code", dict(linear_value=True, dyn_target="online_zsa")),
-    "nonlinear-model": ("Non-linear model: separate MLPs for next-z, reward and done", dict(nonlinear_model=True)),
+    "nonlinear-model": ("Non-linear model (Table 2): separate MLPs for next-z, reward and done", dict(nonlinear_model=True)),
     "mse-reward": ("MSE reward loss (Table 2): a scalar reward output regressed on r by MSE, in place of the 65 "
                    "two-hot logits and their cross entropy", dict(reward_loss="mse")),
-    "no-reward-scaling": ("No reward scaling: both scales fixed at 1", dict(reward_scaling=False)),
-    "no-min": ("No min: mean instead of min over the target Qs", dict(target_min=False)),
-    "no-lap": ("No LAP: uniform sampling and the MSE value loss", dict(prioritized=False)),
-    "no-mr": ("No MR: no model-based representation loss; encoder trained end to end by the value loss",
+    "no-reward-scaling": ("No reward scaling (Table 2): both scales fixed at 1", dict(reward_scaling=False)),
+    "no-min": ("No min (Table 2): mean instead of min over the target Qs", dict(target_min=False)),
+    "no-lap": ("No LAP (Table 2): uniform sampling and the MSE value loss", dict(prioritized=False)),
+    "no-mr": ("No MR (Table 2): no model-based representation loss; encoder trained end to end by the value loss",
               dict(model_based_repr=False)),
-    "1-step": ("1-step return (H_Q = 1)", dict(q_horizon=1)),
-    "no-unroll": ("No unroll: encoder horizon 1 (H_Enc = 1)", dict(enc_horizon=1)),
+    "1-step": ("1-step return (Table 2): H_Q = 1", dict(q_horizon=1)),
+    "no-unroll": ("No unroll (Table 2): encoder horizon 1 (H_Enc = 1)", dict(enc_horizon=1)),
     # the official code's behaviours where it differs from the paper (spec section 14)
     "official-initial": ("Official initial commit 0f0ed0e (likely the published runs): n-step adds post-terminal rewards, "
                          "priority from Q(s, pi(s)), Gumbel-sampled discrete evaluation, stale terminal dynamics target, "
@@ -392,7 +392,7 @@ _VARIANTS = {
                          dict(nstep_form="initial", priority_source="policy_q", discrete_eval_gumbel=True,
                               official_terminal_target=True, official_warmup_actions=True)),
     # not in the paper: the CPU speed mode (AVX-512 BF16); see the issue note for its effect on learning
-    "bf16": ("bf16 autocast for every update (opt-in speed mode, changes numerics)", dict(bf16_autocast=True)),
+    "bf16": ("bf16 autocast for every update (ours, not in the paper: opt-in CPU speed mode, changes numerics)", dict(bf16_autocast=True)),
 }
 for _name, (_description, _overrides) in _VARIANTS.items():
     register_variant("mrq", _name, _description, **_overrides)
