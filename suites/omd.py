@@ -20,6 +20,8 @@ seeded by the env seed and captured in checkpoints: resumed runs stay exact.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import gymnasium as gym
 import numpy as np
 
@@ -74,6 +76,29 @@ OMD_CARTPOLE = register_suite(Suite(
            *(_task(f"CartPole-v1-distract{d}", distractors=d) for d in DISTRACTORS)),
 ))
 
+
+# -- omd-cartpole-sweep: the App. D grid behind Figure 4 -----------------------------------------------------
+# Figure 4 plots, per agent and setting, the best of a sweep over the Q learning rate {3e-4, 1e-3, 3e-3} and
+# the target moving-average coefficient tau {0.005, 0.01} (App. D; "2 tau's x 6 hidden sizes / 6 numbers of
+# distractors x 3 LRs" x 10 seeds x 3 agents = 2160 jobs). Each grid point is a task of its own, named
+# ``<setting>-qlr<lr>-tau<tau>`` (so every configuration has its own store folder), with the setting's
+# overrides plus ``q_lr`` and ``tau`` for omd and its variants. The selection rule and the Figure 4 layout
+# are in ``analysis/omd_sweep.py`` (``bench study omd-cartpole-sweep``).
+SWEEP_Q_LRS = (3e-4, 1e-3, 3e-3)  # paper App. D: learning rate of w
+SWEEP_TAUS = (0.005, 0.01)  # paper App. D: moving-average coefficient of the target network
+
+
+def _sweep_task(base: Task, q_lr: float, tau: float) -> Task:
+    overrides = dict(base.agent_overrides.get("omd", {}), q_lr=q_lr, tau=tau)
+    return dataclasses.replace(base, name=f"{base.name}-qlr{q_lr:g}-tau{tau:g}", agent_overrides={"omd": overrides})
+
+
+OMD_CARTPOLE_SWEEP = register_suite(Suite(
+    name="omd-cartpole-sweep",
+    description="OMD Fig. 4 as swept in App. D: every omd-cartpole setting x Q lr {3e-4, 1e-3, 3e-3} x tau {0.005, 0.01}; "
+                "best configuration per agent and setting by 'bench study omd-cartpole-sweep'",
+    tasks=tuple(_sweep_task(base, lr, tau) for base in OMD_CARTPOLE.tasks for lr in SWEEP_Q_LRS for tau in SWEEP_TAUS),
+))
 
 # -- omd-halfcheetah: paper Appendix F / Figure 8 (OMD vs MLE with SAC as the inner optimizer) --------------
 # Official mujoco/train.py + configs/omd_default.py (spec shared/specs/omd.md section 2): HalfCheetah-v2 under
