@@ -282,8 +282,9 @@ class MRQ(Agent):
         """a_{t+1}, ..., a_{t+H}: the stored action taken at each next state s_{t+k+1} of the window.
 
         The buffer's mask keeps a window's ``max(enc_horizon, q_horizon)`` + 1 slots inside its episode
-        (truncated episodes never offer their last ``horizon`` starts), so slot t + H is a real transition;
-        past a terminal the slot belongs to another episode and its loss terms are masked by not_done.
+        (truncated episodes never offer their last ``horizon`` starts), so slot t + H is a real transition of
+        the episode. A terminal step's a' is the zero action stored in the final-frame slot (no action is taken
+        at a terminal state); the steps after a terminal read another episode and are masked by not_done.
         """
         ind = (start[:, None] + torch.arange(1, horizon + 1, device=self.device)) % self.replay.capacity
         return self.replay.action[ind]
