@@ -175,14 +175,15 @@ def cmd_list(args: argparse.Namespace) -> int:
             for vname, variant in sorted(variants(name).items()):
                 print(f"    {name + '@' + vname:<22} {variant.description}")
     if what in ("suites", "all"):
-        print(f"suites:\n  {'name':<14}{'tasks':>5}  {'budget (agent steps / env frames)':<36}{'eval':<17}{'normalization':<14}description")
+        width = max(14, *(len(n) + 1 for n in suites()))
+        print(f"suites:\n  {'name':<{width}}{'tasks':>5}  {'budget (agent steps / env frames)':<36}{'eval':<17}{'normalization':<14}description")
         for name, suite in sorted(suites().items()):
             def same(attr, fmt=str):
                 values = {getattr(t, attr) for t in suite.tasks}
                 return fmt(values.pop()) if len(values) == 1 else "varies"
             budget = f"{same('agent_steps', _human)} / {same('env_frames', _human)}"
             evals = f"{same('eval_every', _human)} x {same('eval_episodes')}"
-            print(f"  {name:<14}{len(suite.tasks):>5}  {budget:<36}{evals:<17}{str(same('normalization')):<14}{suite.description}")
+            print(f"  {name:<{width}}{len(suite.tasks):>5}  {budget:<36}{evals:<17}{str(same('normalization')):<14}{suite.description}")
     if what == "tasks" or (what == "all" and args.suite):
         for suite in [get_suite(args.suite)] if args.suite else sorted(suites().values(), key=lambda s: s.name):
             print(f"tasks of {suite.name}:")
