@@ -72,7 +72,7 @@ def _import_mrq_file(path: Path, algo: str) -> pd.DataFrame:
                          "return": value, "protocol_id": f"mrq-paper:{suite}"})
     if not rows:
         raise UserError(f"{path}: no MR.Q result rows found")
-    return pd.DataFrame(rows, columns=COLUMNS)
+    return with_budgets(pd.DataFrame(rows, columns=COLUMNS))
 
 
 def import_td3_curves(path: str | Path, *, algo: str = "td3@published2018", eval_every: int = 5000) -> pd.DataFrame:
@@ -92,8 +92,9 @@ def import_td3_curves(path: str | Path, *, algo: str = "td3@published2018", eval
         for i, value in enumerate(curve):
             rows.append({"source": f"published:TD3/{f.name}", "suite": "gym-v1", "task": match.group(1), "algo": algo,
                          "variant": algo.partition("@")[2], "seed": int(match.group(2)), "step": i * eval_every,
-                         "env_frames": i * eval_every, "return": float(value), "protocol_id": "td3-paper:gym-v1"})
-    return pd.DataFrame(rows, columns=COLUMNS) if rows else empty_table()
+                         "env_frames": i * eval_every, "return": float(value), "protocol_id": "td3-paper:gym-v1",
+                         "step_inferred": True})  # the .npy files hold no steps: entry i is taken as i x eval_every
+    return with_budgets(pd.DataFrame(rows, columns=COLUMNS)) if rows else empty_table()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -142,8 +143,8 @@ def import_iqrl_csvs(path: str | Path, *, variant: str = "iqrl-draft") -> pd.Dat
             "algo": [f"{a}@{variant}" for a in labels], "variant": variant,
             "seed": raw["seed"].astype(int), "step": (raw["env_step"] // IQRL_ACTION_REPEAT).astype(int),
             "env_frames": raw["env_step"].astype(int), "return": raw["episode_reward"].astype(float),
-            "protocol_id": "iqrl-draft:dmc"}))
-    table = pd.concat(frames, ignore_index=True)[COLUMNS]
+            "protocol_id": "iqrl-draft:dmc", "budget": np.nan, "step_inferred": False}))
+    table = with_budgets(pd.concat(frames, ignore_index=True)[COLUMNS])
     return table.sort_values(["source", "algo", "task", "seed", "step"], kind="mergesort").reset_index(drop=True)
 
 
@@ -194,8 +195,9 @@ def import_alm_scores(path: str | Path, *, algo: str = "alm@published") -> pd.Da
             for seed, value in enumerate(values):
                 rows.append({"source": f"published:alm/{f.name}", "suite": "alm-locomotion", "task": ALM_FILES[f.stem],
                              "algo": algo, "variant": algo.partition("@")[2], "seed": seed, "step": step,
-                             "env_frames": step, "return": value, "protocol_id": "alm-paper:gym-v2"})
-    return pd.DataFrame(rows, columns=COLUMNS)
+                             "env_frames": step, "return": value, "protocol_id": "alm-paper:gym-v2",
+                             "step_inferred": not has_step})
+    return with_budgets(pd.DataFrame(rows, columns=COLUMNS))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -223,7 +225,25 @@ def import_omd_tabular(path: str | Path, *, source: str = "study") -> pd.DataFra
                          "task": [f"norm-bound-{b:g}" for b in raw["norm_bound"].round(4)], "algo": algos,
                          "variant": [a.partition("@")[2] for a in algos], "seed": raw["seed"].astype(int), "step": 0,
                          "env_frames": 0, "return": raw["J"].astype(float),
-                         "protocol_id": "omd-tabular:" + raw["experiment"].astype(str)})[COLUMNS]
+                         "protocol_id": "omd-tabular:" + raw["experiment"].astype(str), "budget": 0.0, "step_inferred": False})[COLUMNS]
+
+
+# Budgets of the published runs in agent steps (the step a table calls "final"); others are unknown (NaN):
+# then "final" is the last evaluation every seed of the cell reached.
+PUBLISHED_BUDGETS = {
+    "mrq-paper:gym": 1_000_000, "mrq-paper:dmc-proprio": 500_000, "mrq-paper:dmc-visual": 500_000,  # MR.Q Tables 4-6
+    "mrq-paper:atari": 2_500_000,  # MR.Q Table 7
+    "td3-paper:gym-v1": 1_000_000,  # TD3 paper: 1M time steps
+    "omd-tabular:returns": 0, "omd-tabular:bellman": 0,  # solved exactly, no environment steps
+}
+
+
+def with_budgets(table: pd.DataFrame) -> pd.DataFrame:
+    """Fills ``budget`` from PUBLISHED_BUDGETS and ``step_inferred`` (False unless set) of imported rows."""
+    table = table.copy()
+    table["budget"] = table["protocol_id"].map(PUBLISHED_BUDGETS).astype(float)
+    table["step_inferred"] = table["step_inferred"].eq(True)
+    return table
 
 
 # Comparable protocol fields of the published data (what the claims' protocol guard compares).
