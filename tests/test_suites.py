@@ -112,6 +112,10 @@ def test_discrete_evaluation_rule_is_a_protocol_field_that_the_claims_guard_comp
     # MR.Q follows the suite's rule (the paper's Gumbel-sampled evaluation on atari), whatever the variant
     assert resolve_config("atari", "mrq", task="Pong")[1].discrete_eval_gumbel is True
     assert resolve_config("atari-greedy", "mrq@official-initial", task="Pong")[1].discrete_eval_gumbel is False
+    from algorithms import variants  # no MR.Q variant contradicts a discrete task's protocol rule
+    for algo in ["mrq"] + [f"mrq@{v}" for v in variants("mrq")]:
+        for suite, task, rule in (("smoke", "CartPole-v1", "greedy"), ("atari", "Pong", "sampled"), ("atari-greedy", "Pong", "greedy")):
+            assert resolve_config(suite, algo, task=task)[1].discrete_eval_gumbel == (rule == "sampled"), (algo, suite)
     # MR.Q's Atari claims refuse greedy-evaluated evidence and accept sampled evidence
     claim = next(c for c in load_claims() if c.suite == "atari" and c.table == "Table 7" and c.task == "Pong")
     import pandas as pd

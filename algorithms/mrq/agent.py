@@ -13,7 +13,8 @@ spec's section 14 choices, each recorded in the config and therefore in every ru
   protocol field of discrete tasks (``Task.discrete_eval``): the ``atari`` suite sets ``True``, the
   paper's rule, ``atari-greedy`` ``False``.
 - Atari's eval epsilon applies to evaluation only (a Task field), not to training as in HEAD.
-- Official bugs fixed, each reproducible by a flag (both on in ``mrq@official-initial``): the stale dynamics
+- Official bugs fixed, each reproducible by a flag (both on in ``mrq@official-initial``, which leaves the
+  discrete evaluation rule to the task's protocol): the stale dynamics
   target of a terminal step inside an encoder window (``official_terminal_target``) and numpy-int warm-up
   discrete actions stored as ``[k, ..., k]`` (``official_warmup_actions``).
 
@@ -387,10 +388,11 @@ _VARIANTS = {
     "1-step": ("1-step return (Table 2): H_Q = 1", dict(q_horizon=1)),
     "no-unroll": ("No unroll (Table 2): encoder horizon 1 (H_Enc = 1)", dict(enc_horizon=1)),
     # the official code's behaviours where it differs from the paper (spec section 14)
+    # The discrete evaluation rule is not a variant's: it is the task's protocol field (the atari suite samples).
     "official-initial": ("Official initial commit 0f0ed0e (likely the published runs): n-step adds post-terminal rewards, "
-                         "priority from Q(s, pi(s)), Gumbel-sampled discrete evaluation, stale terminal dynamics target, "
-                         "warm-up discrete actions stored as [k, ..., k] (not reproduced: warm-up counted in slots)",
-                         dict(nstep_form="initial", priority_source="policy_q", discrete_eval_gumbel=True,
+                         "priority from Q(s, pi(s)), stale terminal dynamics target, warm-up discrete actions stored as "
+                         "[k, ..., k] (not reproduced: warm-up counted in slots; the eval rule is the suite's protocol)",
+                         dict(nstep_form="initial", priority_source="policy_q",
                               official_terminal_target=True, official_warmup_actions=True)),
     # not in the paper: the CPU speed mode (AVX-512 BF16); see the issue note for its effect on learning
     "bf16": ("bf16 autocast for every update (ours, not in the paper: opt-in CPU speed mode, changes numerics)", dict(bf16_autocast=True)),
