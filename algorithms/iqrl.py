@@ -24,9 +24,13 @@ Paper intent is the default; each behaviour of the released code that contradict
   from terminals and never masks the representation loss. Default False: terminals stop
   bootstrapping and mask later rollout steps (cumulatively). Windows never straddle two episodes
   here, with or without the flag (the release's 5-step slices can: not reproduced).
-- ``latent_dim_is_groups`` (spec 1a): the release's ``latent_dim`` counts FSQ groups and the width
-  is doubled in place. Default False: ``latent_dim`` is the latent width D (1024 default, 2048 for
-  humanoid and dog, = the release's effective widths); True multiplies it by ``len(fsq_levels)``.
+- ``official_latent_groups`` (spec 1a): the release's ``latent_dim`` counts FSQ groups (512; 1024 for
+  humanoid and dog) and ``Encoder.__init__`` doubles it in place *only when FSQ is on*, so its FSQ
+  latent is D = 1024 (2048) wide but its no-FSQ latent stays 512 (1024) wide. ``latent_dim`` here is
+  the FSQ width D (= the release's effective widths); with the flag, a no-FSQ agent's width is
+  ``latent_dim / len(fsq_levels)`` as in the release. Default False (paper intent: the same width D
+  with and without FSQ); ``iqrl@official``, ``@no-fsq`` and ``@tcrl`` (the release's ablation runs)
+  set it. It changes nothing while FSQ is on.
 - ``official_noop_init`` (spec 2): the release's critic orthogonal init is a no-op (PyTorch default
   init). Default False: the intended orthogonal weights and zero biases for the critics.
 
@@ -73,7 +77,7 @@ class Config:
     q_sample_size: int = 2  # iQRLConfig.q_sample_size: critics drawn per min/avg
     nstep: int = 1  # iQRLConfig.nstep (3 for acrobot, fish, reacher, dog: suites/iqrl_dmc.py)
     latent_dim: int = 1024  # latent width D (release: 512 groups x 2 channels; 2048 for humanoid/dog)
-    latent_dim_is_groups: bool = False  # official quirk: D = latent_dim * len(fsq_levels)
+    official_latent_groups: bool = False  # official quirk: without FSQ the width is latent_dim / len(fsq_levels) (spec 1a)
     horizon: int = 5  # iQRLConfig.horizon
     rho: float = 0.9  # iQRLConfig.rho: weight rho^t of rollout step t
     enc_hidden: tuple[int, ...] = (256,)  # iQRLConfig.enc_mlp_dims
@@ -264,7 +268,8 @@ class IQRL(Agent):
         self.act_low, self.act_high = low.to(self.device), high.to(self.device)
         scale, bias = (high - low) / 2, (high + low) / 2
         self.act_scale = scale.to(self.device)
-        width = cfg.latent_dim * (len(cfg.fsq_levels) if cfg.use_fsq and cfg.latent_dim_is_groups else 1)
+        # the release doubles its group count in place only with FSQ (Encoder.__init__, spec 1a)
+        width = cfg.latent_dim if cfg.use_fsq or not cfg.official_latent_groups else cfg.latent_dim // len(cfg.fsq_levels)
         if cfg.use_fsq and width % len(cfg.fsq_levels):
             raise UserError(f"iqrl latent_dim {width} must be a multiple of len(fsq_levels) = {len(cfg.fsq_levels)}")
         self.latent_width = width
@@ -487,19 +492,21 @@ class IQRL(Agent):
 
 
 # Ablations of the paper's figures (reference folders in shared/reference/iqrl: names in quotes).
-register_variant("iqrl", "no-fsq", "no quantization ('iQRL-no-normalization' in norm-ablation / rank-comparison; "
-                 "the draft's 'normalization' is FSQ)", use_fsq=False)
-register_variant("iqrl", "rec", "+ reconstruction loss on every rollout latent ('iQRL+rec', reconstruction-ablation)",
+register_variant("iqrl", "no-fsq", "no quantization ('iQRL-no-normalization' in the paper draft figures norm-ablation / rank-comparison; "
+                 "the draft's 'normalization' is FSQ); latent 512 wide (1024 humanoid/dog) as in the release, "
+                 "which doubles its width only with FSQ", use_fsq=False, official_latent_groups=True)
+register_variant("iqrl", "rec", "+ reconstruction loss on every rollout latent ('iQRL+rec', paper draft figure reconstruction-ablation)",
                  use_rec_loss=True)
-register_variant("iqrl", "rew", "+ reward head on the cosine loss ('iQRL+cos+rew', reward-ablation; release use_rew_loss)",
+register_variant("iqrl", "rew", "+ reward head on the cosine loss ('iQRL+cos+rew', paper draft figure reward-ablation; release use_rew_loss)",
                  use_rew_loss=True)
-register_variant("iqrl", "mse-rew", "+ reward head, MSE consistency ('iQRL+rew', reward-ablation; the draft's MSE base loss)",
+register_variant("iqrl", "mse-rew", "+ reward head, MSE consistency ('iQRL+rew', paper draft figure reward-ablation; the draft's MSE base loss)",
                  use_rew_loss=True, rep_loss="mse")
-register_variant("iqrl", "tcrl", "cosine + reward head without FSQ ('TCRL-ours', reward-ablation)",
-                 use_rew_loss=True, use_fsq=False)
+register_variant("iqrl", "tcrl", "cosine + reward head without FSQ ('TCRL-ours', paper draft figure reward-ablation); latent 512 wide "
+                 "(1024 humanoid/dog) as in the release", use_rew_loss=True, use_fsq=False, official_latent_groups=True)
 register_variant("iqrl", "proj", "+ projection head D -> 512 -> 512 -> D/16 before the loss (release use_latent_projection)",
                  use_projection=True)
 register_variant("iqrl", "mse", "MSE instead of cosine consistency loss (the paper draft's main loss)", rep_loss="mse")
-register_variant("iqrl", "official", "the released code's behaviour: +cos minimised, no discount at nstep 1, "
-                 "no done flags, no-op critic init", official_cosine_sign=True, official_nstep1_no_discount=True,
-                 official_ignore_done=True, official_noop_init=True)
+register_variant("iqrl", "official", "the released code's five behaviours (spec 1a, 2, 3.1, 3.3): +cos minimised, no "
+                 "discount at nstep 1, no done flags, no-op critic init, latent_dim counted in FSQ groups",
+                 official_cosine_sign=True, official_nstep1_no_discount=True, official_ignore_done=True,
+                 official_noop_init=True, official_latent_groups=True)

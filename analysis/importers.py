@@ -152,11 +152,17 @@ def import_iqrl_csvs(path: str | Path, *, variant: str = "iqrl-draft") -> pd.Dat
 # ALM ``scores/*.csv`` (RajGhugare19/alm@3b70f5b): a header row, ``Step`` then five columns all
 # named ``eval_episodic_return`` (one per seed, seed identities not given; each the mean return of
 # 5 evaluation episodes). ``gym_truncated_humanoid.csv`` has no ``Step`` column: its rows are every
-# 5000 steps from 5000, like the others. ``Step`` is used as the x-axis as is: Table 1's 200k
-# values equal the files' rows at Step = 200000 (alm.md section 7).
+# 5000 steps from 5000, like the others. ``Step`` is the official ``_train_step``: it counts the steps
+# *after* the 4,999 uniform warm-up steps (mujoco_workspace.py ``_explore`` loops range(1, 5000); the
+# files stop at Step = num_train_steps - 5000, e.g. 495k for 500k), while our x-axis counts every env
+# step, warm-up included. So step = env_frames = Step + ALM_WARMUP_STEPS (alm.md sections 4 and 7).
+# Table 1's "200k" numbers equal the files' rows at Step = 200000, i.e. env step 204,999
+# (ALM_TABLE1_STEP): the alm-locomotion protocol runs to that step and its Table 1 claims sit there.
 ALM_FILES = {"gym_ant": "Ant", "gym_humanoid": "Humanoid", "gym_half_cheetah": "HalfCheetah", "gym_walker2d": "Walker2d",
              "gym_hopper": "Hopper", "gym_truncated_ant": "T-Ant", "gym_truncated_humanoid": "T-Humanoid"}
 ALM_EVAL_EVERY = 5000
+ALM_WARMUP_STEPS = 4_999  # official explore_steps 5000 -> range(1, 5000): 4,999 random env steps before Step 0
+ALM_TABLE1_STEP = 200_000 + ALM_WARMUP_STEPS  # Table 1 = the files' Step 200000 (HalfCheetah 10789 +- 366 there)
 
 
 def import_alm_scores(path: str | Path, *, algo: str = "alm@published") -> pd.DataFrame:
@@ -182,7 +188,7 @@ def import_alm_scores(path: str | Path, *, algo: str = "alm@published") -> pd.Da
             raise UserError(f"{f}: expected an optional 'Step' column then 'eval_episodic_return' columns, got {header[:4]}...")
         for n, r in enumerate(body):
             try:
-                step = int(float(r[0])) if has_step else (n + 1) * ALM_EVAL_EVERY
+                step = (int(float(r[0])) if has_step else (n + 1) * ALM_EVAL_EVERY) + ALM_WARMUP_STEPS
                 values = [float(r[i]) for i in seed_cols]
             except (ValueError, IndexError):
                 raise UserError(f"{f}:{n + 2}: expected {len(header)} numeric fields") from None
@@ -245,7 +251,7 @@ IMPORTED_PROTOCOLS: dict[str, dict[str, str]] = {
     "mrq-paper:gym": {"env_version": "v4", "action_repeat": "1", "eval_episodes": "10"},
     "mrq-paper:dmc-proprio": {"env_version": "dm_control", "observation": "state", "action_repeat": "2", "eval_episodes": "10"},
     "mrq-paper:dmc-visual": {"env_version": "dm_control", "observation": "pixels", "action_repeat": "2", "eval_episodes": "10"},
-    "mrq-paper:atari": {"env_version": "v5", "action_repeat": "4", "eval_episodes": "10"},
+    "mrq-paper:atari": {"env_version": "v5", "action_repeat": "4", "eval_episodes": "10", "discrete_eval": "sampled"},
     "td3-paper:gym-v1": {"env_version": "v1", "action_repeat": "1", "eval_episodes": "10"},
     "iqrl-draft:dmc": {"env_version": "dm_control", "observation": "state", "action_repeat": "2", "eval_episodes": "10"},
     "alm-paper:gym-v2": {"env_version": "v2", "action_repeat": "1", "eval_episodes": "5"},

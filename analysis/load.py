@@ -85,7 +85,8 @@ def protocol_fields(protocol: dict) -> dict[str, str]:
     return {"env_version": version, "observation": str(protocol.get("observation", "")),
             "action_repeat": str(protocol.get("action_repeat", "")), "eval_episodes": str(protocol.get("eval_episodes", "")),
             "eval_epsilon": str(protocol.get("eval_epsilon", "")), "budget": str(protocol.get("agent_steps", "")),
-            "reduced_budget": str(bool(protocol.get("reduced_budget"))), "suite_protocol": suite_protocol_id(protocol)}
+            "reduced_budget": str(bool(protocol.get("reduced_budget"))), "suite_protocol": suite_protocol_id(protocol),
+            **({"discrete_eval": str(protocol["discrete_eval"])} if "discrete_eval" in protocol else {})}
 
 
 def suite_protocol_id(protocol: dict) -> str:

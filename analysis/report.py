@@ -22,7 +22,7 @@ import pandas as pd
 
 from analysis import stats
 from analysis.claims import check, load_claims, suite_normalization, verdict_table
-from analysis.importers import import_omd_tabular, import_reference
+from analysis.importers import ALM_TABLE1_STEP, import_omd_tabular, import_reference
 from analysis.load import COLUMNS, empty_table, load_manifests, load_runs, run_protocols
 from analysis.normalize import normalize
 from analysis.scores import final_scores, per_task, performance_profile, probability_of_improvement, sample_efficiency
@@ -239,8 +239,9 @@ def build(inputs: Inputs, out: str | Path = "results/report", *, claims_files=No
                 written += write_table(design_study_table(per_algo, b, seed=seed, reps=reps), sdir / f"design_study_{b}",
                                        f"{suite}: difference in normalized score to {b} (MR.Q Table 2 layout), 95% t-intervals")
         if suite.startswith("alm"):
-            written += write_table(mean_std_table(final_scores(sub, step=200_000)), sdir / "mean_std_200k",
-                                   f"{suite}: return at 200k steps, mean ± std over seeds (ALM Table 1 layout)")
+            written += write_table(mean_std_table(final_scores(sub, step=ALM_TABLE1_STEP)), sdir / "mean_std_200k",
+                                   f"{suite}: return at 200k steps after the 4,999-step warm-up (env step {ALM_TABLE1_STEP}), "
+                                   "mean ± std over seeds (ALM Table 1 layout)")
         for figure, g in raw[raw["protocol_id"] == "iqrl-draft:dmc"].groupby(raw["source"].str.split("/").str[1]):
             written += plots.save(plots.learning_curves(_curves(g.drop_duplicates(["task", "algo", "seed", "step"]), "return"),
                                                         f"iQRL paper draft: {figure}", "agent steps (action repeat 2)"), sdir / f"iqrl_{figure}")

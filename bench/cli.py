@@ -7,6 +7,7 @@
     bench check  [--runs DIR ...] [--reference DIR|SOURCE ...] [--claims FILE ...] [--allow-protocol-mismatch]
     bench reference fetch SOURCE | bench reference list
     bench study omd-tabular [--out DIR] [--seeds 10] [--max-iter 10000] [--bounds 20]
+    bench study omd-cartpole-sweep [--runs DIR ...] [--out DIR]
 
 Bad input gets one line naming what was wrong and what is valid, and exit code 2.
 """
@@ -174,14 +175,15 @@ def cmd_list(args: argparse.Namespace) -> int:
             for vname, variant in sorted(variants(name).items()):
                 print(f"    {name + '@' + vname:<22} {variant.description}")
     if what in ("suites", "all"):
-        print(f"suites:\n  {'name':<14}{'tasks':>5}  {'budget (agent steps / env frames)':<36}{'eval':<17}{'normalization':<14}description")
+        width = max(14, *(len(n) + 1 for n in suites()))
+        print(f"suites:\n  {'name':<{width}}{'tasks':>5}  {'budget (agent steps / env frames)':<36}{'eval':<17}{'normalization':<14}description")
         for name, suite in sorted(suites().items()):
             def same(attr, fmt=str):
                 values = {getattr(t, attr) for t in suite.tasks}
                 return fmt(values.pop()) if len(values) == 1 else "varies"
             budget = f"{same('agent_steps', _human)} / {same('env_frames', _human)}"
             evals = f"{same('eval_every', _human)} x {same('eval_episodes')}"
-            print(f"  {name:<14}{len(suite.tasks):>5}  {budget:<36}{evals:<17}{str(same('normalization')):<14}{suite.description}")
+            print(f"  {name:<{width}}{len(suite.tasks):>5}  {budget:<36}{evals:<17}{str(same('normalization')):<14}{suite.description}")
     if what == "tasks" or (what == "all" and args.suite):
         for suite in [get_suite(args.suite)] if args.suite else sorted(suites().values(), key=lambda s: s.name):
             print(f"tasks of {suite.name}:")
@@ -270,8 +272,23 @@ def cmd_reference(args: argparse.Namespace) -> int:
     return 0
 
 
+def _concat_tables(frames):
+    import pandas as pd
+
+    return pd.concat(frames, ignore_index=True)
+
+
 def cmd_study(args: argparse.Namespace) -> int:
-    """Exact studies that are not (algo x task x seed) grids; today OMD's tabular study."""
+    """Studies beyond one (algo x task x seed) grid: OMD's exact tabular study, and OMD's Figure 4 from the runs of
+    the omd-cartpole-sweep suite (selection rule, table, figure)."""
+    if args.name == "omd-cartpole-sweep":
+        from analysis.load import load_runs
+        from analysis.omd_sweep import write_study
+
+        out = args.out or os.path.join("results", "studies", args.name)
+        runs = _concat_tables([load_runs(root) for root in (args.runs or ["results"])])
+        print("wrote " + ", ".join(str(p) for p in write_study(runs, out)), file=sys.stderr)
+        return 0
     from algorithms.omd import tabular
 
     if args.seeds < 1 or args.max_iter < 1 or args.bounds < 1:
@@ -324,7 +341,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
 
     study = sub.add_parser("study", help="run an exact study and write its CSV data (omd-tabular: OMD paper Fig. 2, 3 right)")
-    study.add_argument("name", choices=["omd-tabular"], help="the study")
+    study.add_argument("name", choices=["omd-tabular", "omd-cartpole-sweep"],
+                       help="the study (omd-cartpole-sweep: Fig. 4 from 'bench run --suite omd-cartpole-sweep' runs)")
+    study.add_argument("--runs", action="append", metavar="DIR", help="omd-cartpole-sweep: results store root(s) (default: results)")
     study.add_argument("--out", default=None, help="output folder (default: results/studies/NAME)")
     study.add_argument("--seeds", type=int, default=10, help="seeds 1..N (default: 10, as the notebook)")
     study.add_argument("--max-iter", type=int, default=10_000, help="outer Adam steps per run (default: 10000)")

@@ -52,9 +52,11 @@ def test_alm_importer_handles_duplicate_columns_and_a_missing_step(tmp_path):
     (scores / "gym_truncated_humanoid.csv").write_text(",".join(["eval_episodic_return"] * 2) + "\n7,8\n9,10\n")
     t = import_alm_scores(scores)
     hc = t[t.task == "HalfCheetah"]
-    assert hc[hc.step == 10000].sort_values("seed")["return"].tolist() == [4.0, 5.0, 6.0]  # three seeds, not one deduplicated column
+    # Step counts after the 4,999 warm-up steps; our x-axis (step = env_frames) counts them: Step 10000 -> 14999
+    assert hc[hc.step == 14999].sort_values("seed")["return"].tolist() == [4.0, 5.0, 6.0]  # three seeds, not one deduplicated column
+    assert sorted(hc.step.unique()) == sorted(hc.env_frames.unique()) == [9999, 14999]
     th = t[t.task == "T-Humanoid"]
-    assert sorted(th.step.unique()) == [5000, 10000] and th[(th.step == 10000) & (th.seed == 1)]["return"].item() == 10.0
+    assert sorted(th.step.unique()) == [9999, 14999] and th[(th.step == 14999) & (th.seed == 1)]["return"].item() == 10.0
     (scores / "gym_walker2d.csv").write_text("Step,eval_episodic_return\n5000,oops\n")
     with pytest.raises(UserError, match="gym_walker2d.csv:2: expected 2 numeric fields"):
         import_alm_scores(scores)
@@ -374,6 +376,21 @@ def test_alm_table1_claims_against_released_curves_find_the_t_humanoid_disagreem
     assert humanoid.verdict == "does not reproduce" and humanoid.estimate == pytest.approx(4177)
     assert "step inferred by the importer" in humanoid.detail
     assert verdicts["alm-table1-HalfCheetah"].verdict == "reproduces" and "inferred" not in verdicts["alm-table1-HalfCheetah"].detail
+
+
+def test_alm_step_alignment_puts_the_released_table1_row_on_our_final_evaluation(tmp_path):
+    """The released Step 200000 row (Table 1's point) and our alm-locomotion run's last evaluation are the same
+    env step, 4,999 + 200,000; the file's Step 195000 row is env step 199,999, not 200,000."""
+    from analysis.importers import ALM_TABLE1_STEP
+    from suites import get_suite
+
+    scores = tmp_path / "scores"
+    scores.mkdir()
+    (scores / "gym_half_cheetah.csv").write_text("Step,eval_episodic_return\n195000,1.0\n200000,2.0\n")
+    t = import_alm_scores(scores)
+    assert dict(zip(t.step, t["return"])) == {199_999: 1.0, 204_999: 2.0}
+    assert ALM_TABLE1_STEP == 204_999 == get_suite("alm-locomotion").task("HalfCheetah-v5").agent_steps
+    assert {c.step for c in load_claims() if c.paper.startswith("ALM")} == {ALM_TABLE1_STEP}
 
 
 def test_malformed_store_files_get_one_line_errors_naming_the_file(tmp_path, capsys):
