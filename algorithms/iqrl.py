@@ -55,6 +55,7 @@ from torch import nn
 
 from algorithms.base import Agent, Transition, register, register_variant
 from algorithms.common.nets import EnsembleLinear, polyak_update
+from algorithms.common.safe_state import load_state
 from algorithms.mrq.buffer import MRQReplay
 from bench.errors import UserError
 
@@ -469,11 +470,10 @@ class IQRL(Agent):
         self.diagnostic_calls, self.windows_ready = state["diagnostic_calls"], state["windows_ready"]
 
     def _load_representation(self, path: str) -> None:
-        try:
-            saved = torch.load(path, map_location=self.device, weights_only=False)
-        except Exception as exc:  # noqa: BLE001
-            raise UserError(f"cannot read init_representation_from={path!r} ({type(exc).__name__}); "
-                            f"valid: the agent_final.pt or checkpoint/state.pt of an iqrl run") from None
+        saved = load_state(path, self.device, what="init_representation_from file",
+                           remedy="; valid: the agent_final.pt or checkpoint/state.pt of an iqrl run")
+        if not isinstance(saved, dict):
+            raise UserError(f"{path} holds no iqrl encoder; valid: the agent_final.pt or checkpoint/state.pt of an iqrl run")
         modules = saved.get("modules") or saved.get("agent", {}).get("modules")
         if not modules or "encoder" not in modules:
             raise UserError(f"{path} holds no iqrl encoder; valid: the agent_final.pt or checkpoint/state.pt of an iqrl run")
