@@ -147,10 +147,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         from runners.local import run_local
 
         summary = run_local(plan.todo, store, agent_steps=steps, device=device, workers=args.workers,
-                            progress=not args.quiet, config_overrides=overrides, wandb=wandb)
+                            progress=not args.quiet, config_overrides=overrides, wandb=wandb, wait=args.wait)
+    busy = f", {len(summary.busy)} busy (being written by another process)" if summary.busy else ""
     print(f"summary: {len(summary.completed)} completed, {len(plan.done)} already complete, "
-          f"{len(plan.skipped)} skipped (unsupported), {len(summary.failed)} failed", file=sys.stderr)
-    return 1 if summary.failed else 0
+          f"{len(plan.skipped)} skipped (unsupported), {len(summary.failed)} failed{busy}", file=sys.stderr)
+    return 1 if summary.failed or summary.busy else 0
 
 
 def _human(n: int) -> str:
@@ -289,6 +290,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="override a config field of every algorithm in the run (repeatable), e.g. --set batch_size=128; "
                           "recorded in the manifest")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--wait", action="store_true",
+                     help="a cell another process is writing: wait for it (default: say who holds it and skip it)")
     ray = run.add_argument_group("Ray Tune runner (--runner ray)")
     run.add_argument("--runner", default="local", choices=["local", "ray"], help="where cells run (default: local)")
     ray.add_argument("--address", default=None, help="Ray cluster: auto, HOST:PORT or ray://HOST:PORT (default: a local instance)")

@@ -31,6 +31,7 @@ from bench.provenance import provenance
 from results.store import Cell, Store, atomic_write
 from suites import get_suite, get_task
 from suites.envs import get_env_rng_state, set_env_rng_state
+from runners.cell_guard import guarded
 from runners.sinks import Sink
 from suites.task import Task
 
@@ -106,6 +107,7 @@ def _check_finite(metrics: dict[str, torch.Tensor], step: int) -> None:
         raise Diverged(f"non-finite {', '.join(bad)} at agent step {step}")
 
 
+@guarded  # the cell's lock (wait=True waits for another writer), stale temp files removed, OS errors recorded
 def train(
     cell: Cell,
     store: Store,

@@ -70,7 +70,7 @@ def _trial(config: dict[str, Any]) -> None:
     wandb = WandbSettings(**config["wandb"]) if config["wandb"] else None
     threads = max(1, int(config["cpus_per_trial"]))
     manifest = run_cell(cell, config["root"], config["agent_steps"], config["device"], threads, False,
-                        config["config_overrides"], wandb)
+                        config["config_overrides"], wandb, config.get("wait", False))
     tune.report({"status": manifest["status"], "final_return": manifest.get("final_return") or float("nan")})
 
 
