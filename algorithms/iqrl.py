@@ -54,6 +54,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from algorithms.base import Agent, Transition, register, register_variant
+from algorithms.common import checks
 from algorithms.common.nets import EnsembleLinear, polyak_update
 from algorithms.common.safe_state import load_state
 from algorithms.mrq.buffer import MRQReplay
@@ -103,6 +104,20 @@ class Config:
     official_noop_init: bool = False  # official quirk: critic orthogonal init is a no-op (spec 2)
     init_representation_from: str = ""  # task-agnostic ablation: agent_final.pt of a finished iQRL run
     diagnostics_batch: int = 0  # observations per rank diagnostic; 0 = D (release: a batch of D samples)
+
+    def validate(self) -> None:
+        checks.finite(self)
+        checks.replay(self)
+        checks.widths(self, "hidden")
+        checks.widths(self, "enc_hidden", allow_empty=True)
+        checks.widths(self, "fsq_levels")
+        checks.positive(self, "lr", "enc_lr")
+        checks.fraction(self, "gamma", "tau", "enc_tau", "rho")
+        checks.at_least_one(self, "actor_update_freq", "num_critics", "q_sample_size", "nstep", "latent_dim", "horizon",
+                            "exploration_decay_episodes")
+        checks.no_more_than(self, "q_sample_size", "num_critics")
+        checks.non_negative(self, "enc_weight_decay", "grad_clip_norm", "proj_dim", "exploration_noise_start",
+                            "exploration_noise_end", "policy_noise", "noise_clip", "random_episodes", "diagnostics_batch")
 
 
 # -- networks -------------------------------------------------------------------------------------

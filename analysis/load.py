@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.errors import UserError
+from results.names import safe_name
 
 COLUMNS = ["source", "suite", "task", "algo", "variant", "seed", "step", "env_frames", "return", "protocol_id"]
 
@@ -36,6 +37,8 @@ def load_runs(root: str | Path = "results", *, include_incomplete: bool = False)
             algo, suite, task, seed = cell["algo"], cell["suite"], cell["task"], int(cell["seed"])
         except (KeyError, TypeError, ValueError) as exc:
             raise UserError(f"{manifest_path}: not a latentbench manifest (missing or bad {exc})") from None
+        for what, value in (("suite", suite), ("task", task), ("algo", algo)):  # they name report folders and files
+            safe_name(value, f"cell {what}", manifest_path)
         evals = manifest["_dir"] / "evals.csv"
         if not evals.exists():
             continue

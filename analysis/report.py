@@ -28,6 +28,7 @@ from analysis.normalize import normalize
 from analysis.scores import final_scores, performance_profile, probability_of_improvement, sample_efficiency
 from analysis.tables import aggregate_rows, design_study_table, digits_for, fmt, mean_std_table, per_task_table, write_table
 from bench.errors import UserError
+from results.names import inside, make_output_dir, safe_name
 from results.store import atomic_write_text
 
 PUBLISHED_URLS = {  # protocol id of imported data -> the public folder it came from (analysis/fetch.py pins)
@@ -141,8 +142,7 @@ def build(inputs: Inputs, out: str | Path = "results/report", *, claims_files=No
         where = ", ".join(str(d / "runs") for d in inputs.runs_dirs) or "results/runs"
         raise UserError(f"nothing to report: no complete runs in {where} and no --reference data; run 'bench run' first "
                         f"or import published data with --reference DIR (see 'bench reference fetch')")
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = make_output_dir(out)
     written: list[Path] = []
     sections = []
     suites = sorted(data["suite"].unique())
@@ -156,7 +156,7 @@ def build(inputs: Inputs, out: str | Path = "results/report", *, claims_files=No
         sub["normalized"] = [normalize(norm, t, r) for t, r in zip(sub["task"], sub["return"])] if norm else np.nan
         final = final_scores(sub)
         final["normalized"] = [normalize(norm, t, r) for t, r in zip(final["task"], final["return"])] if norm else np.nan
-        sdir = out / suite
+        sdir = inside(out, out / safe_name(suite, "suite", f"data from {raw['source'].iloc[0]}"))
         sources = _sources(sub)
         matrices = _matrices(final) if norm else {}
         aggregates = aggregate_rows(matrices, seed=seed, reps=reps) if matrices else None
@@ -180,14 +180,14 @@ def build(inputs: Inputs, out: str | Path = "results/report", *, claims_files=No
                 written += write_table(pd.DataFrame(poi), sdir / "probability_of_improvement", f"{suite}: probability of improvement, 95% CI")
             base = [a for a in matrices if "@" not in a and any(b.startswith(a + "@") for b in matrices)]
             for b in base:
-                written += write_table(design_study_table(matrices, b, seed=seed, reps=reps), sdir / f"design_study_{b}",
+                written += write_table(design_study_table(matrices, b, seed=seed, reps=reps), sdir / f"design_study_{safe_name(b, 'algorithm')}",
                                        f"{suite}: difference in normalized score to {b} (MR.Q Table 2 layout)")
         if suite.startswith("alm"):
             written += write_table(mean_std_table(final_scores(sub, step=200_000)), sdir / "mean_std_200k",
                                    f"{suite}: return at 200k steps, mean ± std over seeds (ALM Table 1 layout)")
         for figure, g in raw[raw["protocol_id"] == "iqrl-draft:dmc"].groupby(raw["source"].str.split("/").str[1]):
             written += plots.save(plots.learning_curves(_curves(g.drop_duplicates(["task", "algo", "seed", "step"]), "return", seed=seed, reps=200),
-                                                        f"iQRL paper draft: {figure}", "agent steps (action repeat 2)"), sdir / f"iqrl_{figure}")
+                                                        f"iQRL paper draft: {figure}", "agent steps (action repeat 2)"), sdir / f"iqrl_{safe_name(figure, 'figure folder')}")
         diag = _diagnostics(inputs.manifests, suite)
         if not diag.empty:  # e.g. iQRL's latent rank and FSQ code usage (the paper's rank comparison)
             written += write_table(diag.sort_values(["metric", "task", "algo", "seed", "step"]).astype(str), sdir / "diagnostics",
@@ -195,7 +195,7 @@ def build(inputs: Inputs, out: str | Path = "results/report", *, claims_files=No
             for metric in sorted(m for m in diag["metric"].unique() if m.startswith("latent_rank")):
                 d = diag[diag["metric"] == metric].rename(columns={"value": "return"})
                 written += plots.save(plots.learning_curves(_curves(d, "return", seed=seed, reps=200), f"{suite}: {metric} (mean, 95% CI over seeds)"),
-                                      sdir / f"diagnostics_{metric}")
+                                      sdir / f"diagnostics_{safe_name(metric, 'diagnostic metric')}")
         sections.append((suite, sub, final, aggregates, sources, _compute(inputs.manifests, suite, out), norm))
     for i, study in enumerate(inputs.studies):
         written += _omd_tabular_figures(pd.read_csv(study), out / "omd-tabular", "" if i == 0 else f"_{i}", seed=seed)
