@@ -94,18 +94,39 @@ def load_claims(paths: list[str | Path] | None = None) -> list[Claim]:
     for path in files:
         if not path.is_file():
             raise UserError(f"{path}: no such claims file")
-        with open(path, newline="") as f:
-            reader = csv.DictReader(f)
+        for line, row in _claim_rows(path):
+            claim = _parse(row, f"{path.name}:{line}")
+            if claim.claim_id in seen:
+                raise UserError(f"{path}:{line}: claim_id {claim.claim_id!r} already used at {seen[claim.claim_id]}")
+            seen[claim.claim_id] = claim.where
+            claims.append(claim)
+    return claims
+
+
+def _claim_rows(path: Path) -> list[tuple[int, dict[str, str]]]:
+    """(line, row) of every row; a binary file, an unbalanced quote or a row with the wrong number of fields
+    is a one-line error naming the file and line."""
+    last = 0  # the line where the last complete row ended
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f, strict=True)
             missing = [c for c in CLAIM_COLUMNS if c not in (reader.fieldnames or [])]
             if missing:
                 raise UserError(f"{path}: missing columns {', '.join(missing)}; a claims file needs {', '.join(CLAIM_COLUMNS)}")
-            for line, row in enumerate(reader, 2):
-                claim = _parse(row, f"{path.name}:{line}")
-                if claim.claim_id in seen:
-                    raise UserError(f"{path}:{line}: claim_id {claim.claim_id!r} already used at {seen[claim.claim_id]}")
-                seen[claim.claim_id] = claim.where
-                claims.append(claim)
-    return claims
+            rows, last = [], 1
+            for row in reader:
+                start, last = last + 1, reader.line_num
+                if None in row or None in row.values():
+                    n = len(reader.fieldnames) + len(row.get(None) or []) - sum(v is None for v in row.values())
+                    raise UserError(f"{path}:{start}: {n} fields, the header has {len(reader.fieldnames)} "
+                                    f"(an unbalanced quote or a missing comma?)")
+                rows.append((start, row))
+            return rows
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: not a text CSV file (not UTF-8); valid: a claims CSV with columns {', '.join(CLAIM_COLUMNS)}") from None
+    except csv.Error as exc:
+        hint = "an unbalanced quote: the quoted field runs to the end of the file" if "end of data" in str(exc) else str(exc)
+        raise UserError(f"{path}:{last + 1}: malformed CSV ({hint})") from None
 
 
 def _parse(row: dict[str, str], where: str) -> Claim:
@@ -134,9 +155,26 @@ def _parse(row: dict[str, str], where: str) -> Claim:
         step, n_seeds = int(float(row["step"])), int(row["n_seeds"] or 0)
     except (ValueError, InvalidOperation):
         raise bad(f"value {row['value']!r}, step {row['step']!r} and n_seeds {row['n_seeds']!r} must be numbers") from None
+    if not np.isfinite(value) or step < 0 or n_seeds < 0:
+        raise bad(f"value {row['value']!r}, step {row['step']!r}, n_seeds {row['n_seeds']!r}; valid: a finite value, "
+                  f"step >= 0 and n_seeds >= 0")
+    _check_spread(row["spread_kind"], row["spread"], bad)
     return Claim(row["claim_id"], row["paper"], row["table"], row["cell"], row["suite"], row["task"], row["algo"],
                  row["baseline"], protocol, step, row["metric"], row["aggregation"], value, precision,
                  row["spread_kind"], row["spread"], n_seeds, row["source"], where)
+
+
+def _check_spread(kind: str, spread: str, bad) -> None:
+    """``std``: one number >= 0; ``ci95``: ``low;high`` with low <= high; no kind: no spread."""
+    try:
+        parts = [float(p) for p in spread.split(";")] if spread else []
+    except ValueError:
+        parts = None
+    ok = {"": parts == [], "std": parts is not None and len(parts) == 1 and np.isfinite(parts).all() and parts[0] >= 0,
+          "ci95": parts is not None and len(parts) == 2 and np.isfinite(parts).all() and parts[0] <= parts[1]}[kind]
+    if not ok:
+        valid = {"": "empty when spread_kind is empty", "std": "one number >= 0", "ci95": "low;high with low <= high"}[kind]
+        raise bad(f"spread {spread!r} for spread_kind {kind!r}; valid: {valid}")
 
 
 def suite_normalization(suite: str) -> str | None:

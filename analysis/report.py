@@ -217,7 +217,10 @@ def _diagnostics(manifests: list[dict], suite: str) -> pd.DataFrame:
     for m in manifests:
         path = m["_dir"] / "diagnostics.csv"
         if m["cell"]["suite"] == suite and path.exists():
-            d = pd.read_csv(path)
+            try:
+                d = pd.read_csv(path)
+            except (ValueError, UnicodeDecodeError) as exc:  # pandas' ParserError and EmptyDataError are ValueErrors
+                raise UserError(f"{path}: not a readable diagnostics CSV ({type(exc).__name__}: {str(exc).splitlines()[0][:80]})") from None
             frames.append(d.assign(task=m["cell"]["task"], algo=m["cell"]["algo"], seed=int(m["cell"]["seed"])))
     if not frames:
         return pd.DataFrame(columns=["task", "algo", "seed", "step", "env_frames", "metric", "value"])

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from bench.errors import UserError
+
 EVAL_COLUMNS = ["step", "env_frames", "return_mean", "return_std", "returns", "wall_time"]
 DIAGNOSTIC_COLUMNS = ["step", "env_frames", "metric", "value"]  # long format: one row per metric per evaluation
 
@@ -109,7 +111,15 @@ class Store:
         path = self.manifest_path(cell)
         if not path.exists():
             return None
-        return json.loads(path.read_text())
+        try:
+            manifest = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
+            raise UserError(f"{path}: unreadable manifest ({type(exc).__name__}); move or delete the folder "
+                            f"{path.parent} to run the cell again") from None
+        if not isinstance(manifest, dict) or not isinstance(manifest.get("status", ""), str):
+            raise UserError(f"{path}: not a latentbench manifest (a JSON object with cell, config, protocol, status); "
+                            f"move or delete the folder {path.parent} to run the cell again")
+        return manifest
 
     def write_manifest(self, cell: Cell, manifest: dict[str, Any]) -> None:
         atomic_write_json(self.manifest_path(cell), manifest)
@@ -127,7 +137,7 @@ class Store:
         manifest is then rewritten in place (truncating first frees its blocks)."""
         try:
             manifest = self.read_manifest(cell)
-        except (OSError, ValueError):
+        except UserError:
             return False
         if not manifest or manifest.get("status") != "running":
             return False
