@@ -19,7 +19,7 @@ from bench.cli import main
 from results.store import Cell, Store
 
 CELL = Cell("smoke", "Pendulum-v1", "td3", 0)
-RUN = ["run", "--suite", "smoke", "--tasks", "Pendulum-v1", "--algos", "td3", "--steps", "300", "--quiet"]
+RUN = ["run", "--suite", "smoke", "--tasks", "Pendulum-v1", "--algos", "td3", "--steps", "300", "--seeds", "7", "--quiet"]  # a new cell
 
 
 def _store(root: Path) -> Path:
@@ -128,13 +128,14 @@ CASES = [
     ("run-set-tau-5", None, [*RUN, "--set", "tau=5", "--out", "{store}"], "tau=5; valid: 0 < tau <= 1"),
     ("run-set-discount-2", None, [*RUN, "--set", "discount=2", "--out", "{store}"], "discount=2; valid: 0 < discount <= 1"),
     ("run-set-discount-0", None, [*RUN, "--set", "discount=0", "--out", "{store}"], "discount=0"),
-    ("run-mrq-set-zs-dim-0", None, [*RUN[:-3], "--algos", "mrq", "--set", "zs_dim=0", "--out", "{store}"], "bad mrq config: config field zs_dim=0"),
+    ("run-mrq-set-zs-dim-0", None, ["run", "--suite", "smoke", "--tasks", "Pendulum-v1", "--algos", "mrq", "--steps", "300", "--seeds", "7", "--quiet", "--set", "zs_dim=0",
+                                    "--out", "{store}"], "bad mrq config: config field zs_dim=0"),
     # -- bench run: seeds, store and output folder
     ("run-seeds-100001", None, [*RUN, "--seeds", "0-100000", "--out", "{store}"], "add --yes if you mean it"),
     ("run-seeds-too-many", None, [*RUN, "--seeds", "0-100000000", "--yes", "--out", "{store}"], "more than 1,000,000 seeds"),
-    ("run-manifest-truncated", lambda s, t: _write(_manifest(s), '{"status": "comp'), [*RUN, "--out", "{store}"], "unreadable manifest"),
-    ("run-manifest-list", lambda s, t: _write(_manifest(s), "[]"), [*RUN, "--out", "{store}"], "not a latentbench manifest"),
-    ("run-manifest-binary", lambda s, t: _write(_manifest(s), b"\xff\xfe\x00"), [*RUN, "--out", "{store}"], "unreadable manifest"),
+    ("run-manifest-truncated", lambda s, t: _write(_manifest(s), '{"status": "comp'), [*RUN, "--seeds", "0", "--out", "{store}"], "unreadable manifest"),
+    ("run-manifest-list", lambda s, t: _write(_manifest(s), "[]"), [*RUN, "--seeds", "0", "--out", "{store}"], "not a latentbench manifest"),
+    ("run-manifest-binary", lambda s, t: _write(_manifest(s), b"\xff\xfe\x00"), [*RUN, "--seeds", "0", "--out", "{store}"], "unreadable manifest"),
     ("run-out-a-file", _a_file, [*RUN, "--out", "{tmp}/afile"], "exists and is not a folder"),
     ("run-out-proc", None, [*RUN, "--out", "/proc/x"], "--out /proc/x: cannot create or write this folder"),
     # -- bench report

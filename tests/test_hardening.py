@@ -166,3 +166,92 @@ def test_disk_full_marks_the_cell_failed_with_the_reason(tmp_path, monkeypatch):
     manifest = store.read_manifest(CELL)
     assert code == 1
     assert manifest["status"] == "failed" and "No space left on device" in manifest["reason"], manifest
+
+
+# ------------------------------------------------------------------------------ paths from data
+
+@pytest.mark.parametrize("name", ["../../outside", "/tmp/outside", "a/b", "..", ".hidden", "", "x\x00y"])
+def test_names_from_files_never_become_paths(name):
+    from results.names import safe_name
+
+    with pytest.raises(UserError, match="cannot name a file or folder"):
+        safe_name(name, "suite", "manifest.json")
+
+
+@pytest.mark.parametrize("name", ["smoke", "dmc-proprio", "Pendulum-v1", "mrq@no-lap", "td3 [lr=0.001]", "latent_rank_tol0.01"])
+def test_names_of_real_suites_tasks_and_algorithms_are_accepted(name):
+    from results.names import safe_name
+
+    assert safe_name(name, "suite") == name
+
+
+def test_report_refuses_a_traversal_suite_from_published_data(tmp_path):
+    import pandas as pd
+
+    from analysis.load import COLUMNS
+    from analysis.report import Inputs, build
+
+    data = pd.DataFrame([{"source": "published:x.csv", "suite": "../../outside", "task": "t", "algo": "a@published", "variant": "published",
+                          "seed": 0, "step": 0, "env_frames": 0, "return": 1.0, "protocol_id": "p"}], columns=COLUMNS)
+    out = tmp_path / "a" / "b" / "report"
+    with pytest.raises(UserError, match=r"data from published:x.csv: suite '../../outside' cannot name a file or folder"):
+        build(Inputs(data, [], {}), out, reps=10, progress=False)
+    assert [p.name for p in tmp_path.rglob("*")] == ["a", "b", "report"]  # only --out itself, nothing outside it
+
+
+def test_traversal_manifest_is_refused_and_nothing_is_written_outside_out(tmp_path, capsys):
+    import json
+
+    store = Store(tmp_path / "store")
+    store.write_manifest(CELL, {"status": "complete", "cell": {"suite": "../../../../outside", "task": "Pendulum-v1", "algo": "td3", "seed": 0},
+                                "protocol": {"protocol_id": "p"}})
+    store.append_eval(CELL, {"step": 0, "env_frames": 0, "return_mean": 1.0, "return_std": 0.0, "returns": "", "wall_time": 1.0})
+    out = tmp_path / "r" / "e" / "p" / "o"
+    assert main(["report", "--runs", str(store.root), "--out", str(out), "--quiet"]) == 2
+    assert "cell suite '../../../../outside' cannot name a file or folder" in capsys.readouterr().err
+    assert not (tmp_path / "outside").exists() and not out.exists()
+    assert json.loads(store.manifest_path(CELL).read_text())["status"] == "complete"
+
+
+# ------------------------------------------------------------------------------ workers die with their parent
+
+_PARENT = """
+import concurrent.futures as cf, multiprocessing as mp, os, sys, time
+from runners.local import die_with_parent
+
+def report_pid(path):
+    open(path, "w").write(str(os.getpid()))
+    time.sleep(600)
+
+if __name__ == "__main__":
+    pool = cf.ProcessPoolExecutor(1, mp_context=mp.get_context("spawn"), initializer=die_with_parent, initargs=(os.getpid(),))
+    pool.submit(report_pid, sys.argv[1])
+    while not os.path.exists(sys.argv[1]):
+        time.sleep(0.05)
+    os.kill(os.getpid(), 9)  # the parent is SIGKILLed (no cleanup runs)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] not in ("Z", "X")
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads process states from /proc")
+def test_spawned_workers_die_with_a_sigkilled_parent(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    script, pid_file = tmp_path / "parent.py", tmp_path / "worker.pid"
+    script.write_text(_PARENT)
+    parent = subprocess.run([sys.executable, str(script), str(pid_file)], timeout=300)
+    assert parent.returncode == -9
+    worker = int(pid_file.read_text())
+    deadline = time.monotonic() + 120  # an upper bound only: the kernel kills it at once
+    while _alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(worker)
