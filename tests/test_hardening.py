@@ -255,3 +255,22 @@ def test_spawned_workers_die_with_a_sigkilled_parent(tmp_path):
     while _alive(worker) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not _alive(worker)
+
+
+def test_an_iqrl_final_file_initialises_a_representation_through_weights_only(tmp_path):
+    import dataclasses
+
+    from runners.loop import resolve_config
+    from suites import get_suite, get_task
+
+    env = get_task(get_suite("smoke"), "Pendulum-v1").make(0)
+    cls, cfg = resolve_config("smoke", "iqrl", None, task="Pendulum-v1")
+    source = cls(env.observation_space, env.action_space, cfg, "cpu", 0)
+    path = tmp_path / "agent_final.pt"  # as loop.train writes it
+    save_state({"modules": {k: m.state_dict() for k, m in source.modules().items()}, "config": dataclasses.asdict(cfg)}, path)
+    _, cfg2 = resolve_config("smoke", "iqrl", {"init_representation_from": str(path)}, task="Pendulum-v1")
+    target = cls(env.observation_space, env.action_space, cfg2, "cpu", 1)
+    for a, b in zip(source.encoder.parameters(), target.encoder.parameters()):
+        assert torch.equal(a, b)
+    fresh = cls(env.observation_space, env.action_space, cfg, "cpu", 1)
+    assert not all(torch.equal(a, b) for a, b in zip(source.encoder.parameters(), fresh.encoder.parameters()))
