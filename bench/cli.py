@@ -110,6 +110,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if args.workers < 1:
         raise UserError(f"bad --workers value {args.workers}; valid: an integer >= 1")
+    if args.max_failures < 0 or (args.max_concurrent is not None and args.max_concurrent < 1):
+        raise UserError("bad --max-failures / --max-concurrent; valid: --max-failures >= 0, --max-concurrent >= 1")
     steps = parse_steps(args.steps) if args.steps else None
     seeds = parse_seeds(args.seeds, yes=args.yes)
     algos = _split(args.algos)
@@ -152,8 +154,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.runner == "ray":
         from runners.ray_runner import run_ray
 
-        if args.max_failures < 0 or (args.max_concurrent is not None and args.max_concurrent < 1):
-            raise UserError("bad --max-failures / --max-concurrent; valid: --max-failures >= 0, --max-concurrent >= 1")
         summary = run_ray(plan.todo, store, agent_steps=steps, device=device, address=args.address,
                           cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial,
                           max_concurrent=args.max_concurrent, max_failures=args.max_failures,

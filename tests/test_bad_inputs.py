@@ -133,6 +133,8 @@ CASES = [
     # -- bench run: seeds, store and output folder
     ("run-seeds-100001", None, [*RUN, "--seeds", "0-100000", "--out", "{store}"], "add --yes if you mean it"),
     ("run-seeds-too-many", None, [*RUN, "--seeds", "0-100000000", "--yes", "--out", "{store}"], "more than 1,000,000 seeds"),
+    ("run-ray-max-failures-neg", None, [*RUN, "--runner", "ray", "--max-failures", "-1", "--out", "{store}"], "bad --max-failures"),
+    ("run-ray-max-concurrent-0", None, [*RUN, "--runner", "ray", "--max-concurrent", "0", "--out", "{store}"], "--max-concurrent >= 1"),
     ("run-manifest-truncated", lambda s, t: _write(_manifest(s), '{"status": "comp'), [*RUN, "--seeds", "0", "--out", "{store}"], "unreadable manifest"),
     ("run-manifest-list", lambda s, t: _write(_manifest(s), "[]"), [*RUN, "--seeds", "0", "--out", "{store}"], "not a latentbench manifest"),
     ("run-manifest-binary", lambda s, t: _write(_manifest(s), b"\xff\xfe\x00"), [*RUN, "--seeds", "0", "--out", "{store}"], "unreadable manifest"),
