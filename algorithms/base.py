@@ -247,7 +247,7 @@ def resolve(algo_id: str, overrides: dict[str, Any] | None = None) -> tuple[type
         try:
             validate()
         except UserError as exc:
-            raise UserError(f"bad {algo_id} config: {exc}") from None
+            raise UserError(f"bad {algo_id} config value {exc}") from None
     return cls, config
 
 

@@ -129,7 +129,7 @@ CASES = [
     ("run-set-discount-2", None, [*RUN, "--set", "discount=2", "--out", "{store}"], "discount=2; valid: 0 < discount <= 1"),
     ("run-set-discount-0", None, [*RUN, "--set", "discount=0", "--out", "{store}"], "discount=0"),
     ("run-mrq-set-zs-dim-0", None, ["run", "--suite", "smoke", "--tasks", "Pendulum-v1", "--algos", "mrq", "--steps", "300", "--seeds", "7", "--quiet", "--set", "zs_dim=0",
-                                    "--out", "{store}"], "bad mrq config: config field zs_dim=0"),
+                                    "--out", "{store}"], "bad mrq config value zs_dim=0; valid: a whole number zs_dim >= 1"),
     # -- bench run: seeds, store and output folder
     ("run-seeds-100001", None, [*RUN, "--seeds", "0-100000", "--out", "{store}"], "add --yes if you mean it"),
     ("run-seeds-too-many", None, [*RUN, "--seeds", "0-100000000", "--yes", "--out", "{store}"], "more than 1,000,000 seeds"),

@@ -18,7 +18,7 @@ class ConfigValueError(UserError):
 
 
 def _bad(name: str, value: Any, valid: str) -> ConfigValueError:
-    return ConfigValueError(f"config field {name}={value!r}; valid: {valid}")
+    return ConfigValueError(f"{name}={value!r}; valid: {valid}")
 
 
 def _number(cfg: Any, name: str) -> float:
