@@ -274,3 +274,33 @@ def test_an_iqrl_final_file_initialises_a_representation_through_weights_only(tm
         assert torch.equal(a, b)
     fresh = cls(env.observation_space, env.action_space, cfg, "cpu", 1)
     assert not all(torch.equal(a, b) for a, b in zip(source.encoder.parameters(), fresh.encoder.parameters()))
+
+
+# ------------------------------------------------------------------------------ config values
+
+def test_every_shipped_config_passes_its_own_validation():
+    from algorithms import all_algo_ids
+    from runners.loop import resolve_config
+    from suites import suites
+
+    for suite in suites().values():
+        for algo in all_algo_ids():
+            for task in suite.tasks:
+                resolve_config(suite.name, algo, None, task=task.name)  # defaults <- variant <- suite <- task
+
+
+@pytest.mark.parametrize("algo,overrides,what", [
+    ("iqrl", {"q_sample_size": 6}, "q_sample_size=6; valid: q_sample_size <= num_critics (5)"),
+    ("iqrl", {"rho": 0.0}, "rho=0.0; valid: 0 < rho <= 1"),
+    ("alm", {"td_lambda": 1.5}, "td_lambda=1.5; valid: 0 <= td_lambda <= 1"),
+    ("omd", {"epsilon": -0.1}, "epsilon=-0.1"),
+    ("omd", {"q_hidden": ()}, "q_hidden=()"),
+    ("mrq", {"lower": 10.0, "upper": -10.0}, "lower=10.0; valid: lower <= upper"),
+    ("td3@paper2018", {"buffer_size": 50}, "bad td3@paper2018 config value batch_size=100; valid: batch_size <= buffer_size (50)"),
+])
+def test_each_agent_owns_its_ranges(algo, overrides, what):
+    from algorithms import resolve
+
+    with pytest.raises(UserError) as info:
+        resolve(algo, overrides)
+    assert what in str(info.value) and "\n" not in str(info.value)
