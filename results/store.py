@@ -3,10 +3,13 @@
 - ``manifest.json``: cell, resolved config, protocol, provenance (git, packages, hardware), timing,
   throughput, parameter count and status (``running`` / ``complete`` / ``failed`` with reason).
 - ``evals.csv``: one row per evaluation, appended and flushed as it happens.
-- ``checkpoint/state.pt``: the latest resumable state (agent + loop), replaced atomically.
+- ``checkpoint/state.pt``: the latest resumable state (agent + loop), replaced atomically; plain data,
+  read back with ``torch.load(weights_only=True)`` (``algorithms.common.safe_state``).
+- ``.lock``: the one-writer lock of a running cell (``results.lock``), with the pid that held it last.
 
 Every whole-file write goes to a temporary file in the same folder and is renamed over the old
-one, so a kill at any moment leaves either the old or the new file, never half of one. This
+one, so a kill at any moment leaves either the old or the new file, never half of one (temporary files
+a killed writer left are removed when its cell starts again); files get the process umask's mode. This
 module does not import torch (analysis reads the store too); checkpoint bytes come in as
 callables that write to a path.
 """
