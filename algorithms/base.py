@@ -241,7 +241,14 @@ def resolve(algo_id: str, overrides: dict[str, Any] | None = None) -> tuple[type
     defaults = cls.Config()
     for key, value in (overrides or {}).items():
         _check_type(base, key, getattr(defaults, key), value)
-    return cls, dataclasses.replace(defaults, **merged)
+    config = dataclasses.replace(defaults, **merged)
+    validate = getattr(config, "validate", None)
+    if validate is not None:  # each Config owns its value ranges (algorithms/common/checks.py)
+        try:
+            validate()
+        except UserError as exc:
+            raise UserError(f"bad {algo_id} config value {exc}") from None
+    return cls, config
 
 
 def _check_type(algo: str, key: str, default: Any, value: Any) -> None:

@@ -58,7 +58,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from algorithms.base import Agent, Transition, register, register_variant
+from algorithms.common import checks
 from algorithms.common.nets import EnsembleLinear, polyak_update
+from algorithms.common.safe_state import load_state
 from algorithms.mrq.buffer import MRQReplay
 from bench.errors import UserError
 
@@ -106,6 +108,20 @@ class Config:
     official_noop_init: bool = False  # official quirk: critic orthogonal init is a no-op (spec 2)
     init_representation_from: str = ""  # task-agnostic ablation: agent_final.pt of a finished iQRL run
     diagnostics_batch: int = 0  # observations per rank diagnostic; 0 = D (release: a batch of D samples)
+
+    def validate(self) -> None:
+        checks.finite(self)
+        checks.replay(self)
+        checks.widths(self, "hidden")
+        checks.widths(self, "enc_hidden", allow_empty=True)
+        checks.widths(self, "fsq_levels")
+        checks.positive(self, "lr", "enc_lr")
+        checks.fraction(self, "gamma", "tau", "enc_tau", "rho")
+        checks.at_least_one(self, "actor_update_freq", "num_critics", "q_sample_size", "nstep", "latent_dim", "horizon",
+                            "exploration_decay_episodes")
+        checks.no_more_than(self, "q_sample_size", "num_critics")
+        checks.non_negative(self, "enc_weight_decay", "grad_clip_norm", "proj_dim", "exploration_noise_start",
+                            "exploration_noise_end", "policy_noise", "noise_clip", "random_episodes", "diagnostics_batch")
 
 
 # -- networks -------------------------------------------------------------------------------------
@@ -474,11 +490,10 @@ class IQRL(Agent):
         self.diagnostic_calls, self.windows_ready = state["diagnostic_calls"], state["windows_ready"]
 
     def _load_representation(self, path: str) -> None:
-        try:
-            saved = torch.load(path, map_location=self.device, weights_only=False)
-        except Exception as exc:  # noqa: BLE001
-            raise UserError(f"cannot read init_representation_from={path!r} ({type(exc).__name__}); "
-                            f"valid: the agent_final.pt or checkpoint/state.pt of an iqrl run") from None
+        saved = load_state(path, self.device, what="init_representation_from file",
+                           remedy="; valid: the agent_final.pt or checkpoint/state.pt of an iqrl run")
+        if not isinstance(saved, dict):
+            raise UserError(f"{path} holds no iqrl encoder; valid: the agent_final.pt or checkpoint/state.pt of an iqrl run")
         modules = saved.get("modules") or saved.get("agent", {}).get("modules")
         if not modules or "encoder" not in modules:
             raise UserError(f"{path} holds no iqrl encoder; valid: the agent_final.pt or checkpoint/state.pt of an iqrl run")

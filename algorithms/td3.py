@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from algorithms.base import Agent, Transition, register, register_variant
+from algorithms.common import checks
 from algorithms.common.nets import EnsembleMLP, mlp, polyak_update
 from algorithms.common.replay import TransitionReplay
 
@@ -42,6 +43,15 @@ class Config:
     expl_noise: float = 0.1  # main.py --expl_noise, times max_action
     start_steps: int = 25_000  # main.py --start_timesteps (HEAD default; 1k for InvertedPendulum/Reacher)
     buffer_size: int = 1_000_000  # utils.ReplayBuffer max_size
+
+    def validate(self) -> None:
+        checks.finite(self)
+        checks.replay(self)
+        checks.widths(self, "hidden")
+        checks.positive(self, "lr")
+        checks.fraction(self, "tau")
+        checks.non_negative(self, "policy_noise", "noise_clip", "expl_noise")
+        checks.at_least_one(self, "policy_freq")
 
 
 class Actor(nn.Module):

@@ -132,22 +132,39 @@ def load_claims(paths: list[str | Path] | None = None) -> list[Claim]:
     for path in files:
         if not path.is_file():
             raise UserError(f"{path}: no such claims file")
-        try:
-            with open(path, newline="", encoding="utf-8") as f:
-                rows = list(csv.DictReader(f, strict=True))
-                fieldnames = rows[0].keys() if rows else []
-        except (UnicodeDecodeError, csv.Error) as exc:
-            raise UserError(f"{path}: not a readable claims CSV ({exc})") from None
-        missing = [c for c in CLAIM_COLUMNS if c not in fieldnames]
-        if missing:
-            raise UserError(f"{path}: missing columns {', '.join(missing)}; a claims file needs {', '.join(CLAIM_COLUMNS)}")
-        for line, row in enumerate(rows, 2):
+        for line, row in _claim_rows(path):
             claim = _parse(row, f"{path.name}:{line}")
             if claim.claim_id in seen:
                 raise UserError(f"{path}:{line}: claim_id {claim.claim_id!r} already used at {seen[claim.claim_id]}")
             seen[claim.claim_id] = claim.where
             claims.append(claim)
     return claims
+
+
+def _claim_rows(path: Path) -> list[tuple[int, dict[str, str]]]:
+    """(line, row) of every row; a binary file, an unbalanced quote or a row with the wrong number of fields
+    is a one-line error naming the file and line."""
+    last = 0  # the line where the last complete row ended
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f, strict=True)
+            missing = [c for c in CLAIM_COLUMNS if c not in (reader.fieldnames or [])]
+            if missing:
+                raise UserError(f"{path}: missing columns {', '.join(missing)}; a claims file needs {', '.join(CLAIM_COLUMNS)}")
+            rows, last = [], 1
+            for row in reader:
+                start, last = last + 1, reader.line_num
+                if None in row or None in row.values():
+                    n = len(reader.fieldnames) + len(row.get(None) or []) - sum(v is None for v in row.values())
+                    raise UserError(f"{path}:{start}: {n} fields, the header has {len(reader.fieldnames)} "
+                                    f"(an unbalanced quote or a missing comma?)")
+                rows.append((start, row))
+            return rows
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: not a text CSV file (not UTF-8); valid: a claims CSV with columns {', '.join(CLAIM_COLUMNS)}") from None
+    except csv.Error as exc:
+        hint = "an unbalanced quote: the quoted field runs to the end of the file" if "end of data" in str(exc) else str(exc)
+        raise UserError(f"{path}:{last + 1}: malformed CSV ({hint})") from None
 
 
 def _parse(row: dict[str, str], where: str) -> Claim:
@@ -178,10 +195,9 @@ def _parse(row: dict[str, str], where: str) -> Claim:
         step, n_seeds = int(float(row["step"])), int(row["n_seeds"] or 0)
     except (ValueError, InvalidOperation, OverflowError):
         raise bad(f"value {row['value']!r}, step {row['step']!r} and n_seeds {row['n_seeds']!r} must be numbers") from None
-    if not np.isfinite(value):
-        raise bad(f"value {row['value']!r} is not a finite number")
-    if step < 0 or n_seeds < 0:
-        raise bad(f"step {row['step']!r} and n_seeds {row['n_seeds']!r} must be >= 0")
+    if not np.isfinite(value) or step < 0 or n_seeds < 0:
+        raise bad(f"value {row['value']!r}, step {row['step']!r}, n_seeds {row['n_seeds']!r}; valid: a finite value, "
+                  f"step >= 0 and n_seeds >= 0")
     spread = _spread(row["spread_kind"], row["spread"], bad)
     ddof = row.get("ddof", "")
     if ddof not in ("", "0", "1"):
@@ -193,7 +209,10 @@ def _parse(row: dict[str, str], where: str) -> Claim:
 
 
 def _spread(kind: str, text: str, bad) -> tuple[float, ...]:
+    """The printed spread as numbers: ``std``/``se`` one number >= 0; ``ci95``/``ci95-t`` ``low;high`` with low <= high."""
     if not kind:
+        if text:
+            raise bad(f"spread {text!r} for spread_kind ''; valid: empty when spread_kind is empty")
         return ()
     want = 2 if kind.startswith("ci95") else 1
     try:
@@ -201,8 +220,8 @@ def _spread(kind: str, text: str, bad) -> tuple[float, ...]:
     except ValueError:
         values = ()
     if len(values) != want or not all(np.isfinite(values)) or (want == 1 and values[0] < 0) or (want == 2 and values[0] > values[1]):
-        shape = "'low;high' with low <= high" if want == 2 else "one number >= 0"
-        raise bad(f"spread {text!r} for spread_kind {kind}: expected {shape}")
+        valid = "low;high with low <= high" if want == 2 else "one number >= 0"
+        raise bad(f"spread {text!r} for spread_kind {kind!r}; valid: {valid}")
     return values
 
 

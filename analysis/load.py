@@ -13,11 +13,13 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import math
 from pathlib import Path
 
 import pandas as pd
 
 from bench.errors import UserError
+from results.names import safe_name
 
 COLUMNS = ["source", "suite", "task", "algo", "variant", "seed", "step", "env_frames", "return", "protocol_id", "budget",
            "step_inferred"]
@@ -46,21 +48,57 @@ def load_runs(root: str | Path = "results", *, include_incomplete: bool = False)
             budget = int(manifest["protocol"].get("agent_steps") or 0) or float("nan")
         except (KeyError, TypeError, ValueError) as exc:
             raise UserError(f"{manifest_path}: not a latentbench manifest (missing or bad {exc})") from None
+        for what, value in (("suite", suite), ("task", task), ("algo", algo)):  # they name report folders and files
+            safe_name(value, f"cell {what}", manifest_path)
         evals = manifest["_dir"] / "evals.csv"
         if not evals.exists():
             continue
-        with open(evals, newline="") as f:
-            for line, r in enumerate(csv.DictReader(f), 2):
-                if not r.get("wall_time"):
-                    continue  # a partial last line left by a kill mid-write
+        rows += [{"source": "runs", "suite": suite, "task": task, "algo": algo, "variant": algo.partition("@")[2], "seed": seed,
+                  "step": step, "env_frames": frames, "return": value, "protocol_id": protocol_id, "budget": budget,
+                  "step_inferred": False}
+                 for step, frames, value in read_evals_csv(evals, complete=manifest.get("status") == "complete")]
+    return pd.DataFrame(rows, columns=COLUMNS) if rows else empty_table()
+
+
+def read_evals_csv(evals: Path, *, complete: bool = True) -> list[tuple[int, int, float]]:
+    """(step, env_frames, return_mean) of every row; anything malformed is a UserError naming the file and line.
+
+    Only a partial last line (a kill mid-write) is skipped; a NaN or infinite return, a wrong header or a
+    complete cell without rows is never silently dropped (a dropped seed would shrink n in every table)."""
+    from results.store import EVAL_COLUMNS
+
+    out = []
+    try:
+        with open(evals, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f, strict=True)
+            header = reader.fieldnames
+            if header is None:
+                if complete:
+                    raise UserError(f"{evals}: empty, but its cell is complete; valid: a header {','.join(EVAL_COLUMNS)} and one row per evaluation")
+                return out
+            if list(header) != EVAL_COLUMNS:
+                raise UserError(f"{evals}:1: header {','.join(map(str, header))!r}; valid: {','.join(EVAL_COLUMNS)}")
+            records = [(reader.line_num, r) for r in reader]
+            for i, (line, r) in enumerate(records):
+                if not r.get("wall_time") or None in r.values():
+                    if i == len(records) - 1:
+                        continue  # a partial last line left by a kill mid-write
+                    raise UserError(f"{evals}:{line}: incomplete row; valid: {len(EVAL_COLUMNS)} fields ({','.join(EVAL_COLUMNS)})")
+                if None in r:
+                    raise UserError(f"{evals}:{line}: {len(EVAL_COLUMNS) + len(r[None])} fields; valid: {len(EVAL_COLUMNS)} ({','.join(EVAL_COLUMNS)})")
                 try:
                     step, frames, value = int(r["step"]), int(r["env_frames"]), float(r["return_mean"])
                 except (KeyError, TypeError, ValueError):
                     raise UserError(f"{evals}:{line}: expected numeric step, env_frames and return_mean") from None
-                rows.append({"source": "runs", "suite": suite, "task": task, "algo": algo, "variant": algo.partition("@")[2],
-                             "seed": seed, "step": step, "env_frames": frames, "return": value, "protocol_id": protocol_id,
-                             "budget": budget, "step_inferred": False})
-    return pd.DataFrame(rows, columns=COLUMNS) if rows else empty_table()
+                if not math.isfinite(value):
+                    raise UserError(f"{evals}:{line}: return_mean {r['return_mean']} is not a finite number; "
+                                    f"a diverged cell is stored as failed, so this file is corrupt")
+                out.append((step, frames, value))
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise UserError(f"{evals}: not a readable CSV ({type(exc).__name__}: {str(exc).splitlines()[0][:80]})") from None
+    if complete and not out:
+        raise UserError(f"{evals}: no evaluation rows, but its cell is complete; valid: one row per evaluation")
+    return out
 
 
 def load_manifests(root: str | Path = "results", *, include_incomplete: bool = False) -> list[dict]:
@@ -71,7 +109,9 @@ def load_manifests(root: str | Path = "results", *, include_incomplete: bool = F
         try:
             manifest = json.loads(manifest_path.read_text())
         except (OSError, ValueError) as exc:
-            raise UserError(f"{manifest_path}: unreadable manifest ({exc})") from None
+            raise UserError(f"{manifest_path}: unreadable manifest ({type(exc).__name__}: {str(exc).splitlines()[0][:80]})") from None
+        if not isinstance(manifest, dict):
+            raise UserError(f"{manifest_path}: not a latentbench manifest (a JSON object with cell, protocol and status)")
         if manifest.get("status") == "complete" or include_incomplete:
             out.append({**manifest, "_dir": manifest_path.parent})
     return out

@@ -29,6 +29,7 @@ from analysis.scores import final_scores, per_task, performance_profile, probabi
 from analysis.tables import (aggregate_rows, design_study_table, digits_for, fmt, interval_text, mean_std_table, per_task_table,
                              seeds_text, write_table)
 from bench.errors import UserError
+from results.names import inside, make_output_dir, safe_name
 from results.store import atomic_write_text
 
 PUBLISHED_URLS = {  # protocol id of imported data -> the public folder it came from (analysis/fetch.py pins)
@@ -188,8 +189,7 @@ def build(inputs: Inputs, out: str | Path = "results/report", *, claims_files=No
             data[column] = missing
     from analysis import plots  # matplotlib: only bench report draws (bench check shares gather without it)
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = make_output_dir(out)
     written: list[Path] = []
     sections = []
     suites = sorted(data["suite"].unique())
@@ -205,7 +205,7 @@ def build(inputs: Inputs, out: str | Path = "results/report", *, claims_files=No
         final = final_scores(sub)
         final["normalized"] = [normalize(norm, t, r) for t, r in zip(final["task"], final["return"])] if norm else np.nan
         failed = _failed_counts(inputs.failed, suite)
-        sdir = out / suite
+        sdir = inside(out, out / safe_name(suite, "suite", f"data from {raw['source'].iloc[0]}"))
         sources = _sources(sub)
         per_algo = _per_algo(final) if norm else {}
         aggregates = aggregate_rows(per_algo, seed=seed, reps=reps) if per_algo else None
@@ -236,7 +236,7 @@ def build(inputs: Inputs, out: str | Path = "results/report", *, claims_files=No
                                        f"{suite}: probability of improvement, 95% stratified percentile bootstrap CI")
             base = [a for a in per_algo if "@" not in a and any(b.startswith(a + "@") for b in per_algo)]
             for b in base:
-                written += write_table(design_study_table(per_algo, b, seed=seed, reps=reps), sdir / f"design_study_{b}",
+                written += write_table(design_study_table(per_algo, b, seed=seed, reps=reps), sdir / f"design_study_{safe_name(b, 'algorithm')}",
                                        f"{suite}: difference in normalized score to {b} (MR.Q Table 2 layout), 95% t-intervals")
         if suite.startswith("alm"):
             written += write_table(mean_std_table(final_scores(sub, step=ALM_TABLE1_STEP)), sdir / "mean_std_200k",
@@ -244,7 +244,8 @@ def build(inputs: Inputs, out: str | Path = "results/report", *, claims_files=No
                                    "mean ± std over seeds (ALM Table 1 layout)")
         for figure, g in raw[raw["protocol_id"] == "iqrl-draft:dmc"].groupby(raw["source"].str.split("/").str[1]):
             written += plots.save(plots.learning_curves(_curves(g.drop_duplicates(["task", "algo", "seed", "step"]), "return"),
-                                                        f"iQRL paper draft: {figure}", "agent steps (action repeat 2)"), sdir / f"iqrl_{figure}")
+                                                        f"iQRL paper draft: {figure}", "agent steps (action repeat 2)"),
+                                  sdir / f"iqrl_{safe_name(figure, 'figure folder')}")
         diag = _diagnostics(inputs.manifests, suite)
         if not diag.empty:  # e.g. iQRL's latent rank and FSQ code usage (the paper's rank comparison)
             written += write_table(diag.sort_values(["metric", "task", "algo", "seed", "step"]).astype(str), sdir / "diagnostics",
@@ -252,7 +253,7 @@ def build(inputs: Inputs, out: str | Path = "results/report", *, claims_files=No
             for metric in sorted(m for m in diag["metric"].unique() if m.startswith("latent_rank")):
                 d = diag[diag["metric"] == metric].rename(columns={"value": "return"})
                 written += plots.save(plots.learning_curves(_curves(d, "return"), f"{suite}: {metric} (mean, 95% t-interval over seeds)"),
-                                      sdir / f"diagnostics_{metric}")
+                                      sdir / f"diagnostics_{safe_name(metric, 'diagnostic metric')}")
         sections.append((suite, sub, final, aggregates, sources, _compute(inputs.manifests, suite, out), norm, failed))
     for i, study in enumerate(inputs.studies):
         written += _omd_tabular_figures(pd.read_csv(study), out / "omd-tabular", "" if i == 0 else f"_{i}")
@@ -279,7 +280,10 @@ def _diagnostics(manifests: list[dict], suite: str) -> pd.DataFrame:
     for m in manifests:
         path = m["_dir"] / "diagnostics.csv"
         if m["cell"]["suite"] == suite and path.exists():
-            d = pd.read_csv(path)
+            try:
+                d = pd.read_csv(path)
+            except (ValueError, UnicodeDecodeError) as exc:  # pandas' ParserError and EmptyDataError are ValueErrors
+                raise UserError(f"{path}: not a readable diagnostics CSV ({type(exc).__name__}: {str(exc).splitlines()[0][:80]})") from None
             frames.append(d.assign(task=m["cell"]["task"], algo=m["cell"]["algo"], seed=int(m["cell"]["seed"])))
     if not frames:
         return pd.DataFrame(columns=["task", "algo", "seed", "step", "env_frames", "metric", "value"])

@@ -43,21 +43,32 @@ def parse_steps(text: str) -> int:
     return int(value)
 
 
-def parse_seeds(text: str) -> list[int]:
-    """'0,1,2' or '0-4' (inclusive) or '3'."""
-    seeds: list[int] = []
+MANY_SEEDS = 100  # more seeds per cell than any paper runs: ask for --yes (10 is a large study)
+MAX_SEEDS = 1_000_000
+
+
+def parse_seeds(text: str, yes: bool = True) -> list[int]:
+    """'0,1,2' or '0-4' (inclusive) or '3'; more than MANY_SEEDS seeds only with ``yes``."""
+    seeds: set[int] = set()
     for part in text.split(","):
         part = part.strip()
         if re.fullmatch(r"\d+", part):
-            seeds.append(int(part))
+            seeds.add(int(part))
         elif re.fullmatch(r"\d+-\d+", part):
             lo, hi = map(int, part.split("-"))
             if hi < lo:
                 raise UserError(f"bad --seeds range {part!r}; valid: LOW-HIGH with LOW <= HIGH")
-            seeds.extend(range(lo, hi + 1))
+            if hi - lo + 1 + len(seeds) > MAX_SEEDS:
+                raise UserError(f"--seeds {text} asks for more than {MAX_SEEDS:,} seeds; valid: at most {MAX_SEEDS:,}")
+            seeds.update(range(lo, hi + 1))
         else:
             raise UserError(f"bad --seeds value {text!r}; valid: non-negative integers like 0,1,2 or a range 0-4")
-    return sorted(set(seeds))
+    if len(seeds) > MAX_SEEDS:
+        raise UserError(f"--seeds {text} asks for more than {MAX_SEEDS:,} seeds; valid: at most {MAX_SEEDS:,}")
+    if len(seeds) > MANY_SEEDS and not yes:
+        raise UserError(f"--seeds {text} starts {len(seeds):,} seeds per cell (more than {MANY_SEEDS}); "
+                        f"add --yes if you mean it")
+    return sorted(seeds)
 
 
 def parse_device(text: str) -> str:
@@ -100,8 +111,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if args.workers < 1:
         raise UserError(f"bad --workers value {args.workers}; valid: an integer >= 1")
+    if args.max_failures < 0 or (args.max_concurrent is not None and args.max_concurrent < 1):
+        raise UserError("bad --max-failures / --max-concurrent; valid: --max-failures >= 0, --max-concurrent >= 1")
     steps = parse_steps(args.steps) if args.steps else None
-    seeds = parse_seeds(args.seeds)
+    seeds = parse_seeds(args.seeds, yes=args.yes)
     algos = _split(args.algos)
     if not algos:
         raise UserError("--algos is empty; valid: see 'bench list algos'")
@@ -111,15 +124,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     plan = make_plan(args.suite, algos, _split(args.tasks) or None, seeds, store, agent_steps=steps,
                      config_overrides=overrides)
 
+    from results.names import make_output_dir
     from runners.loop import effective_warmup, resolve_config, resolve_task
 
+    notes = []
     for algo, task_name in sorted({(c.algo, c.task) for c in plan.todo}):
         task = resolve_task(Cell(args.suite, task_name, algo, 0), steps)
         warmup = effective_warmup(task, resolve_config(args.suite, algo, overrides, task=task_name)[1], overrides)
         if warmup >= task.agent_steps:
-            print(f"note   {algo} on {task_name}: the {warmup} random warm-up steps cover the whole "
-                  f"{task.agent_steps}-step budget, so it will not learn; lower it with --set start_steps=N",
-                  file=sys.stderr)
+            notes.append(f"note   {algo} on {task_name}: the {warmup} random warm-up steps cover the whole "
+                         f"{task.agent_steps}-step budget, so it will not learn; lower it with --set start_steps=N")
+    make_output_dir(store.root)  # every input is checked: only now may the store's folder be created
+    for note in notes:
+        print(note, file=sys.stderr)
     for cell, why in plan.skipped:
         print(f"skip   {cell.label}: {why}", file=sys.stderr)
     for cell in plan.done:
@@ -138,8 +155,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.runner == "ray":
         from runners.ray_runner import run_ray
 
-        if args.max_failures < 0 or (args.max_concurrent is not None and args.max_concurrent < 1):
-            raise UserError("bad --max-failures / --max-concurrent; valid: --max-failures >= 0, --max-concurrent >= 1")
         summary = run_ray(plan.todo, store, agent_steps=steps, device=device, address=args.address,
                           cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial,
                           max_concurrent=args.max_concurrent, max_failures=args.max_failures,
@@ -148,10 +163,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         from runners.local import run_local
 
         summary = run_local(plan.todo, store, agent_steps=steps, device=device, workers=args.workers,
-                            progress=not args.quiet, config_overrides=overrides, wandb=wandb)
+                            progress=not args.quiet, config_overrides=overrides, wandb=wandb, wait=args.wait)
+    busy = f", {len(summary.busy)} busy (being written by another process)" if summary.busy else ""
     print(f"summary: {len(summary.completed)} completed, {len(plan.done)} already complete, "
-          f"{len(plan.skipped)} skipped (unsupported), {len(summary.failed)} failed", file=sys.stderr)
-    return 1 if summary.failed else 0
+          f"{len(plan.skipped)} skipped (unsupported), {len(summary.failed)} failed{busy}", file=sys.stderr)
+    return 1 if summary.failed or summary.busy else 0
 
 
 def _human(n: int) -> str:
@@ -211,8 +227,21 @@ def _references(items: list[str] | None) -> list[str]:
     return out
 
 
+def _check_analysis_args(args: argparse.Namespace) -> None:
+    if args.reps < 1:
+        raise UserError(f"bad --reps value {args.reps}; valid: a number of bootstrap resamples >= 1 (default 2000)")
+    if args.seed < 0:
+        raise UserError(f"bad --seed value {args.seed}; valid: a bootstrap seed >= 0")
+    if getattr(args, "min_seeds", 1) < 1:
+        raise UserError(f"bad --min-seeds value {args.min_seeds}; valid: a number of seeds >= 1 (default 3)")
+    if args.out is not None and os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise UserError(f"--out {args.out}: exists and is not a folder; valid: a folder (new or existing)")
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from analysis import report
+
+    _check_analysis_args(args)
 
     inputs = report.gather(args.runs, _references(args.reference))
     written = report.build(inputs, args.out, claims_files=args.claims, seed=args.seed, reps=args.reps, progress=not args.quiet)
@@ -224,8 +253,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     from analysis import claims as cl
     from analysis import report
 
+    args.out = None
+    _check_analysis_args(args)
     if args.against:
         return _check_curves(args)
+
     inputs = report.gather(args.runs, _references(args.reference))
     verdicts = cl.check(cl.load_claims(args.claims), inputs.data, inputs.protocols, allow_protocol_mismatch=args.allow_protocol_mismatch,
                         min_seeds=args.min_seeds, seed=args.seed, reps=args.reps)
@@ -326,6 +358,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="override a config field of every algorithm in the run (repeatable), e.g. --set batch_size=128; "
                           "recorded in the manifest")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--yes", action="store_true", help=f"confirm a sweep of more than {MANY_SEEDS} seeds")
+    run.add_argument("--wait", action="store_true",
+                     help="a cell another process is writing: wait for it (default: say who holds it and skip it)")
     ray = run.add_argument_group("Ray Tune runner (--runner ray)")
     run.add_argument("--runner", default="local", choices=["local", "ray"], help="where cells run (default: local)")
     ray.add_argument("--address", default=None, help="Ray cluster: auto, HOST:PORT or ray://HOST:PORT (default: a local instance)")

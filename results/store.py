@@ -3,10 +3,13 @@
 - ``manifest.json``: cell, resolved config, protocol, provenance (git, packages, hardware), timing,
   throughput, parameter count and status (``running`` / ``complete`` / ``failed`` with reason).
 - ``evals.csv``: one row per evaluation, appended and flushed as it happens.
-- ``checkpoint/state.pt``: the latest resumable state (agent + loop), replaced atomically.
+- ``checkpoint/state.pt``: the latest resumable state (agent + loop), replaced atomically; plain data,
+  read back with ``torch.load(weights_only=True)`` (``algorithms.common.safe_state``).
+- ``.lock``: the one-writer lock of a running cell (``results.lock``), with the pid that held it last.
 
 Every whole-file write goes to a temporary file in the same folder and is renamed over the old
-one, so a kill at any moment leaves either the old or the new file, never half of one. This
+one, so a kill at any moment leaves either the old or the new file, never half of one (temporary files
+a killed writer left are removed when its cell starts again); files get the process umask's mode. This
 module does not import torch (analysis reads the store too); checkpoint bytes come in as
 callables that write to a path.
 """
@@ -17,19 +20,42 @@ import io
 import json
 import os
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
+
+from bench.errors import UserError
 
 EVAL_COLUMNS = ["step", "env_frames", "return_mean", "return_std", "returns", "wall_time"]
 DIAGNOSTIC_COLUMNS = ["step", "env_frames", "metric", "value"]  # long format: one row per metric per evaluation
 
 
+TMP_SUFFIX = ".tmp"  # atomic_write's temporary files: ``.<name>.<random>.tmp`` beside their target
+
+
+def process_umask() -> int:
+    """The process umask, read without changing it where /proc allows (os.umask can only set and return)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     """Run ``write(tmp_path)`` then rename tmp over ``path`` (same folder, so the rename is atomic)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
+    try:
+        os.fchmod(fd, 0o666 & ~process_umask())  # mkstemp makes 0600; other files of the store follow the umask
+    finally:
+        os.close(fd)
     tmp_path = Path(tmp)
     try:
         write(tmp_path)
@@ -88,7 +114,15 @@ class Store:
         path = self.manifest_path(cell)
         if not path.exists():
             return None
-        return json.loads(path.read_text())
+        try:
+            manifest = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
+            raise UserError(f"{path}: unreadable manifest ({type(exc).__name__}); move or delete the folder "
+                            f"{path.parent} to run the cell again") from None
+        if not isinstance(manifest, dict) or not isinstance(manifest.get("status", ""), str):
+            raise UserError(f"{path}: not a latentbench manifest (a JSON object with cell, config, protocol, status); "
+                            f"move or delete the folder {path.parent} to run the cell again")
+        return manifest
 
     def write_manifest(self, cell: Cell, manifest: dict[str, Any]) -> None:
         atomic_write_json(self.manifest_path(cell), manifest)
@@ -99,6 +133,35 @@ class Store:
 
     def is_complete(self, cell: Cell) -> bool:
         return self.status(cell) == "complete"
+
+    def mark_failed(self, cell: Cell, reason: str) -> bool:
+        """Record a ``running`` cell as failed with ``reason`` (e.g. an OS error); a complete or missing
+        manifest is left alone. On a full disk the atomic write cannot make its temporary file, so the
+        manifest is then rewritten in place (truncating first frees its blocks)."""
+        try:
+            manifest = self.read_manifest(cell)
+        except UserError:
+            return False
+        if not manifest or manifest.get("status") != "running":
+            return False
+        manifest.update(status="failed", reason=reason, end_time=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+        text = json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n"
+        try:
+            atomic_write_text(self.manifest_path(cell), text)
+        except OSError:
+            try:
+                with open(self.manifest_path(cell), "w") as f:
+                    f.write(text)
+            except OSError:
+                return False
+        return True
+
+    def remove_stale_temp_files(self, cell: Cell) -> list[Path]:
+        """Temporary files left by a writer killed mid-write (call only while holding the cell's lock)."""
+        stale = [p for p in self.cell_dir(cell).rglob(f".*{TMP_SUFFIX}") if p.is_file()]
+        for p in stale:
+            p.unlink(missing_ok=True)
+        return stale
 
     # -- evaluations -----------------------------------------------------------------------------
     def append_eval(self, cell: Cell, row: dict[str, Any]) -> None:

@@ -1,17 +1,22 @@
 """The local runner: cells one after another, or in ``workers`` spawned processes.
 
 Processes are spawned (never forked): a forked child of a process that rendered with EGL deadlocks.
-Each worker gets ``cpu_count // workers`` torch threads (at least one).
+Each worker gets ``cpu_count // workers`` torch threads (at least one). Workers die with the process
+that started them (a SIGKILLed ``bench run`` leaves no worker training behind to race its re-run).
 """
 from __future__ import annotations
 
 import concurrent.futures as cf
 import multiprocessing as mp
+import ctypes
 import os
+import signal
 import sys
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from results.lock import CellBusy
 from results.store import Cell, Store
 from runners.sinks import WandbSettings, WandbSink
 
@@ -20,11 +25,15 @@ from runners.sinks import WandbSettings, WandbSink
 class Summary:
     completed: list[Cell] = field(default_factory=list)
     failed: list[tuple[Cell, str]] = field(default_factory=list)
+    busy: list[tuple[Cell, str]] = field(default_factory=list)  # another process is writing them: not run
     returns: dict[str, float | None] = field(default_factory=dict)
 
     def record(self, cell: Cell, manifest: dict[str, Any]) -> None:
         """Count a cell by its stored manifest and print its one-line result."""
-        if manifest.get("status") == "complete":
+        if manifest.get("status") == "busy":
+            self.busy.append((cell, manifest["reason"]))
+            print(f"busy   {cell.label}: {manifest['reason']}; not run (--wait waits for it)", file=sys.stderr)
+        elif manifest.get("status") == "complete":
             self.completed.append(cell)
             self.returns[cell.label] = manifest.get("final_return")
             print(f"done   {cell.label}: final eval return {manifest.get('final_return'):.2f} "
@@ -38,20 +47,42 @@ def _threads_per_worker(workers: int) -> int:
     return max(1, (os.cpu_count() or 1) // max(1, workers))
 
 
+def die_with_parent(parent_pid: int) -> None:
+    """Worker initializer: end this process when ``parent_pid`` dies (Linux: PR_SET_PDEATHSIG; elsewhere a watch thread)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(1, signal.SIGKILL, 0, 0, 0) != 0:  # 1 = PR_SET_PDEATHSIG
+            raise OSError(ctypes.get_errno(), "prctl")
+    except (OSError, AttributeError):
+        def watch() -> None:
+            while os.getppid() == parent_pid:
+                threading.Event().wait(1.0)
+            os._exit(1)
+
+        threading.Thread(target=watch, daemon=True).start()
+    if os.getppid() != parent_pid:  # the parent died before the signal was armed
+        os._exit(1)
+
+
 def run_cell(cell: Cell, root: str, agent_steps: int | None, device: str, threads: int, progress: bool,
-             config_overrides: dict | None = None, wandb: WandbSettings | None = None) -> dict[str, Any]:
-    """Entry point of one cell (in this process, a worker process or a Ray trial); returns the final manifest."""
+             config_overrides: dict | None = None, wandb: WandbSettings | None = None, wait: bool = False) -> dict[str, Any]:
+    """Entry point of one cell (in this process, a worker process or a Ray trial); returns the final manifest
+    (status ``busy`` when another process holds the cell's lock and ``wait`` is off)."""
     import torch
 
     from runners.loop import train
 
     torch.set_num_threads(threads)
-    return train(cell, Store(root), agent_steps=agent_steps, device=device, progress=progress,
-                 config_overrides=config_overrides, sink=WandbSink(wandb) if wandb else None)
+    try:
+        return train(cell, Store(root), agent_steps=agent_steps, device=device, progress=progress,
+                     config_overrides=config_overrides, sink=WandbSink(wandb) if wandb else None, wait=wait)
+    except CellBusy as exc:
+        return {"status": "busy", "reason": str(exc)}
 
 
 def run_local(cells: list[Cell], store: Store, *, agent_steps: int | None, device: str, workers: int = 1,
-              progress: bool = True, config_overrides: dict | None = None, wandb: WandbSettings | None = None) -> Summary:
+              progress: bool = True, config_overrides: dict | None = None, wandb: WandbSettings | None = None,
+              wait: bool = False) -> Summary:
     summary = Summary()
 
     record = summary.record
@@ -60,7 +91,7 @@ def run_local(cells: list[Cell], store: Store, *, agent_steps: int | None, devic
         threads = _threads_per_worker(1)
         for cell in cells:
             try:
-                record(cell, run_cell(cell, str(store.root), agent_steps, device, threads, progress, config_overrides, wandb))
+                record(cell, run_cell(cell, str(store.root), agent_steps, device, threads, progress, config_overrides, wandb, wait))
             except KeyboardInterrupt:
                 raise
             except Exception as exc:  # noqa: BLE001  (the loop already stored the cell as failed)
@@ -70,8 +101,9 @@ def run_local(cells: list[Cell], store: Store, *, agent_steps: int | None, devic
 
     threads = _threads_per_worker(workers)
     ctx = mp.get_context("spawn")
-    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        futures = {pool.submit(run_cell, cell, str(store.root), agent_steps, device, threads, False, config_overrides, wandb): cell for cell in cells}
+    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
+        futures = {pool.submit(run_cell, cell, str(store.root), agent_steps, device, threads, False, config_overrides, wandb, wait): cell
+                   for cell in cells}
         for future in cf.as_completed(futures):
             cell = futures[future]
             try:

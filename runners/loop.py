@@ -25,11 +25,13 @@ import numpy as np
 import torch
 
 from algorithms.base import Agent, Transition, action_kind, observation_kind, resolve
+from algorithms.common.safe_state import load_state, save_state
 from bench.errors import Diverged, UserError
 from bench.provenance import provenance
 from results.store import Cell, Store, atomic_write
 from suites import get_suite, get_task
 from suites.envs import get_env_rng_state, set_env_rng_state
+from runners.cell_guard import guarded
 from runners.sinks import Sink
 from suites.task import Task
 
@@ -105,6 +107,7 @@ def _check_finite(metrics: dict[str, torch.Tensor], step: int) -> None:
         raise Diverged(f"non-finite {', '.join(bad)} at agent step {step}")
 
 
+@guarded  # the cell's lock (wait=True waits for another writer), stale temp files removed, OS errors recorded
 def train(
     cell: Cell,
     store: Store,
@@ -164,8 +167,8 @@ def train(
             "last_eval": None}
     first_reset = True
     if ckpt_path.exists():
+        state = load_state(ckpt_path, agent.device, remedy=f"; delete it (rm {ckpt_path}) to restart the cell")
         try:
-            state = torch.load(ckpt_path, map_location=agent.device, weights_only=False)
             agent.load_state_dict(state["agent"])
         except Exception as exc:  # noqa: BLE001
             raise UserError(f"corrupt checkpoint {ckpt_path} ({type(exc).__name__}: {exc}); delete it to restart the cell") from None
@@ -228,7 +231,7 @@ def train(
             "eval_action_space_rng": eval_env.action_space.np_random.bit_generator.state,
             "python_rng": random.getstate(), "numpy_global_rng": np.random.get_state(),
         }
-        atomic_write(ckpt_path, lambda p: torch.save(state, p))
+        atomic_write(ckpt_path, lambda p: save_state(state, p))
         manifest["checkpoint_step"] = loop["step"]
         store.write_manifest(cell, manifest)
 
@@ -297,7 +300,7 @@ def train(
 
     # The resumable checkpoint (with the replay buffer) is replaced by the final networks only.
     final = {"modules": {k: m.state_dict() for k, m in agent.modules().items()}, "config": config_dict}
-    atomic_write(store.cell_dir(cell) / "agent_final.pt", lambda p: torch.save(final, p))
+    atomic_write(store.cell_dir(cell) / "agent_final.pt", lambda p: save_state(final, p))
     shutil.rmtree(ckpt_path.parent, ignore_errors=True)
     post_warmup_steps = max(0, task.agent_steps - warmup)
     manifest.update(

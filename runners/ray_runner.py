@@ -30,6 +30,7 @@ import ray  # noqa: E402
 from ray import tune  # noqa: E402
 
 from bench.errors import UserError  # noqa: E402
+from results.lock import CellBusy, CellLock  # noqa: E402
 from results.store import Cell, Store  # noqa: E402
 from runners.local import Summary, run_cell  # noqa: E402
 from runners.sinks import WandbSettings  # noqa: E402
@@ -70,7 +71,7 @@ def _trial(config: dict[str, Any]) -> None:
     wandb = WandbSettings(**config["wandb"]) if config["wandb"] else None
     threads = max(1, int(config["cpus_per_trial"]))
     manifest = run_cell(cell, config["root"], config["agent_steps"], config["device"], threads, False,
-                        config["config_overrides"], wandb)
+                        config["config_overrides"], wandb, config.get("wait", False))
     tune.report({"status": manifest["status"], "final_return": manifest.get("final_return") or float("nan")})
 
 
@@ -114,6 +115,11 @@ def run_ray(cells: list[Cell], store: Store, *, agent_steps: int | None, device:
     summary = Summary()
     for cell in cells:
         manifest = store.read_manifest(cell) or {"status": "failed", "reason": "the trial never started"}
+        if manifest.get("status") == "running":  # left running: by a dead trial, or another process writes it now
+            try:
+                CellLock(store.cell_dir(cell)).acquire().release()
+            except CellBusy as exc:
+                manifest = {"status": "busy", "reason": str(exc)}
         summary.record(cell, manifest)
     return summary
 

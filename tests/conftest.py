@@ -16,3 +16,14 @@ def _two_threads():
     before = torch.get_num_threads()
     yield
     torch.set_num_threads(before)
+
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(autouse=True)
+def _outside_the_working_tree(tmp_path_factory, monkeypatch):
+    """Every test runs in an empty folder, so none reads or writes the working tree's ``results/`` (the
+    default store of ``bench run`` / ``bench report``); subprocesses still import this checkout."""
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [REPO, os.environ.get("PYTHONPATH")])))

@@ -12,6 +12,7 @@ import torch
 
 from algorithms import all_algo_ids, resolve
 from algorithms.base import Transition
+from algorithms.common.safe_state import load_state, save_state
 from suites import get_suite
 
 # one cheap task per (action kind, observation kind)
@@ -78,9 +79,9 @@ def test_state_dict_round_trip_gives_identical_actions_and_update(algo_id, suite
         agent.update(FILL + step)
 
     buf = io.BytesIO()
-    torch.save(agent.state_dict(), buf)  # through bytes, as a checkpoint on disk
+    save_state(agent.state_dict(), buf)  # through bytes, as a checkpoint on disk: plain data, read back weights_only
     buf.seek(0)
-    saved = torch.load(buf, weights_only=False)
+    saved = load_state(buf)
 
     def next_actions_and_update(a):
         acts = [np.asarray(a.act(o, explore=True)) for o in observations[:5]]

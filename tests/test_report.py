@@ -159,8 +159,8 @@ def test_claim_verdicts_consistent_inconsistent_inconclusive(tmp_path):
 
 def test_printed_precision_widens_the_claim(tmp_path):
     data = _table({("td3", "Pendulum-v1"): [6901.8] * 4})
-    claims = load_claims([_claims_file(tmp_path / "c.csv", [{"claim_id": "a", "value": "6901", "spread_kind": ""},
-                                                            {"claim_id": "b", "value": "6901.0", "spread_kind": ""}])])
+    claims = load_claims([_claims_file(tmp_path / "c.csv", [{"claim_id": "a", "value": "6901", "spread_kind": "", "spread": ""},
+                                                            {"claim_id": "b", "value": "6901.0", "spread_kind": "", "spread": ""}])])
     v = {x.claim.claim_id: x.verdict for x in check(claims, data, {"p1": PROTO}, reps=200)}
     assert v == {"a": "consistent", "b": "inconsistent"}  # "6901" is a truncated mean (+-1); "6901.0" claims one decimal
 

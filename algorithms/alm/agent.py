@@ -64,6 +64,7 @@ from algorithms.alm.networks import (Actor, Classifier, Encoder, LatentModel, Re
                                      lambda_returns, truncated_normal_sample)
 from algorithms.alm.replay import WindowReplay
 from algorithms.base import Agent, Transition, register, register_variant
+from algorithms.common import checks
 from algorithms.common.nets import polyak_update
 from bench.errors import UserError
 
@@ -104,6 +105,15 @@ class Config:
     # behaviour switches (module docstring)
     windows_cross_timeouts: bool = False  # True = official buffer: only terminals end a window's episode
     rescale_actions: bool = False  # official: no rescaling of the tanh actor to the action bounds
+
+    def validate(self) -> None:
+        checks.finite(self)
+        checks.replay(self)
+        checks.fraction(self, "tau")
+        checks.probability(self, "td_lambda")
+        checks.at_least_one(self, "target_update_interval", "latent_dim", "hidden_dim", "model_hidden_dim", "expl_duration", "seq_len")
+        checks.positive(self, "model_lr", "reward_lr", "critic_lr", "actor_lr", "temperature_lr", "init_temperature")
+        checks.non_negative(self, "max_grad_norm", "classifier_coef", "stddev_clip", "expl_start", "expl_end", "kl_coef", "value_coef")
 
 
 def linear_schedule(start: float, end: float, duration: int, step: int) -> float:

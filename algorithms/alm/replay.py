@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
-from algorithms.common.replay import TransitionReplay
+from algorithms.common.replay import TransitionReplay, filled_copy
 
 
 class Windows(NamedTuple):
@@ -67,7 +67,7 @@ class WindowReplay(TransitionReplay):
 
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()
-        state.update(window_ok=self.window_ok[: self.size].cpu(), ep_len=self.ep_len, window=self.window)
+        state.update(window_ok=filled_copy(self.window_ok, self.size), ep_len=self.ep_len, window=self.window)
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:

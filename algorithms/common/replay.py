@@ -11,6 +11,12 @@ import numpy as np
 import torch
 
 
+def filled_copy(storage: torch.Tensor, n: int) -> torch.Tensor:
+    """The first ``n`` rows of a buffer as a new CPU tensor. A slice is a view, and ``torch.save`` of a view
+    writes its whole storage (a 1M-slot buffer after 600 steps); ``.cpu()`` of a CPU tensor copies nothing."""
+    return storage[:n].to("cpu", copy=True)
+
+
 class Batch(NamedTuple):
     obs: torch.Tensor
     action: torch.Tensor
@@ -53,8 +59,7 @@ class TransitionReplay:
         n = self.size  # only the filled part is saved
         return {
             "ptr": self.ptr, "size": self.size, "capacity": self.capacity,
-            "obs": self.obs[:n].cpu(), "next_obs": self.next_obs[:n].cpu(), "action": self.action[:n].cpu(),
-            "reward": self.reward[:n].cpu(), "not_done": self.not_done[:n].cpu(),
+            **{key: filled_copy(getattr(self, key), n) for key in ("obs", "next_obs", "action", "reward", "not_done")},
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:

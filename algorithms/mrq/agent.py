@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 
 from algorithms.base import Agent, Transition, register, register_variant
+from algorithms.common import checks
 from algorithms.common.nets import hard_update
 from algorithms.mrq.buffer import MRQReplay
 from algorithms.mrq.networks import Encoder, Policy, TwoHot, Value
@@ -97,6 +98,17 @@ class Config:
     reward_scaling: bool = True
     target_min: bool = True  # False: mean over the two target Qs
     model_based_repr: bool = True  # False: "No MR", encoder trained end to end by the value loss
+
+    def validate(self) -> None:
+        checks.finite(self)
+        checks.replay(self)
+        checks.at_least_one(self, "target_update_freq", "enc_horizon", "q_horizon", "zs_dim", "zsa_dim", "za_dim", "enc_hdim",
+                            "value_hdim", "policy_hdim", "num_bins")
+        checks.positive(self, "enc_lr", "value_lr", "policy_lr", "gumbel_tau", "min_priority")
+        checks.non_negative(self, "exploration_noise", "target_policy_noise", "noise_clip", "discrete_noise_scale", "dyn_weight",
+                            "reward_weight", "done_weight", "alpha", "enc_wd", "value_wd", "policy_wd", "value_grad_clip",
+                            "pre_activ_weight", "pixel_frame_channels")
+        checks.no_more_than(self, "lower", "upper")
 
 
 def nstep_return(reward: torch.Tensor, not_done: torch.Tensor, discount: float, form: str = "corrected"):

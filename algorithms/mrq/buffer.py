@@ -18,6 +18,8 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
+from algorithms.common.replay import filled_copy
+
 
 class SubTrajectories(NamedTuple):
     state: torch.Tensor  # (B, H, *obs_shape)
@@ -148,7 +150,7 @@ class MRQReplay:
 
     def state_dict(self) -> dict[str, Any]:
         n = self.size
-        state = {k: getattr(self, k)[:n].cpu() for k in self._TENSORS}
+        state = {k: filled_copy(getattr(self, k), n) for k in self._TENSORS}
         state.update(capacity=self.capacity, ptr=self.ptr, size=n, ep_len=self.ep_len, history_slots=list(self.history_slots),
                      max_priority=float(self.max_priority), env_terminates=self.env_terminates)
         return state

@@ -43,6 +43,7 @@ import torch
 import torch.nn.functional as F
 
 from algorithms.base import Agent, Transition, register, register_variant
+from algorithms.common import checks
 from algorithms.common.nets import polyak_update
 from algorithms.common.replay import TransitionReplay
 from algorithms.omd.implicit import implicit_gradient
@@ -86,6 +87,16 @@ class Config:
     sac_init_temperature: float = 1.0  # init_temperature
     sac_target_entropy_scale: float = 0.5  # target_entropy None -> -|A| / 2 (jax-rl convention)
     sac_reset_inner_opt: bool = False  # MuJoCo keeps the critic / actor / temperature Adam states
+
+    def validate(self) -> None:
+        checks.finite(self)
+        checks.replay(self)
+        checks.fraction(self, "tau", "sac_tau")
+        checks.probability(self, "epsilon")
+        checks.at_least_one(self, "inner_steps", "model_steps", "cg_max_iter", "model_hidden", "vep_values", "sac_model_hidden")
+        checks.widths(self, "q_hidden", "sac_hidden")
+        checks.positive(self, "model_lr", "q_lr", "alpha", "sac_model_lr", "sac_lr", "sac_init_temperature")
+        checks.non_negative(self, "cg_damping", "sac_target_entropy_scale")
 
 
 def soft_double_q_target(reward: torch.Tensor, mask: torch.Tensor, next_q: torch.Tensor, discount: float,

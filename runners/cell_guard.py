@@ -1,0 +1,28 @@
+"""What every training cell runs under, whichever runner starts it: its lock, and failures recorded.
+
+``guarded(train)`` wraps ``loop.train(cell, store, ...)``: it takes the cell's lock (``results.lock``;
+``wait=True`` waits for another writer instead of raising ``CellBusy``), removes temporary files a
+killed writer left, and records an OS error (disk full, permission, ...) as the cell's failure reason
+even when the loop itself could not write it.
+"""
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable
+
+from results.lock import CellLock
+from results.store import Cell, Store
+
+
+def guarded(train: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    @functools.wraps(train)
+    def run(cell: Cell, store: Store, *args: Any, wait: bool = False, **kwargs: Any) -> dict[str, Any]:
+        with CellLock(store.cell_dir(cell), wait=wait):
+            store.remove_stale_temp_files(cell)
+            try:
+                return train(cell, store, *args, **kwargs)
+            except OSError as exc:
+                store.mark_failed(cell, f"{type(exc).__name__}: {exc}")
+                raise
+
+    return run
