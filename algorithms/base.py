@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from bench.errors import UserError
+from bench.seeding import stream_seed
 
 
 @dataclass
@@ -55,10 +56,12 @@ class Agent(abc.ABC):
     ``Config.start_steps`` (if present) is the number of uniform-random warm-up steps the training
     loop takes before the agent acts and updates (suites and ``--set`` may change it).
 
-    Randomness: the agent owns ``self.np_rng`` (numpy) and ``self.torch_gen`` (torch, on the
-    device) seeded from ``seed``; network initialisation uses the torch global RNG, which the
-    training loop seeds before construction. ``state_dict`` stores all three, so a resumed agent
-    produces the same actions and updates as one that never stopped.
+    Randomness (``bench/seeding.py``): from ``seed`` the agent derives two named streams:
+    ``agent_sampling`` seeds ``self.torch_gen`` (torch, on the device: replay sampling, target noise,
+    augmentation) and ``exploration`` seeds ``self.np_rng`` (numpy) and ``self.explore_gen`` (torch),
+    which only acting draws from. Network initialisation uses the torch global RNG, which the
+    training loop seeds (stream ``agent_init``) before construction. ``state_dict`` stores all four,
+    so a resumed agent produces the same actions and updates as one that never stopped.
     """
 
     name: ClassVar[str] = ""
@@ -72,9 +75,11 @@ class Agent(abc.ABC):
         self.config = config
         self.device = torch.device(device)
         self.seed = int(seed)
-        self.np_rng = np.random.default_rng(seed)
+        self.np_rng = np.random.default_rng(stream_seed(seed, "exploration"))
         self.torch_gen = torch.Generator(device=self.device)
-        self.torch_gen.manual_seed(seed)
+        self.torch_gen.manual_seed(stream_seed(seed, "agent_sampling"))
+        self.explore_gen = torch.Generator(device=self.device)
+        self.explore_gen.manual_seed(stream_seed(seed, "exploration"))
 
     # -- the contract -------------------------------------------------------------------------
     @abc.abstractmethod
@@ -116,6 +121,7 @@ class Agent(abc.ABC):
             "rng": {
                 "numpy": self.np_rng.bit_generator.state,
                 "torch_gen": self.torch_gen.get_state(),
+                "torch_explore": self.explore_gen.get_state(),
                 "torch_global": torch.get_rng_state(),
             },
             "extra": self.extra_state(),
@@ -133,6 +139,8 @@ class Agent(abc.ABC):
             self.replay.load_state_dict(state["replay"])
         self.np_rng.bit_generator.state = state["rng"]["numpy"]
         self.torch_gen.set_state(state["rng"]["torch_gen"])
+        if "torch_explore" in state["rng"]:  # absent in checkpoints written before the exploration stream
+            self.explore_gen.set_state(state["rng"]["torch_explore"])
         torch.set_rng_state(state["rng"]["torch_global"])
         self.load_extra_state(state["extra"])
 

@@ -322,7 +322,7 @@ class IQRL(Agent):
         z = self.encoder(torch.as_tensor(obs, dtype=torch.float32, device=self.device)[None])
         action = self.actor(z)[0]
         if explore:
-            noise = torch.randn(self.action_dim, generator=self.torch_gen, device=self.device)
+            noise = torch.randn(self.action_dim, generator=self.explore_gen, device=self.device)
             action = action + noise * self.act_scale * self.exploration_std
         return torch.maximum(torch.minimum(action, self.act_high), self.act_low).cpu().numpy().astype(np.float32)
 

@@ -3,7 +3,9 @@
 One row per evaluation of one seed:
 ``source, suite, task, algo, variant, seed, step, env_frames, return, protocol_id``
 where ``step`` is in agent steps and ``env_frames = step x action repeat``; ``algo`` is the full
-name (``mrq@no-lap``) and ``variant`` its part after ``@`` (empty for the default).
+name (``mrq@no-lap``), with the ``--set`` values that changed its config in brackets
+(``td3 [lr=0.001]``, ``results.store.run_label``), so such runs are never averaged with the default;
+``variant`` is the part after ``@`` (empty for the default).
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.errors import UserError
+from results.store import run_label
 
 COLUMNS = ["source", "suite", "task", "algo", "variant", "seed", "step", "env_frames", "return", "protocol_id"]
 
@@ -33,7 +36,7 @@ def load_runs(root: str | Path = "results", *, include_incomplete: bool = False)
         manifest_path = manifest["_dir"] / "manifest.json"
         try:
             cell, protocol_id = manifest["cell"], manifest["protocol"]["protocol_id"]
-            algo, suite, task, seed = cell["algo"], cell["suite"], cell["task"], int(cell["seed"])
+            algo, suite, task, seed = run_label(manifest), cell["suite"], cell["task"], int(cell["seed"])
         except (KeyError, TypeError, ValueError) as exc:
             raise UserError(f"{manifest_path}: not a latentbench manifest (missing or bad {exc})") from None
         evals = manifest["_dir"] / "evals.csv"
@@ -47,7 +50,7 @@ def load_runs(root: str | Path = "results", *, include_incomplete: bool = False)
                     step, frames, value = int(r["step"]), int(r["env_frames"]), float(r["return_mean"])
                 except (KeyError, TypeError, ValueError):
                     raise UserError(f"{evals}:{line}: expected numeric step, env_frames and return_mean") from None
-                rows.append({"source": "runs", "suite": suite, "task": task, "algo": algo, "variant": algo.partition("@")[2],
+                rows.append({"source": "runs", "suite": suite, "task": task, "algo": algo, "variant": cell["algo"].partition("@")[2],
                              "seed": seed, "step": step, "env_frames": frames, "return": value, "protocol_id": protocol_id})
     return pd.DataFrame(rows, columns=COLUMNS) if rows else empty_table()
 

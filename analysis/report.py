@@ -28,7 +28,7 @@ from analysis.normalize import normalize
 from analysis.scores import final_scores, performance_profile, probability_of_improvement, sample_efficiency
 from analysis.tables import aggregate_rows, design_study_table, digits_for, fmt, mean_std_table, per_task_table, write_table
 from bench.errors import UserError
-from results.store import atomic_write_text
+from results.store import atomic_write_text, run_label
 
 PUBLISHED_URLS = {  # protocol id of imported data -> the public folder it came from (analysis/fetch.py pins)
     "mrq-paper": "https://github.com/facebookresearch/MRQ/tree/8a44a7d4b1cf117e5da4bf8214d35b02aa68d68b/results",
@@ -127,7 +127,7 @@ def _compute(manifests: list[dict], suite: str, out: Path) -> pd.DataFrame:
     for m in manifests:
         if m["cell"]["suite"] != suite:
             continue
-        rows.append({"task": m["cell"]["task"], "algo": m["cell"]["algo"], "seed": m["cell"]["seed"],
+        rows.append({"task": m["cell"]["task"], "algo": run_label(m), "seed": m["cell"]["seed"],
                      "params": m.get("num_parameters"), "updates_per_sec": m.get("updates_per_sec"),
                      "wall_clock_s": m.get("wall_clock_s"), "link": os.path.relpath(m["_dir"] / "manifest.json", out),
                      "m": m})
@@ -218,7 +218,7 @@ def _diagnostics(manifests: list[dict], suite: str) -> pd.DataFrame:
         path = m["_dir"] / "diagnostics.csv"
         if m["cell"]["suite"] == suite and path.exists():
             d = pd.read_csv(path)
-            frames.append(d.assign(task=m["cell"]["task"], algo=m["cell"]["algo"], seed=int(m["cell"]["seed"])))
+            frames.append(d.assign(task=m["cell"]["task"], algo=run_label(m), seed=int(m["cell"]["seed"])))
     if not frames:
         return pd.DataFrame(columns=["task", "algo", "seed", "step", "env_frames", "metric", "value"])
     return pd.concat(frames, ignore_index=True)[["task", "algo", "seed", "step", "env_frames", "metric", "value"]]

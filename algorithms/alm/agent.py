@@ -177,20 +177,21 @@ class ALM(Agent):
         cfg = self.config
         return linear_schedule(cfg.expl_start, cfg.expl_end, cfg.expl_duration, step)
 
-    def _randn(self, shape) -> torch.Tensor:
-        return torch.randn(shape, generator=self.torch_gen, device=self.device)
+    def _randn(self, shape, generator: torch.Generator | None = None) -> torch.Tensor:
+        return torch.randn(shape, generator=generator or self.torch_gen, device=self.device)
 
-    def _policy(self, z: torch.Tensor, std: float, clip: float | None) -> tuple[torch.Tensor, torch.Tensor]:
+    def _policy(self, z: torch.Tensor, std: float, clip: float | None,
+                generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """(action sample, policy std): TruncatedNormal(actor mean, std).sample(clip), straight-through clamp."""
         mean, scale = self.actor(z, std)
-        return truncated_normal_sample(mean, scale, self._randn(mean.shape), self.low, self.high, clip), scale
+        return truncated_normal_sample(mean, scale, self._randn(mean.shape, generator), self.low, self.high, clip), scale
 
     @torch.no_grad()
     def act(self, obs: np.ndarray, explore: bool) -> np.ndarray:
         obs_t = torch.as_tensor(obs, dtype=torch.float32, device=self.device)[None]
-        z = self.encoder(obs_t).sample(self.torch_gen)  # online encoder, sampled (also at evaluation)
+        z = self.encoder(obs_t).sample(self.explore_gen)  # online encoder, sampled (also at evaluation)
         if explore:
-            action, _ = self._policy(z, self.expl_std(self.agent_steps), clip=None)
+            action, _ = self._policy(z, self.expl_std(self.agent_steps), clip=None, generator=self.explore_gen)
         else:
             action = self.actor(z, 0.0)[0]  # TruncatedNormal.mean: the tanh mean, not clamped
         return (self.action_bias + self.action_scale * action[0].cpu().numpy()).astype(np.float32)

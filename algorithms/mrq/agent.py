@@ -174,14 +174,14 @@ class MRQ(Agent):
         state = torch.as_tensor(np.asarray(obs), device=self.device)[None]
         state = state if self.pixels else state.float()
         zs = self.encoder.zs(state)
-        action, pre_activ = self.policy(zs, self.torch_gen)
+        action, pre_activ = self.policy(zs, self.explore_gen)
         if self.discrete:
             if explore:  # argmax(gumbel_softmax + N(0, 0.1)) (MRQ.py select_action)
-                noise = torch.randn(action.shape, generator=self.torch_gen, device=self.device) * self.exploration_noise
+                noise = torch.randn(action.shape, generator=self.explore_gen, device=self.device) * self.exploration_noise
                 return int((action + noise).argmax())
             return int((action if self.config.discrete_eval_gumbel else pre_activ).argmax())
         if explore:
-            action = action + torch.randn(action.shape, generator=self.torch_gen, device=self.device) * self.exploration_noise
+            action = action + torch.randn(action.shape, generator=self.explore_gen, device=self.device) * self.exploration_noise
         return (action.clamp(-1, 1) * self.max_action)[0].cpu().numpy().astype(np.float32)
 
     def observe(self, t: Transition) -> None:
