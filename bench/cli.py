@@ -22,6 +22,9 @@ import sys
 
 os.environ.setdefault("MUJOCO_GL", "egl")  # before anything imports mujoco / dm_control
 os.environ.setdefault("PYOPENGL_PLATFORM", os.environ["MUJOCO_GL"])
+# Idle OpenMP threads sleep instead of spin-waiting (issue 14: with 2 torch threads on a loaded 2-core
+# machine, spinning made TD3's update 10x slower). Read once when torch loads libgomp: set it first.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from bench.errors import UserError  # noqa: E402
 

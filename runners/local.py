@@ -1,7 +1,10 @@
 """The local runner: cells one after another, or in ``workers`` spawned processes.
 
 Processes are spawned (never forked): a forked child of a process that rendered with EGL deadlocks.
-Each worker gets ``cpu_count // workers`` torch threads (at least one).
+Each worker gets ``cpu_count // workers`` torch threads (at least one), with ``OMP_WAIT_POLICY=PASSIVE``
+unless the user set it (idle threads sleep rather than spin; it must be set before torch loads, so
+``bench.cli`` sets it too). The choice is recorded in each manifest (``threads``). Throughput figures
+of 1 vs 2 threads per agent, quiet and loaded, are still to be measured (issue 14, item 6).
 """
 from __future__ import annotations
 
@@ -14,6 +17,8 @@ from typing import Any
 
 from results.store import Cell, Store
 from runners.sinks import WandbSettings, WandbSink
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch is imported here or in spawned workers
 
 
 @dataclass

@@ -100,3 +100,41 @@ def test_state_dict_round_trip_gives_identical_actions_and_update(algo_id, suite
         assert torch.equal(metrics_a[k], metrics_b[k]), k
     for k in params_a:
         assert torch.equal(params_a[k], params_b[k]), k
+
+
+LOOP_WARMUP, LOOP_STEPS = 300, 310  # as FILL: random steps first, then 10 agent steps with updates
+
+
+@pytest.fixture
+def tiny_tasks(monkeypatch):
+    """Every task with one evaluation episode, evaluated at step 0 and at the end, and a 300-step warm-up."""
+    import dataclasses
+
+    import runners.grid
+    import suites
+
+    original = suites.get_task
+
+    def tiny(suite, name):
+        task = original(suite, name)
+        return dataclasses.replace(task, eval_episodes=1, eval_every=LOOP_STEPS, warmup_steps=LOOP_WARMUP)
+
+    monkeypatch.setattr(suites, "get_task", tiny)
+    monkeypatch.setattr(runners.grid, "get_task", tiny)
+
+
+@pytest.mark.parametrize("algo_id,suite,task", CASES)
+def test_runs_through_the_real_loop(algo_id, suite, task, tiny_tasks, tmp_path):
+    from results.store import Cell, Store
+    from runners.loop import train
+
+    overrides = dict(getattr(resolve(algo_id)[0], "conformance_overrides", {}))
+    manifest = train(Cell(suite, task, algo_id, 0), Store(tmp_path), agent_steps=LOOP_STEPS, progress=False,
+                     config_overrides=overrides)
+    assert manifest["status"] == "complete", manifest.get("reason")
+    assert manifest["warmup_steps"] == LOOP_WARMUP and manifest["updates"] == LOOP_STEPS - LOOP_WARMUP
+    store = Store(tmp_path)
+    cell = Cell(**manifest["cell"])
+    rows = store.read_evals(cell)
+    assert [int(r["step"]) for r in rows] == [0, LOOP_STEPS] and all(np.isfinite(float(r["return_mean"])) for r in rows)
+    assert (store.cell_dir(cell) / "agent_final.pt").exists() and not store.checkpoint_path(cell).exists()
