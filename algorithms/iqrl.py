@@ -53,7 +53,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from algorithms.base import Agent, Transition, register, register_variant
+from algorithms.base import Agent, Transition, register
+from algorithms.iqrl_config import Config  # the paper defaults and the variants, importable without torch
 from algorithms.common.nets import EnsembleLinear, polyak_update
 from algorithms.mrq.buffer import MRQReplay
 from bench.errors import UserError
@@ -61,47 +62,6 @@ from bench.errors import UserError
 RANK_TOLERANCES = (1e-1, 1e-2, 1e-3)  # utils/helper.py calc_rank: atol = rtol at these three values (rank-0/1/2)
 
 
-@dataclass
-class Config:
-    hidden: tuple[int, ...] = (512, 512)  # iQRLConfig.mlp_dims: actor, critics, dynamics, projection
-    lr: float = 3e-4  # iQRLConfig.lr: Adam for actor and critics
-    batch_size: int = 256  # iQRLConfig.batch_size (slices of max(nstep, horizon) steps)
-    actor_update_freq: int = 2  # iQRLConfig.actor_update_freq
-    gamma: float = 0.99  # iQRLConfig.gamma
-    tau: float = 0.005  # iQRLConfig.tau: target actor and critics
-    num_critics: int = 5  # iQRLConfig.num_critics (release since dd17b6c; draft: 2)
-    q_sample_size: int = 2  # iQRLConfig.q_sample_size: critics drawn per min/avg
-    nstep: int = 1  # iQRLConfig.nstep (3 for acrobot, fish, reacher, dog: suites/iqrl_dmc.py)
-    latent_dim: int = 1024  # latent width D (release: 512 groups x 2 channels; 2048 for humanoid/dog)
-    latent_dim_is_groups: bool = False  # official quirk: D = latent_dim * len(fsq_levels)
-    horizon: int = 5  # iQRLConfig.horizon
-    rho: float = 0.9  # iQRLConfig.rho: weight rho^t of rollout step t
-    enc_hidden: tuple[int, ...] = (256,)  # iQRLConfig.enc_mlp_dims
-    enc_lr: float = 1e-4  # iQRLConfig.enc_lr (AdamW)
-    enc_weight_decay: float = 0.01  # torch.optim.AdamW default, as the release
-    enc_tau: float = 0.005  # iQRLConfig.enc_tau (0.0005 for acrobot-swingup)
-    grad_clip_norm: float = 20.0  # iQRLConfig.grad_clip_norm (representation params only)
-    use_fsq: bool = True  # iQRLConfig.use_fsq
-    fsq_levels: tuple[int, ...] = (8, 8)  # iQRLConfig.fsq_levels: 64 codes per group
-    rep_loss: str = "cosine"  # "cosine" (iQRLConfig.use_cosine_similarity_dynamics) or "mse" (paper draft)
-    official_cosine_sign: bool = False  # official quirk: minimise +cos (spec 3.1)
-    use_rew_loss: bool = False  # iQRLConfig.use_rew_loss
-    use_rec_loss: bool = False  # reconstruction ablation (paper draft, "iQRL+rec")
-    use_projection: bool = False  # iQRLConfig.use_latent_projection (True for fish)
-    proj_dim: int = 0  # 0 = D // 16 (iQRLConfig.proj_dim None)
-    exploration_noise_start: float = 1.0  # iQRLConfig.exploration_noise_start (std, x action scale)
-    exploration_noise_end: float = 0.1  # iQRLConfig.exploration_noise_end
-    exploration_decay_episodes: int = 50  # iQRLConfig.exploration_noise_num_steps: 50 / 150 / 500 easy/medium/hard
-    policy_noise: float = 0.2  # iQRLConfig.policy_noise (x action scale)
-    noise_clip: float = 0.3  # iQRLConfig.noise_clip (x action scale)
-    random_episodes: int = 10  # TrainConfig.random_episodes: actor + N(0, 1) noise, no updates
-    start_steps: int = 0  # the loop's uniform warm-up: none (the release has no uniform warm-up)
-    buffer_size: int = 1_600_000  # slots; the release's 10M never fills, nor does this at 3M frames (1.5M steps)
-    official_nstep1_no_discount: bool = False  # official quirk: discount 1.0 when nstep == 1 (spec 3.3)
-    official_ignore_done: bool = False  # official quirk: done flags never set (spec 3.3)
-    official_noop_init: bool = False  # official quirk: critic orthogonal init is a no-op (spec 2)
-    init_representation_from: str = ""  # task-agnostic ablation: agent_final.pt of a finished iQRL run
-    diagnostics_batch: int = 0  # observations per rank diagnostic; 0 = D (release: a batch of D samples)
 
 
 # -- networks -------------------------------------------------------------------------------------
@@ -484,22 +444,3 @@ class IQRL(Agent):
         except RuntimeError as exc:
             raise UserError(f"{path}: representation shapes differ from this task's ({str(exc).splitlines()[0]}); "
                             f"valid: a run on a task with the same observation and action spaces and latent_dim") from None
-
-
-# Ablations of the paper's figures (reference folders in shared/reference/iqrl: names in quotes).
-register_variant("iqrl", "no-fsq", "no quantization ('iQRL-no-normalization' in norm-ablation / rank-comparison; "
-                 "the draft's 'normalization' is FSQ)", use_fsq=False)
-register_variant("iqrl", "rec", "+ reconstruction loss on every rollout latent ('iQRL+rec', reconstruction-ablation)",
-                 use_rec_loss=True)
-register_variant("iqrl", "rew", "+ reward head on the cosine loss ('iQRL+cos+rew', reward-ablation; release use_rew_loss)",
-                 use_rew_loss=True)
-register_variant("iqrl", "mse-rew", "+ reward head, MSE consistency ('iQRL+rew', reward-ablation; the draft's MSE base loss)",
-                 use_rew_loss=True, rep_loss="mse")
-register_variant("iqrl", "tcrl", "cosine + reward head without FSQ ('TCRL-ours', reward-ablation)",
-                 use_rew_loss=True, use_fsq=False)
-register_variant("iqrl", "proj", "+ projection head D -> 512 -> 512 -> D/16 before the loss (release use_latent_projection)",
-                 use_projection=True)
-register_variant("iqrl", "mse", "MSE instead of cosine consistency loss (the paper draft's main loss)", rep_loss="mse")
-register_variant("iqrl", "official", "the released code's behaviour: +cos minimised, no discount at nstep 1, "
-                 "no done flags, no-op critic init", official_cosine_sign=True, official_nstep1_no_discount=True,
-                 official_ignore_done=True, official_noop_init=True)

@@ -110,11 +110,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     algos = _split(args.algos)
     if not algos:
         raise UserError("--algos is empty; valid: see 'bench list algos'")
-    device = parse_device(args.device)
     store = Store(args.out)
     overrides = parse_overrides(args.set)
     plan = make_plan(args.suite, algos, _split(args.tasks) or None, seeds, store, agent_steps=steps,
-                     config_overrides=overrides)
+                     config_overrides=overrides)  # names, fields and values checked without importing torch
+    device = parse_device(args.device)
 
     from runners.grid import resolve_task
 
@@ -173,13 +173,13 @@ def _human(n: int) -> str:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from algorithms import algorithms, variants
+    from algorithms import infos, variants  # torch-free
     from suites import get_suite, suites
 
     what = args.what
     if what in ("algos", "all"):
         print("algorithms (run as NAME or NAME@VARIANT):")
-        for name, cls in sorted(algorithms().items()):
+        for name, cls in sorted(infos().items()):
             kinds = f"actions: {'/'.join(cls.action_kinds)}; observations: {'/'.join(cls.observation_kinds)}"
             print(f"  {name:<24} {kinds}")
             for vname, variant in sorted(variants(name).items()):

@@ -25,13 +25,20 @@ SOURCES = ("paper default", "variant", "suite", "task", "--set")
 
 @dataclass(frozen=True)
 class ResolvedConfig:
-    agent_cls: type
+    algo: Any  # algorithms.registry.AlgoInfo: name, Config, kinds, agent class path
     config: Any  # the agent's Config dataclass, as it runs
     sources: dict[str, str]  # field -> the layer that set it (one of SOURCES)
     overrides: dict[str, Any]  # fields where --set changed the suite's resolved value (the run's identity)
     replaced: tuple[tuple[str, str, Any, Any], ...]  # (field, layer, its value, the variant's value): a suite/task layer replacing a variant setting
     warmup_steps: int  # uniform-random warm-up steps the loop takes
     warmup_source: str
+
+    @property
+    def agent_cls(self) -> type:
+        """The agent class (imports torch)."""
+        from algorithms.registry import agent_class
+
+        return agent_class(self.algo.name)
 
     @property
     def config_id(self) -> str:
@@ -57,14 +64,14 @@ def resolve_run_config(suite_name: str, algo: str, task_name: str | None = None,
                        set_overrides: dict[str, Any] | None = None) -> ResolvedConfig:
     """The config of ``algo`` on ``suite_name``'s task ``task_name`` with ``--set`` values; raises UserError
     for unknown algorithms, variants, tasks, fields or badly typed values."""
-    from algorithms.base import resolve, variants
+    from algorithms.registry import resolve_config as resolve, variants  # torch-free
     from suites import get_suite, get_task
 
     base, _, variant = algo.partition("@")
     suite = get_suite(suite_name)
     task = get_task(suite, task_name) if task_name is not None else None
-    agent_cls, _ = resolve(algo)  # unknown algorithm or variant: UserError before anything else
-    fields = {f.name for f in dataclasses.fields(agent_cls.Config)}
+    info, _ = resolve(algo)  # unknown algorithm or variant: UserError before anything else
+    fields = {f.name for f in dataclasses.fields(info.config)}
     task_layer: dict[str, Any] = {}
     if task is not None and task.warmup_steps is not None and "start_steps" in fields:
         task_layer["start_steps"] = task.warmup_steps
@@ -95,4 +102,4 @@ def resolve_run_config(suite_name: str, algo: str, task_name: str | None = None,
         warmup, warmup_source = task.warmup_steps, "task"
     else:
         warmup, warmup_source = 0, "paper default"
-    return ResolvedConfig(agent_cls, config, sources, overrides, replaced, warmup, warmup_source)
+    return ResolvedConfig(info, config, sources, overrides, replaced, warmup, warmup_source)

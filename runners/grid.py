@@ -32,8 +32,8 @@ def resolve_task(cell: Cell, agent_steps: int | None = None) -> Task:
     return task
 
 
-def incompatibility(agent_cls: type, task: Task) -> str | None:
-    """Why this agent cannot run this task, or None when it can."""
+def incompatibility(agent_cls: Any, task: Task) -> str | None:
+    """Why this agent (an Agent class or its registry AlgoInfo) cannot run this task, or None when it can."""
     if task.action not in agent_cls.action_kinds:
         return f"{agent_cls.name} supports {'/'.join(agent_cls.action_kinds)} actions, task has {task.action} actions"
     if task.observation not in agent_cls.observation_kinds:
@@ -77,7 +77,7 @@ def make_plan(suite_name: str, algos: list[str], tasks: list[str] | None, seeds:
     for algo in algos:
         for task in task_list:
             resolved = plan.configs[algo, task.name]
-            why = incompatibility(resolved.agent_cls, task)
+            why = incompatibility(resolved.algo, task)
             for seed in seeds:
                 cell = Cell(suite.name, task.name, algo, seed, resolved.config_id)
                 if why:
