@@ -107,7 +107,7 @@ LOOP_WARMUP, LOOP_STEPS = 300, 310  # as FILL: random steps first, then 10 agent
 
 @pytest.fixture
 def tiny_tasks(monkeypatch):
-    """Every task with one evaluation episode, evaluated at step 0 and at the end, and a 300-step warm-up."""
+    """Every task at a 310-step budget with a 300-step warm-up, one evaluation episode at step 0 and at the end."""
     import dataclasses
 
     import runners.grid
@@ -117,7 +117,8 @@ def tiny_tasks(monkeypatch):
 
     def tiny(suite, name):
         task = original(suite, name)
-        return dataclasses.replace(task, eval_episodes=1, eval_every=LOOP_STEPS, warmup_steps=LOOP_WARMUP)
+        return dataclasses.replace(task, agent_steps=LOOP_STEPS, eval_episodes=1, eval_every=LOOP_STEPS,
+                                   warmup_steps=LOOP_WARMUP)
 
     monkeypatch.setattr(suites, "get_task", tiny)
     monkeypatch.setattr(runners.grid, "get_task", tiny)
@@ -129,7 +130,7 @@ def test_runs_through_the_real_loop(algo_id, suite, task, tiny_tasks, tmp_path):
     from runners.loop import train
 
     overrides = dict(getattr(resolve(algo_id)[0], "conformance_overrides", {}))
-    manifest = train(Cell(suite, task, algo_id, 0), Store(tmp_path), agent_steps=LOOP_STEPS, progress=False,
+    manifest = train(Cell(suite, task, algo_id, 0), Store(tmp_path), progress=False,
                      config_overrides=overrides)
     assert manifest["status"] == "complete", manifest.get("reason")
     assert manifest["warmup_steps"] == LOOP_WARMUP and manifest["updates"] == LOOP_STEPS - LOOP_WARMUP
