@@ -150,15 +150,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         if args.max_failures < 0 or (args.max_concurrent is not None and args.max_concurrent < 1):
             raise UserError("bad --max-failures / --max-concurrent; valid: --max-failures >= 0, --max-concurrent >= 1")
-        summary = run_ray(plan.todo, store, agent_steps=steps, device=device, address=args.address,
+        summary = run_ray(plan.specs(device, wandb=wandb), store, address=args.address,
                           cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial,
-                          max_concurrent=args.max_concurrent, max_failures=args.max_failures,
-                          config_overrides=overrides, wandb=wandb, progress=not args.quiet)
+                          max_concurrent=args.max_concurrent, max_failures=args.max_failures, progress=not args.quiet)
     else:
         from runners.local import run_local
 
-        summary = run_local(plan.todo, store, agent_steps=steps, device=device, workers=args.workers,
-                            progress=not args.quiet, config_overrides=overrides, wandb=wandb)
+        summary = run_local(plan.specs(device, progress=not args.quiet, wandb=wandb), store, workers=args.workers)
     print(f"summary: {len(summary.completed)} completed, {len(plan.done)} already complete, "
           f"{len(plan.skipped)} skipped (unsupported), {len(summary.failed)} failed", file=sys.stderr)
     return 1 if summary.failed else 0

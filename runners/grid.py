@@ -23,6 +23,42 @@ class Plan:
     skipped: list[tuple[Cell, str]] = field(default_factory=list)  # algorithm cannot run this task
     agent_steps: int | None = None
     configs: dict[tuple[str, str], ResolvedConfig] = field(default_factory=dict)  # (algo, task) -> resolved config
+    config_overrides: dict[str, Any] = field(default_factory=dict)
+
+    def specs(self, device: str, *, progress: bool = True, wandb: Any = None) -> list[RunSpec]:
+        """The run descriptions of the cells to run."""
+        return [RunSpec(cell, self.agent_steps, device, dict(self.config_overrides), progress=progress, wandb=wandb)
+                for cell in self.todo]
+
+
+@dataclass
+class RunSpec:
+    """Everything that describes one run besides the store it writes to; made by ``Plan.specs``, it
+    travels through a runner (pickled to a worker process or a Ray trial) to ``loop.train_run``."""
+
+    cell: Cell
+    agent_steps: int | None = None  # reduced budget (--steps); None = the task's
+    device: str = "cpu"
+    config_overrides: dict[str, Any] = field(default_factory=dict)  # the --set values
+    checkpoint_every: int | None = None  # agent steps; None = the task's eval_every
+    progress: bool = True
+    wandb: Any = None  # runners.sinks.WandbSettings: log to W&B too
+    sink: Any = None  # a runners.sinks.Sink object (in-process use); wins over ``wandb``
+
+    def task(self) -> Task:
+        return resolve_task(self.cell, self.agent_steps)
+
+    def resolved(self) -> ResolvedConfig:
+        resolved = resolve_run_config(self.cell.suite, self.cell.algo, self.cell.task, self.config_overrides)
+        if self.cell.config_id != resolved.config_id:
+            raise ValueError(f"cell {self.cell.label} has config id {self.cell.config_id or 'none'}, its --set values "
+                             f"give {resolved.config_id or 'none'}")
+        return resolved
+
+    def make_sink(self):
+        from runners.sinks import Sink, WandbSink
+
+        return self.sink or (WandbSink(self.wandb) if self.wandb else Sink())
 
 
 def resolve_task(cell: Cell, agent_steps: int | None = None) -> Task:
@@ -69,7 +105,7 @@ def make_plan(suite_name: str, algos: list[str], tasks: list[str] | None, seeds:
     task_list = [get_task(suite, t) for t in tasks] if tasks else list(suite.tasks)
     if agent_steps is not None and agent_steps <= 0:
         raise UserError(f"--steps must be positive, got {agent_steps}")
-    plan = Plan(agent_steps=agent_steps)
+    plan = Plan(agent_steps=agent_steps, config_overrides=dict(config_overrides or {}))
     # resolving every (algo, task) first raises UserError for unknown algorithms, variants or config fields before anything runs
     for algo in algos:
         for task in task_list:
@@ -96,4 +132,4 @@ def make_plan(suite_name: str, algos: list[str], tasks: list[str] | None, seeds:
     return plan
 
 
-__all__ = ["Plan", "conflict", "incompatibility", "jsonable", "make_plan", "resolve_task", "stored_config"]
+__all__ = ["Plan", "RunSpec", "conflict", "incompatibility", "jsonable", "make_plan", "resolve_task", "stored_config"]

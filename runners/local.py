@@ -9,6 +9,7 @@ of 1 vs 2 threads per agent, quiet and loaded, are still to be measured (issue 1
 from __future__ import annotations
 
 import concurrent.futures as cf
+import dataclasses
 import multiprocessing as mp
 import os
 import sys
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from results.store import Cell, Store
-from runners.sinks import WandbSettings, WandbSink
+from runners.grid import RunSpec
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch is imported here or in spawned workers
 
@@ -43,40 +44,39 @@ def _threads_per_worker(workers: int) -> int:
     return max(1, (os.cpu_count() or 1) // max(1, workers))
 
 
-def run_cell(cell: Cell, root: str, agent_steps: int | None, device: str, threads: int, progress: bool,
-             config_overrides: dict | None = None, wandb: WandbSettings | None = None) -> dict[str, Any]:
-    """Entry point of one cell (in this process, a worker process or a Ray trial); returns the final manifest."""
+def run_cell(spec: RunSpec, root: str, threads: int) -> dict[str, Any]:
+    """Entry point of one run (in this process, a worker process or a Ray trial); returns the final manifest."""
     import torch
 
-    from runners.loop import train
+    from runners.loop import train_run
 
     torch.set_num_threads(threads)
-    return train(cell, Store(root), agent_steps=agent_steps, device=device, progress=progress,
-                 config_overrides=config_overrides, sink=WandbSink(wandb) if wandb else None)
+    return train_run(spec, Store(root))
 
 
-def run_local(cells: list[Cell], store: Store, *, agent_steps: int | None, device: str, workers: int = 1,
-              progress: bool = True, config_overrides: dict | None = None, wandb: WandbSettings | None = None) -> Summary:
+def run_local(specs: list[RunSpec], store: Store, *, workers: int = 1) -> Summary:
+    """Run ``specs`` one after another here, or in ``workers`` spawned processes (without progress bars)."""
     summary = Summary()
 
     record = summary.record
 
     if workers <= 1:
         threads = _threads_per_worker(1)
-        for cell in cells:
+        for spec in specs:
             try:
-                record(cell, run_cell(cell, str(store.root), agent_steps, device, threads, progress, config_overrides, wandb))
+                record(spec.cell, run_cell(spec, str(store.root), threads))
             except KeyboardInterrupt:
                 raise
             except Exception as exc:  # noqa: BLE001  (the loop already stored the cell as failed)
-                summary.failed.append((cell, f"{type(exc).__name__}: {exc}"))
-                print(f"FAILED {cell.label}: {type(exc).__name__}: {exc}", file=sys.stderr)
+                summary.failed.append((spec.cell, f"{type(exc).__name__}: {exc}"))
+                print(f"FAILED {spec.cell.label}: {type(exc).__name__}: {exc}", file=sys.stderr)
         return summary
 
     threads = _threads_per_worker(workers)
     ctx = mp.get_context("spawn")
     with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        futures = {pool.submit(run_cell, cell, str(store.root), agent_steps, device, threads, False, config_overrides, wandb): cell for cell in cells}
+        futures = {pool.submit(run_cell, dataclasses.replace(spec, progress=False), str(store.root), threads): spec.cell
+                   for spec in specs}
         for future in cf.as_completed(futures):
             cell = futures[future]
             try:

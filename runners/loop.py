@@ -1,7 +1,7 @@
 """The one training loop every algorithm runs under, whatever the runner (local or Ray), in pieces:
 
-- ``RunSpec``: the description of one run (cell, budget, device, --set values, checkpoint cadence,
-  progress, sink), built by the planner's caller and handed to ``train``;
+- ``RunSpec`` (runners/grid.py): the description of one run (cell, budget, device, --set values,
+  checkpoint cadence, progress, sinks), made by the plan and handed through a runner to ``train_run``;
 - ``Stepper``: the stepping core, one agent step at a time: uniform warm-up, act, env step, observe,
   update (TD3 main.py: once per step once t >= start_timesteps). Benchmarks and tests use it too;
 - ``Evaluator``: K deterministic episodes on a separate env (stream ``eval_env``), with the
@@ -39,7 +39,7 @@ from bench.errors import Diverged, UserError
 from bench.provenance import provenance
 from results.store import Cell, Store, atomic_write
 from runners.config import ResolvedConfig, jsonable, resolve_run_config
-from runners.grid import conflict, incompatibility, resolve_task  # noqa: F401  (incompatibility: re-exported)
+from runners.grid import RunSpec, conflict, incompatibility, resolve_task  # noqa: F401  (re-exported)
 from runners.sinks import Sink
 from suites.envs import get_env_rng_state, set_env_rng_state
 from suites.task import Task
@@ -54,29 +54,6 @@ def resolve_config(suite: str, algo: str, config_overrides: dict[str, Any] | Non
     """The agent class and its config: paper defaults <- variant <- suite <- task (warm-up, overrides) <- --set."""
     resolved = resolve_run_config(suite, algo, task, config_overrides)
     return resolved.agent_cls, resolved.config
-
-
-@dataclass
-class RunSpec:
-    """Everything that describes one run besides the store it writes to."""
-
-    cell: Cell
-    agent_steps: int | None = None  # reduced budget (--steps); None = the task's
-    device: str = "cpu"
-    config_overrides: dict[str, Any] = field(default_factory=dict)  # the --set values
-    checkpoint_every: int | None = None  # agent steps; None = the task's eval_every
-    progress: bool = True
-    sink: Sink | None = None
-
-    def task(self) -> Task:
-        return resolve_task(self.cell, self.agent_steps)
-
-    def resolved(self) -> ResolvedConfig:
-        resolved = resolve_run_config(self.cell.suite, self.cell.algo, self.cell.task, self.config_overrides)
-        if self.cell.config_id and self.cell.config_id != resolved.config_id:
-            raise ValueError(f"cell {self.cell.label} has config id {self.cell.config_id}, its --set values give "
-                             f"{resolved.config_id or 'none'}")
-        return resolved
 
 
 # -- the stepping core ----------------------------------------------------------------------------
@@ -316,7 +293,7 @@ def _build(spec: RunSpec, store: Store, existing: dict | None) -> _Run:
         raise RuntimeError(f"task {task.name} declares {task.action}/{task.observation} but its env has "
                            f"{action_kind(env.action_space)}/{observation_kind(env.observation_space)}")
     agent = resolved.agent_cls(env.observation_space, env.action_space, resolved.config, spec.device, cell.seed)
-    record = RunRecord(store, cell, spec.sink)
+    record = RunRecord(store, cell, spec.make_sink())
     record.start(existing, spec, task, resolved, agent)
     return _Run(spec, task, resolved, agent, Stepper(env, agent, resolved.warmup_steps, seeds["train_env"]),
                 Evaluator(eval_env, task, seeds), Checkpoint(store.checkpoint_path(cell)), record)
@@ -452,7 +429,7 @@ def train(cell: Cell, store: Store, *, agent_steps: int | None = None, device: s
     ``config_overrides`` give (so the run lands in its own folder)."""
     if not cell.config_id:
         cell = dataclasses.replace(cell, config_id=resolve_run_config(cell.suite, cell.algo, cell.task, config_overrides).config_id)
-    spec = RunSpec(cell, agent_steps, device, dict(config_overrides or {}), checkpoint_every, progress, sink)
+    spec = RunSpec(cell, agent_steps, device, dict(config_overrides or {}), checkpoint_every, progress, sink=sink)
     return train_run(spec, store)
 
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from algorithms import all_algo_ids, resolve
-from algorithms.base import Transition
+from runners.loop import Stepper
 from suites import get_suite
 
 # one cheap task per (action kind, observation kind)
@@ -39,15 +39,13 @@ def _build(algo_id, suite, task_name, seed):
 
 
 def _fill(agent, env, n, seed):
+    """``n`` random steps through the loop's stepping core; the observations seen."""
     env.action_space.seed(seed)
-    obs, _ = env.reset(seed=seed)
+    stepper = Stepper(env, agent, warmup=n, reset_seed=seed)
     observations = []
-    for _ in range(n):
-        action = env.action_space.sample()
-        next_obs, reward, terminated, truncated, _ = env.step(action)
-        agent.observe(Transition(obs, np.asarray(action), float(reward), next_obs, terminated, truncated))
-        observations.append(obs)
-        obs = next_obs if not (terminated or truncated) else env.reset()[0]
+    for t in range(n):
+        stepper.step(t)
+        observations.append(stepper.obs)
     return observations
 
 

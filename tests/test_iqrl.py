@@ -9,7 +9,7 @@ from algorithms import resolve
 from algorithms.base import Transition
 from algorithms.iqrl import FSQ, RANK_TOLERANCES, codebook_usage, latent_rank
 from results.store import Cell, Store
-from runners.loop import resolve_config, train
+from runners.loop import Stepper, resolve_config, train
 from suites import get_suite
 
 SMALL = dict(hidden=(32, 32), enc_hidden=(32,), latent_dim=16, batch_size=32, buffer_size=5_000, random_episodes=0)
@@ -24,12 +24,7 @@ def make_agent(seed=0, **overrides):
 
 def fill(agent, env, n, seed=0):
     env.action_space.seed(seed)
-    obs, _ = env.reset(seed=seed)
-    for _ in range(n):
-        action = env.action_space.sample()
-        next_obs, reward, terminated, truncated, _ = env.step(action)
-        agent.observe(Transition(obs, np.asarray(action), float(reward), next_obs, terminated, truncated))
-        obs = next_obs if not (terminated or truncated) else env.reset()[0]
+    Stepper(env, agent, warmup=n, reset_seed=seed).run(n)  # n random steps through the loop's stepping core
 
 
 # -- FSQ ---------------------------------------------------------------------------------------------
@@ -255,14 +250,7 @@ def _distracted_pendulum_return(steps=6000, warmup=1000, seed=0, distractors=30,
     cls, cfg = resolve("iqrl", config)
     agent = cls(env.observation_space, env.action_space, cfg, "cpu", seed)
     env.action_space.seed(seed)
-    obs, _ = env.reset(seed=seed)
-    for t in range(steps):
-        action = env.action_space.sample() if t < warmup else agent.act(obs, explore=True)
-        next_obs, reward, terminated, truncated, _ = env.step(action)
-        agent.observe(Transition(obs, np.asarray(action), float(reward), next_obs, terminated, truncated))
-        obs = next_obs if not (terminated or truncated) else env.reset()[0]
-        if t >= warmup:
-            agent.update(t)
+    Stepper(env, agent, warmup, reset_seed=seed).run(steps)
     return float(np.mean(evaluate(agent, eval_env, 5, seed + 100)))
 
 

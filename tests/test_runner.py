@@ -8,7 +8,7 @@ from algorithms.td3 import TD3
 from bench.cli import build_parser, main
 from bench.errors import UserError
 from results.store import Cell, Store
-from runners.grid import make_plan
+from runners.grid import RunSpec, make_plan
 from runners.local import _threads_per_worker, run_local
 
 
@@ -36,7 +36,7 @@ def test_diverged_cell_is_stored_failed_and_sweep_goes_on(tmp_path, monkeypatch)
 
     monkeypatch.setattr(TD3, "update", nan_update)
     cells = [Cell("smoke", "Pendulum-v1", "td3", 0), Cell("smoke", "cartpole-balance", "td3", 0)]
-    summary = run_local(cells, store, agent_steps=1200, device="cpu", progress=False)
+    summary = run_local([RunSpec(c, agent_steps=1200, progress=False) for c in cells], store)
     assert [c.task for c, _ in summary.failed] == ["Pendulum-v1"]
     assert [c.task for c in summary.completed] == ["cartpole-balance"]
     failed = store.read_manifest(cells[0])
