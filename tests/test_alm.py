@@ -229,6 +229,7 @@ def test_alm_learns_pendulum(tmp_path):
     torch.set_num_threads(1)
     cell = Cell("smoke", "Pendulum-v1", "alm", 0)
     manifest = train(cell, Store(tmp_path), agent_steps=4000, progress=False, config_overrides=CI_SCALE)
+    cell = Cell(**manifest["cell"])  # with the config id of CI_SCALE: its own folder
     assert manifest["status"] == "complete", manifest["reason"]
     returns = [float(r["return_mean"]) for r in Store(tmp_path).read_evals(cell)]
     assert returns[-1] > -600, returns

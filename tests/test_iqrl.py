@@ -173,6 +173,7 @@ def test_diagnostics_csv_is_written_per_evaluation_and_truncated_on_resume(tmp_p
     manifest = train(cell, store, agent_steps=400, progress=False,
                      config_overrides={**SMALL, "start_steps": 100, "diagnostics_batch": 32})
     assert manifest["status"] == "complete"
+    cell = Cell(**manifest["cell"])  # with the config id of its --set values: its own folder
     rows = store.read_diagnostics(cell)
     evals = [int(r["step"]) for r in store.read_evals(cell)]
     assert evals == [0, 80, 160, 240, 320, 400]
