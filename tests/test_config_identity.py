@@ -99,3 +99,18 @@ def test_seeding_streams_are_named_distinct_and_recorded(tmp_path):
     assert main(RUN + ["--out", str(tmp_path)]) == 0
     manifest = json.loads((tmp_path / "runs/smoke/Pendulum-v1/td3/0/manifest.json").read_text())
     assert manifest["seeding"] == json.loads(json.dumps(seeding.record(0)))
+
+
+def test_a_complete_run_of_an_old_store_is_still_found_complete(tmp_path):
+    """Old manifests: no config_sources, the agent's own start_steps in config, the warm-up that ran in warmup_steps."""
+    from runners.grid import resolve_task
+
+    store = Store(tmp_path)
+    cell = Cell("smoke", "Pendulum-v1", "td3", 0)
+    legacy = dict(resolve_run_config("smoke", "td3", "Pendulum-v1").as_dict(), start_steps=25_000)
+    store.write_manifest(cell, {"status": "complete", "config": legacy, "warmup_steps": 1000, "config_overrides": {},
+                                "cell": {"suite": "smoke", "task": "Pendulum-v1", "algo": "td3", "seed": 0},
+                                "protocol": resolve_task(cell, 300).protocol()})
+    plan = make_plan("smoke", ["td3"], ["Pendulum-v1"], [0], store, agent_steps=300)
+    assert plan.done == [cell] and plan.todo == []
+    assert list(store.iter_cells()) == [cell]
