@@ -24,9 +24,13 @@ Paper intent is the default; each behaviour of the released code that contradict
   from terminals and never masks the representation loss. Default False: terminals stop
   bootstrapping and mask later rollout steps (cumulatively). Windows never straddle two episodes
   here, with or without the flag (the release's 5-step slices can: not reproduced).
-- ``latent_dim_is_groups`` (spec 1a): the release's ``latent_dim`` counts FSQ groups and the width
-  is doubled in place. Default False: ``latent_dim`` is the latent width D (1024 default, 2048 for
-  humanoid and dog, = the release's effective widths); True multiplies it by ``len(fsq_levels)``.
+- ``official_latent_groups`` (spec 1a): the release's ``latent_dim`` counts FSQ groups (512; 1024 for
+  humanoid and dog) and ``Encoder.__init__`` doubles it in place *only when FSQ is on*, so its FSQ
+  latent is D = 1024 (2048) wide but its no-FSQ latent stays 512 (1024) wide. ``latent_dim`` here is
+  the FSQ width D (= the release's effective widths); with the flag, a no-FSQ agent's width is
+  ``latent_dim / len(fsq_levels)`` as in the release. Default False (paper intent: the same width D
+  with and without FSQ); ``iqrl@official``, ``@no-fsq`` and ``@tcrl`` (the release's ablation runs)
+  set it. It changes nothing while FSQ is on.
 - ``official_noop_init`` (spec 2): the release's critic orthogonal init is a no-op (PyTorch default
   init). Default False: the intended orthogonal weights and zero biases for the critics.
 
@@ -224,7 +228,8 @@ class IQRL(Agent):
         self.act_low, self.act_high = low.to(self.device), high.to(self.device)
         scale, bias = (high - low) / 2, (high + low) / 2
         self.act_scale = scale.to(self.device)
-        width = cfg.latent_dim * (len(cfg.fsq_levels) if cfg.use_fsq and cfg.latent_dim_is_groups else 1)
+        # the release doubles its group count in place only with FSQ (Encoder.__init__, spec 1a)
+        width = cfg.latent_dim if cfg.use_fsq or not cfg.official_latent_groups else cfg.latent_dim // len(cfg.fsq_levels)
         if cfg.use_fsq and width % len(cfg.fsq_levels):
             raise UserError(f"iqrl latent_dim {width} must be a multiple of len(fsq_levels) = {len(cfg.fsq_levels)}")
         self.latent_width = width

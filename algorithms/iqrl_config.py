@@ -22,7 +22,7 @@ class Config:
     q_sample_size: int = 2  # iQRLConfig.q_sample_size: critics drawn per min/avg
     nstep: int = 1  # iQRLConfig.nstep (3 for acrobot, fish, reacher, dog: suites/iqrl_dmc.py)
     latent_dim: int = 1024  # latent width D (release: 512 groups x 2 channels; 2048 for humanoid/dog)
-    latent_dim_is_groups: bool = False  # official quirk: D = latent_dim * len(fsq_levels)
+    official_latent_groups: bool = False  # official quirk: without FSQ the width is latent_dim / len(fsq_levels) (spec 1a)
     horizon: int = 5  # iQRLConfig.horizon
     rho: float = 0.9  # iQRLConfig.rho: weight rho^t of rollout step t
     enc_hidden: tuple[int, ...] = (256,)  # iQRLConfig.enc_mlp_dims
@@ -56,19 +56,21 @@ class Config:
 register_algorithm("iqrl", Config, agent="algorithms.iqrl:IQRL", action_kinds=("continuous",), observation_kinds=("state",))
 
 # Ablations of the paper's figures (reference folders in shared/reference/iqrl: names in quotes).
-register_variant("iqrl", "no-fsq", "no quantization ('iQRL-no-normalization' in norm-ablation / rank-comparison; "
-                 "the draft's 'normalization' is FSQ)", use_fsq=False)
-register_variant("iqrl", "rec", "+ reconstruction loss on every rollout latent ('iQRL+rec', reconstruction-ablation)",
+register_variant("iqrl", "no-fsq", "no quantization ('iQRL-no-normalization' in the paper draft figures norm-ablation / rank-comparison; "
+                 "the draft's 'normalization' is FSQ); latent 512 wide (1024 humanoid/dog) as in the release, "
+                 "which doubles its width only with FSQ", use_fsq=False, official_latent_groups=True)
+register_variant("iqrl", "rec", "+ reconstruction loss on every rollout latent ('iQRL+rec', paper draft figure reconstruction-ablation)",
                  use_rec_loss=True)
-register_variant("iqrl", "rew", "+ reward head on the cosine loss ('iQRL+cos+rew', reward-ablation; release use_rew_loss)",
+register_variant("iqrl", "rew", "+ reward head on the cosine loss ('iQRL+cos+rew', paper draft figure reward-ablation; release use_rew_loss)",
                  use_rew_loss=True)
-register_variant("iqrl", "mse-rew", "+ reward head, MSE consistency ('iQRL+rew', reward-ablation; the draft's MSE base loss)",
+register_variant("iqrl", "mse-rew", "+ reward head, MSE consistency ('iQRL+rew', paper draft figure reward-ablation; the draft's MSE base loss)",
                  use_rew_loss=True, rep_loss="mse")
-register_variant("iqrl", "tcrl", "cosine + reward head without FSQ ('TCRL-ours', reward-ablation)",
-                 use_rew_loss=True, use_fsq=False)
+register_variant("iqrl", "tcrl", "cosine + reward head without FSQ ('TCRL-ours', paper draft figure reward-ablation); latent 512 wide "
+                 "(1024 humanoid/dog) as in the release", use_rew_loss=True, use_fsq=False, official_latent_groups=True)
 register_variant("iqrl", "proj", "+ projection head D -> 512 -> 512 -> D/16 before the loss (release use_latent_projection)",
                  use_projection=True)
 register_variant("iqrl", "mse", "MSE instead of cosine consistency loss (the paper draft's main loss)", rep_loss="mse")
-register_variant("iqrl", "official", "the released code's behaviour: +cos minimised, no discount at nstep 1, "
-                 "no done flags, no-op critic init", official_cosine_sign=True, official_nstep1_no_discount=True,
-                 official_ignore_done=True, official_noop_init=True)
+register_variant("iqrl", "official", "the released code's five behaviours (spec 1a, 2, 3.1, 3.3): +cos minimised, no "
+                 "discount at nstep 1, no done flags, no-op critic init, latent_dim counted in FSQ groups",
+                 official_cosine_sign=True, official_nstep1_no_discount=True, official_ignore_done=True,
+                 official_noop_init=True, official_latent_groups=True)

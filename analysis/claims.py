@@ -8,19 +8,38 @@ against imported published data labelled ``<algo>@published``); ``baseline`` (on
 aggregations: the algorithm the difference is taken against); ``protocol`` (``key=value;...``
 fields the evidence must share: ``env_version``, ``observation``, ``action_repeat``,
 ``eval_episodes``, ...); ``step`` (budget in agent steps); ``metric`` (``return`` or
-``normalized``); ``aggregation`` (``seed-mean`` for one task, ``mean``/``median``/``iqm`` over
-tasks, or ``mean-diff``/``median-diff``/``iqm-diff`` against ``baseline``); ``value`` as printed;
-``spread_kind`` (``std``, ``ci95`` or empty) and ``spread`` (``s`` or ``low;high``); ``n_seeds``;
-``source`` (where the number was read).
+``normalized``); ``aggregation`` (``seed-mean`` for one task; ``mean``, ``median``, ``iqm``
+(rliable's run-level IQM) or ``iqm-task-mean`` (MR.Q's IQM of the task means) over tasks; or
+``mean-diff`` / ``median-diff`` / ``iqm-diff`` (IQM of the per-task mean differences, as MR.Q's
+Table 2) against ``baseline``); ``value`` as printed; ``spread_kind`` and ``spread``: ``std`` (``s``
+over ``n_seeds``), ``se`` (``s``), ``ci95`` (``low;high``, a percentile-bootstrap CI as rliable and
+MR.Q print), ``ci95-t`` (``low;high``, a t-interval) or empty; ``n_seeds``; ``source`` (where the
+number was read). An optional ``ddof`` column states the std's delta degrees of freedom when the
+paper says which it used.
 
-Verdicts, per claim and per body of evidence (our runs, or one imported data set; they are never
-pooled): **inconclusive** when fewer than ``min_seeds`` seeds reached the claim's step (or tasks
-are missing from an aggregate); otherwise **consistent** when the claimed value, widened by its
-printed precision (``6901`` -> +-1, ``1.50`` -> +-0.01), meets our 95% bootstrap confidence interval
-of the same statistic (seeds resampled; stratified by task for aggregates), and **inconsistent**
-when it lies outside. That asks "is the printed number a plausible value of this statistic, given
-these runs?"; the claim's own spread is shown but not used. Evidence recorded under a different
-protocol is refused, with the differing fields named, unless ``allow_protocol_mismatch``.
+Verdicts, per claim and per body of evidence (our runs under one suite-level protocol, or one
+imported data set; they are never pooled):
+
+- **Statistical** (our runs, or published data from another paper): our estimate at the claim's
+  step and the claim are two samples. With a printed spread, the interval of (ours - claimed) is
+  Welch's two-sample t-interval (single task: our seeds' t standard error; aggregates: the
+  task-stratified estimate's bootstrap standard error with Satterthwaite degrees of freedom, see
+  ``analysis.stats``); without one, a one-sample t-interval on our runs. **consistent** when that
+  interval, widened by the claim's printed precision (``6901`` -> +-1, ``1.50`` -> +-0.01), holds 0;
+  **inconsistent** otherwise. A true claim is called inconsistent at the nominal 5% (measured
+  2-8% for one task, at most 10% for aggregates, at 3-10 seeds: tests/test_calibration.py). Each
+  verdict also gives the smallest difference these seeds detect (two-sided 5%, 80% power), so a
+  "consistent" from three noisy seeds says how weak it is.
+- **Exact** (the paper's own published runs): no statistics. The printed statistic is recomputed at
+  the claim's step (mean; std with ``ddof`` when stated; aggregates in the claim's form) and
+  **reproduces** / **does not reproduce** to the printed precision, naming the step used; a step the
+  importer inferred (a file without a step column) is flagged ``step inferred``.
+- **inconclusive** when fewer than ``min_seeds`` finite seeds reached the claim's step (or tasks are
+  missing from an aggregate); **refused** when the evidence was recorded under a different protocol
+  (the differing fields are named) unless ``allow_protocol_mismatch``.
+
+Non-finite returns are never used in an estimate and never dropped silently: the verdict says how
+many seeds were excluded.
 """
 from __future__ import annotations
 
@@ -33,17 +52,26 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analysis import stats
 from analysis.importers import IMPORTED_PROTOCOLS
 from analysis.normalize import normalize
-from analysis.scores import AGGREGATES, aggregate_with_ci, task_ci
 from bench.errors import UserError
 
 CLAIMS_DIR = Path(__file__).resolve().parent.parent / "results" / "reference" / "claims"
 CLAIM_COLUMNS = ["claim_id", "paper", "table", "cell", "suite", "task", "algo", "baseline", "protocol", "step", "metric",
                  "aggregation", "value", "spread_kind", "spread", "n_seeds", "source"]
+OPTIONAL_COLUMNS = ["ddof"]
 METRICS = ("return", "normalized")
-AGGREGATIONS = ("seed-mean", "mean", "median", "iqm", "mean-diff", "median-diff", "iqm-diff")
+AGGREGATIONS = ("seed-mean", "mean", "median", "iqm", "iqm-task-mean", "mean-diff", "median-diff", "iqm-diff")
+SPREAD_KINDS = ("", "std", "se", "ci95", "ci95-t")
+# claim aggregation -> analysis.stats metric
+STAT_OF = {"mean": "mean", "median": "median", "iqm": "iqm", "iqm-task-mean": "iqm_task_mean",
+           "mean-diff": "mean", "median-diff": "median", "iqm-diff": "iqm_task_mean"}
 CONSISTENT, INCONSISTENT, INCONCLUSIVE, REFUSED = "consistent", "inconsistent", "inconclusive", "refused"
+REPRODUCES, NOT_REPRODUCED = "reproduces", "does not reproduce"
+FAILING = (INCONSISTENT, NOT_REPRODUCED)
+# Imported data sets whose claims come from the same paper (protocol id prefix -> paper name prefix): exact mode.
+OWN_PAPER = {"mrq-paper": "MR.Q", "td3-paper": "TD3", "alm-paper": "ALM", "iqrl-draft": "iQRL", "omd-tabular": "OMD"}
 
 
 @dataclass(frozen=True)
@@ -63,22 +91,32 @@ class Claim:
     value: float
     precision: float  # one unit of the last printed digit (printed ints are truncated means, so +-1)
     spread_kind: str
-    spread: str
+    spread: tuple[float, ...]
     n_seeds: int
     source: str
     where: str = ""  # file:line, for messages
+    ddof: int | None = None
+    spread_precision: float = 0.0  # one unit of the printed std's last digit
 
 
 @dataclass
 class Verdict:
     claim: Claim
-    evidence: str  # "runs" or a published data set's protocol id
+    evidence: str  # "runs:<suite protocol>" or a published data set's protocol id
     verdict: str
     estimate: float | None = None
-    ci: tuple[float, float] | None = None
+    ci: tuple[float, float] | None = None  # interval of (our estimate - claimed value); None in exact mode
     n_seeds: int = 0
     detail: str = ""
     stats: dict = field(default_factory=dict)
+    detectable: float | None = None  # smallest difference these seeds detect (statistical mode)
+    method: str = ""
+
+
+def printed(claim: Claim) -> str:
+    """The claimed value as the paper printed it (``0.90``, not ``0.9``)."""
+    decimals = max(0, -int(np.floor(np.log10(claim.precision)))) if claim.precision > 0 else 6
+    return f"{claim.value:.{decimals}f}"
 
 
 def _precision(text: str) -> float:
@@ -94,17 +132,21 @@ def load_claims(paths: list[str | Path] | None = None) -> list[Claim]:
     for path in files:
         if not path.is_file():
             raise UserError(f"{path}: no such claims file")
-        with open(path, newline="") as f:
-            reader = csv.DictReader(f)
-            missing = [c for c in CLAIM_COLUMNS if c not in (reader.fieldnames or [])]
-            if missing:
-                raise UserError(f"{path}: missing columns {', '.join(missing)}; a claims file needs {', '.join(CLAIM_COLUMNS)}")
-            for line, row in enumerate(reader, 2):
-                claim = _parse(row, f"{path.name}:{line}")
-                if claim.claim_id in seen:
-                    raise UserError(f"{path}:{line}: claim_id {claim.claim_id!r} already used at {seen[claim.claim_id]}")
-                seen[claim.claim_id] = claim.where
-                claims.append(claim)
+        try:
+            with open(path, newline="", encoding="utf-8") as f:
+                rows = list(csv.DictReader(f, strict=True))
+                fieldnames = rows[0].keys() if rows else []
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise UserError(f"{path}: not a readable claims CSV ({exc})") from None
+        missing = [c for c in CLAIM_COLUMNS if c not in fieldnames]
+        if missing:
+            raise UserError(f"{path}: missing columns {', '.join(missing)}; a claims file needs {', '.join(CLAIM_COLUMNS)}")
+        for line, row in enumerate(rows, 2):
+            claim = _parse(row, f"{path.name}:{line}")
+            if claim.claim_id in seen:
+                raise UserError(f"{path}:{line}: claim_id {claim.claim_id!r} already used at {seen[claim.claim_id]}")
+            seen[claim.claim_id] = claim.where
+            claims.append(claim)
     return claims
 
 
@@ -112,6 +154,8 @@ def _parse(row: dict[str, str], where: str) -> Claim:
     def bad(what: str) -> UserError:
         return UserError(f"{where}: {what}")
 
+    if None in row:
+        raise bad("more fields than the header (an unbalanced quote or a stray comma)")
     row = {k: (v or "").strip() for k, v in row.items() if k}
     if row["metric"] not in METRICS:
         raise bad(f"metric {row['metric']!r}; valid: {', '.join(METRICS)}")
@@ -121,8 +165,8 @@ def _parse(row: dict[str, str], where: str) -> Claim:
         raise bad("task '*' goes with an aggregate over tasks, a task name with 'seed-mean'")
     if row["aggregation"].endswith("-diff") and not row["baseline"]:
         raise bad(f"aggregation {row['aggregation']} needs a baseline algorithm")
-    if row["spread_kind"] not in ("", "std", "ci95"):
-        raise bad(f"spread_kind {row['spread_kind']!r}; valid: std, ci95 or empty")
+    if row["spread_kind"] not in SPREAD_KINDS:
+        raise bad(f"spread_kind {row['spread_kind']!r}; valid: {', '.join(k for k in SPREAD_KINDS if k)} or empty")
     protocol = {}
     for part in filter(None, row["protocol"].split(";")):
         key, sep, value = part.partition("=")
@@ -132,11 +176,34 @@ def _parse(row: dict[str, str], where: str) -> Claim:
     try:
         value, precision = float(row["value"]), _precision(row["value"])
         step, n_seeds = int(float(row["step"])), int(row["n_seeds"] or 0)
-    except (ValueError, InvalidOperation):
+    except (ValueError, InvalidOperation, OverflowError):
         raise bad(f"value {row['value']!r}, step {row['step']!r} and n_seeds {row['n_seeds']!r} must be numbers") from None
+    if not np.isfinite(value):
+        raise bad(f"value {row['value']!r} is not a finite number")
+    if step < 0 or n_seeds < 0:
+        raise bad(f"step {row['step']!r} and n_seeds {row['n_seeds']!r} must be >= 0")
+    spread = _spread(row["spread_kind"], row["spread"], bad)
+    ddof = row.get("ddof", "")
+    if ddof not in ("", "0", "1"):
+        raise bad(f"ddof {ddof!r}; valid: 0, 1 or empty (not stated)")
     return Claim(row["claim_id"], row["paper"], row["table"], row["cell"], row["suite"], row["task"], row["algo"],
                  row["baseline"], protocol, step, row["metric"], row["aggregation"], value, precision,
-                 row["spread_kind"], row["spread"], n_seeds, row["source"], where)
+                 row["spread_kind"], spread, n_seeds, row["source"], where, int(ddof) if ddof else None,
+                 _precision(row["spread"]) if row["spread_kind"] in ("std", "se") else 0.0)
+
+
+def _spread(kind: str, text: str, bad) -> tuple[float, ...]:
+    if not kind:
+        return ()
+    want = 2 if kind.startswith("ci95") else 1
+    try:
+        values = tuple(float(x) for x in text.split(";"))
+    except ValueError:
+        values = ()
+    if len(values) != want or not all(np.isfinite(values)) or (want == 1 and values[0] < 0) or (want == 2 and values[0] > values[1]):
+        shape = "'low;high' with low <= high" if want == 2 else "one number >= 0"
+        raise bad(f"spread {text!r} for spread_kind {kind}: expected {shape}")
+    return values
 
 
 def suite_normalization(suite: str) -> str | None:
@@ -157,10 +224,6 @@ def _task_key(task: str) -> str:
     return re.sub(r"-v\d+$", "", task)
 
 
-def _matches(algo_col: pd.Series, algo: str) -> pd.Series:
-    return (algo_col == algo) | (algo_col == f"{algo}@published")
-
-
 def _protocol_differences(claim: Claim, fields: dict[str, str] | None) -> list[str]:
     fields = fields or {}
     return [f"{k}: claim {v}, data {fields.get(k, 'unknown')}" for k, v in claim.protocol.items() if fields.get(k) != v]
@@ -176,18 +239,29 @@ def _values_at(rows: pd.DataFrame, step: int) -> pd.DataFrame:
 
 def check(claims: list[Claim], data: pd.DataFrame, protocols: dict[str, dict[str, str]] | None = None, *,
           allow_protocol_mismatch: bool = False, min_seeds: int = 3, seed: int = 0, reps: int = 2000) -> list[Verdict]:
-    """One verdict per (claim, body of evidence). ``protocols``: protocol_id -> fields of our runs."""
+    """One verdict per (claim, body of evidence). ``protocols``: protocol_id -> comparable fields of our
+    runs (``analysis.load.run_protocols``), whose ``suite_protocol`` groups a suite's tasks together."""
     known = {**IMPORTED_PROTOCOLS, **(protocols or {})}
     out: list[Verdict] = []
+    data = data.reset_index(drop=True)
+    pairs = {(s, p): _evidence_key(s, p, known) for s, p in zip(data["source"], data["protocol_id"])}
+    groups = pd.Series([pairs[sp] for sp in zip(data["source"], data["protocol_id"])], index=data.index, dtype=object)
+    keys = {t: _task_key(t) for t in data["task"].unique()}
+    task_keys = data["task"].map(keys)
+    index = data.groupby(["suite", "algo"], sort=False).indices  # (suite, algo) -> row positions, computed once
+
+    def select(suite: str, algo: str) -> pd.DataFrame:
+        at = [index.get((suite, a), []) for a in (algo, f"{algo}@published")]
+        return data.iloc[np.sort(np.concatenate([np.asarray(a, dtype=int) for a in at]))]
+
     for claim in claims:
-        rows = data[(data["suite"] == claim.suite) & _matches(data["algo"], claim.algo)]
+        rows = select(claim.suite, claim.algo)
         if claim.task != "*":  # versions live in the protocol: "HalfCheetah" matches HalfCheetah-v5 runs (then the guard compares versions)
-            rows = rows[rows["task"].map(_task_key) == _task_key(claim.task)]
+            rows = rows[task_keys[rows.index] == _task_key(claim.task)]
         if rows.empty:
             out.append(Verdict(claim, "-", INCONCLUSIVE, detail=f"no runs or imported data for {claim.algo} on {claim.suite}/{claim.task}"))
             continue
-        keys = [_evidence_key(s, p) for s, p in zip(rows["source"], rows["protocol_id"])]
-        for evidence, group in rows.groupby(pd.Series(keys, index=rows.index), sort=True):
+        for evidence, group in rows.groupby(groups[rows.index], sort=True):
             ids = group["protocol_id"].unique()
             diffs = sorted({d for pid in ids for d in _protocol_differences(claim, known.get(pid))})
             if diffs and not allow_protocol_mismatch:
@@ -195,14 +269,27 @@ def check(claims: list[Claim], data: pd.DataFrame, protocols: dict[str, dict[str
                 continue
             base = None
             if claim.aggregation.endswith("-diff"):
-                base = data[(data["suite"] == claim.suite) & _matches(data["algo"], claim.baseline) & data["protocol_id"].isin(ids)]
-            out.append(_judge(claim, evidence, group, base, min_seeds, seed, reps))
+                base = select(claim.suite, claim.baseline)
+                base = base[groups[base.index] == evidence]
+            exact = _own_paper(claim, group)
+            out.append(_judge(claim, evidence, group, base, min_seeds, seed, reps, exact))
     return out
 
 
-def _evidence_key(source: str, protocol_id: str) -> str:
-    """Our runs per protocol, or one imported / study data set: ``runs:<id>``, ``published:<id>``, ``study:<id>``."""
-    return f"{'runs' if source == 'runs' else source.split(':')[0]}:{protocol_id}"
+def _evidence_key(source: str, protocol_id: str, known: dict[str, dict[str, str]]) -> str:
+    """Our runs per suite-level protocol (every task of a suite together), or one imported / study
+    data set: ``runs:<suite protocol>``, ``published:<id>``, ``study:<id>``."""
+    if source == "runs":
+        return f"runs:{(known.get(protocol_id) or {}).get('suite_protocol', protocol_id)}"
+    return f"{source.split(':')[0]}:{protocol_id}"
+
+
+def _own_paper(claim: Claim, group: pd.DataFrame) -> bool:
+    """Is this evidence the claim's own paper's published runs (exact mode)?"""
+    if not group["source"].iloc[0].startswith("published:"):
+        return False
+    prefix = str(group["protocol_id"].iloc[0]).split(":")[0]
+    return prefix in OWN_PAPER and claim.paper.startswith(OWN_PAPER[prefix])
 
 
 def _metric(claim: Claim, picked: pd.DataFrame) -> pd.DataFrame:
@@ -215,74 +302,110 @@ def _metric(claim: Claim, picked: pd.DataFrame) -> pd.DataFrame:
     return picked
 
 
-def _judge(claim: Claim, evidence: str, rows: pd.DataFrame, base: pd.DataFrame | None, min_seeds: int, seed: int, reps: int) -> Verdict:
+def _per_task(picked: pd.DataFrame, tasks: list[str]) -> tuple[list[np.ndarray], int]:
+    """Finite seed values per task (seeds not paired by id across tasks) and how many were not finite."""
+    out, excluded = [], 0
+    for task in tasks:
+        v = picked.loc[picked["task"] == task, "value"].to_numpy(float)
+        excluded += int((~np.isfinite(v)).sum())
+        out.append(v[np.isfinite(v)])
+    return out, excluded
+
+
+def _steps_note(picked: pd.DataFrame, claim: Claim) -> str:
+    steps = sorted({int(s) for s in picked["step"]})
+    used = f"step {steps[0]:,}" if len(steps) == 1 else f"steps {steps[0]:,}-{steps[-1]:,}"
+    inferred = "step_inferred" in picked and bool(picked["step_inferred"].eq(True).any())
+    return used + (" (step inferred by the importer: the file has no step column)" if inferred else "")
+
+
+def _judge(claim: Claim, evidence: str, rows: pd.DataFrame, base: pd.DataFrame | None, min_seeds: int, seed: int, reps: int,
+           exact: bool) -> Verdict:
     if claim.metric == "normalized" and suite_normalization(claim.suite) is None:
         return Verdict(claim, evidence, INCONCLUSIVE, detail=f"suite {claim.suite} has no normalization")
     picked = _metric(claim, _values_at(rows, claim.step))
     if picked.empty:
         return Verdict(claim, evidence, INCONCLUSIVE, detail=f"budget not reached: last evaluation at step {int(rows['step'].max())} < {claim.step}")
+    # sorted like the report's tables, so both share one bootstrap of the same arrays
+    tasks = [sorted(picked["task"].unique())[0]] if claim.aggregation == "seed-mean" else sorted(suite_tasks(claim.suite) or rows["task"].unique())
+    values, excluded = _per_task(picked, tasks)
+    note = _steps_note(picked, claim) + (f"; {excluded} non-finite seed value(s) excluded" if excluded else "")
+    n = min(len(v) for v in values)
+    need = 1 if exact else max(min_seeds, 2)
     if claim.aggregation == "seed-mean":
-        values = picked["value"].to_numpy(float)
-        if len(values) < min_seeds:
-            return Verdict(claim, evidence, INCONCLUSIVE, n_seeds=len(values), detail=f"{len(values)} seed(s) at step {claim.step}, need {min_seeds}")
-        point, low, high = task_ci(values, seed=seed, reps=reps)
-        stats = {"std": float(values.std(ddof=1)) if len(values) > 1 else 0.0}
-        return _verdict(claim, evidence, point, low, high, len(values), stats)
-    expected = suite_tasks(claim.suite) or sorted(rows["task"].unique())
-    matrix, n = _matrix(picked, expected)
-    if matrix is None or n < min_seeds:
-        return Verdict(claim, evidence, INCONCLUSIVE, n_seeds=n, detail=f"covers {picked['task'].nunique()} of {len(expected)} tasks with {n} common seed(s) at step {claim.step}, need all tasks and {min_seeds} seeds")
-    name = claim.aggregation.removesuffix("-diff")
-    if base is None:
-        result = aggregate_with_ci(matrix, seed=seed, reps=reps)[name]
-        return _verdict(claim, evidence, *result, n, {"tasks": len(expected)})
-    base_matrix, base_n = _matrix(_metric(claim, _values_at(base, claim.step)), expected)
-    if base_matrix is None or base_n < min_seeds:
-        return Verdict(claim, evidence, INCONCLUSIVE, n_seeds=n, detail=f"baseline {claim.baseline} lacks {min_seeds} seeds on all {len(expected)} tasks at step {claim.step}")
-    point, low, high = difference_with_ci(matrix, base_matrix, name, seed=seed, reps=reps)
-    return _verdict(claim, evidence, point, low, high, n, {"tasks": len(expected), "baseline_seeds": base_n})
+        if n < need:
+            return Verdict(claim, evidence, INCONCLUSIVE, n_seeds=n, detail=f"{n} finite seed(s) at {note}, need {need}")
+        return _exact_task(claim, evidence, values[0], note) if exact else _statistical_task(claim, evidence, values[0], note)
+    covered = sum(len(v) > 0 for v in values)
+    if covered < len(tasks) or n < need:
+        return Verdict(claim, evidence, INCONCLUSIVE, n_seeds=n, detail=f"covers {covered} of {len(tasks)} tasks with at least {n} finite seed(s) "
+                       f"at {note}, need all tasks and {need} seeds")
+    metric = STAT_OF[claim.aggregation]
+    base_values = None
+    if base is not None:
+        base_values, base_excluded = _per_task(_metric(claim, _values_at(base, claim.step)), tasks)
+        if min(len(v) for v in base_values) < need:
+            return Verdict(claim, evidence, INCONCLUSIVE, n_seeds=n, detail=f"baseline {claim.baseline} lacks {need} finite seeds on all "
+                           f"{len(tasks)} tasks at step {claim.step:,}")
+        if base_excluded:
+            note += f"; {base_excluded} non-finite baseline value(s) excluded"
+    if exact:
+        point = (stats.difference_draws(values, base_values, metric, reps=1, seed=seed, rescale=False)[0] if base_values is not None
+                 else stats.aggregate(values, metric))
+        return _exact_verdict(claim, evidence, point, n, f"{stats.METRIC_LABELS[metric]} over {len(tasks)} tasks", note)
+    if base_values is not None:
+        est = stats.difference_interval(values, base_values, metric, reps=reps, seed=seed)
+    else:
+        est = stats.aggregate_interval(values, metric, reps=reps, seed=seed)
+    what = f"{stats.METRIC_LABELS[metric]}{' difference' if base_values is not None else ''} over {len(tasks)} tasks"
+    return _statistical(claim, evidence, est.point, est.se, est.df, n, what, note, tasks=len(tasks))
 
 
-def _matrix(picked: pd.DataFrame, tasks: list[str]) -> tuple[np.ndarray | None, int]:
-    """(seeds x tasks) with the seeds every task has; None when a task is missing."""
-    if set(tasks) - set(picked["task"]):
-        return None, int(picked.groupby("task")["seed"].nunique().min()) if not picked.empty else 0
-    wide = picked.pivot_table(index="seed", columns="task", values="value", aggfunc="first")[sorted(tasks)].dropna()
-    return wide.to_numpy(), len(wide)
+def _statistical_task(claim: Claim, evidence: str, values: np.ndarray, note: str) -> Verdict:
+    est = stats.t_interval(values)
+    return _statistical(claim, evidence, est.point, est.se, est.df, len(values), "seed mean", note,
+                        std=float(values.std(ddof=1)))
 
 
-def difference_with_ci(variant: np.ndarray, baseline: np.ndarray, aggregate: str, *, seed: int = 0, reps: int = 2000,
-                       size: float = 0.95) -> tuple[float, float, float]:
-    """Aggregate over tasks of (variant task mean - baseline task mean), with a stratified percentile
-    bootstrap that resamples each side's seeds within each task independently (seed counts may differ:
-    MR.Q's design study has 5 seeds per variant against the 10-seed main run)."""
-    agg = AGGREGATES[aggregate]
-
-    def stat(v: np.ndarray, b: np.ndarray) -> float:
-        return agg((v.mean(axis=0) - b.mean(axis=0))[None, :])
-
-    rng = np.random.default_rng(seed)
-    draws = np.empty(reps)
-    for i in range(reps):
-        vi = rng.integers(0, len(variant), size=variant.shape)
-        bi = rng.integers(0, len(baseline), size=baseline.shape)
-        draws[i] = stat(np.take_along_axis(variant, vi, 0), np.take_along_axis(baseline, bi, 0))
-    tail = (1 - size) / 2 * 100
-    return stat(variant, baseline), float(np.percentile(draws, tail)), float(np.percentile(draws, 100 - tail))
+def _statistical(claim: Claim, evidence: str, point: float, se: float, df: float, n: int, what: str, note: str, *,
+                 tasks: int = 1, std: float | None = None) -> Verdict:
+    claim_se = stats.claim_standard_error(claim.spread_kind, claim.spread, claim.n_seeds)
+    claim_df = claim_se[1] * tasks if claim_se else np.inf
+    c = stats.compare(point, se, df, claim.value, claim_se[0] if claim_se else None, claim_df, claim.precision)
+    verdict = CONSISTENT if c.consistent else INCONSISTENT
+    detail = (f"ours {point:.6g} ({what}, {n} seeds, {note}) - claimed {printed(claim)} = {c.difference:+.6g}, "
+              f"95% CI [{c.low:+.6g}, {c.high:+.6g}] ({c.method}, widened by the printed precision {claim.precision:g}); "
+              f"smallest detectable difference {c.detectable:.3g}")
+    out = {"tasks": tasks, **({"std": std} if std is not None else {})}
+    return Verdict(claim, evidence, verdict, point, (c.low, c.high), n, detail, out, c.detectable, c.method)
 
 
-def _verdict(claim: Claim, evidence: str, point: float, low: float, high: float, n: int, stats: dict) -> Verdict:
-    lo, hi = claim.value - claim.precision, claim.value + claim.precision
-    ok = hi >= low and lo <= high
-    where = "inside" if ok else ("above" if lo > high else "below")
-    detail = f"claimed {claim.value:g} is {where} our 95% CI [{low:.6g}, {high:.6g}] (estimate {point:.6g}, {n} seeds)"
-    return Verdict(claim, evidence, CONSISTENT if ok else INCONSISTENT, point, (low, high), n, detail, stats)
+def _exact_task(claim: Claim, evidence: str, values: np.ndarray, note: str) -> Verdict:
+    verdict = _exact_verdict(claim, evidence, float(values.mean()), len(values), "seed mean", note)
+    if claim.spread_kind == "std" and len(values) > 1:
+        if claim.ddof is not None:
+            std = float(values.std(ddof=claim.ddof))
+            if abs(std - claim.spread[0]) > claim.spread_precision + 1e-9:
+                verdict.verdict = NOT_REPRODUCED
+            verdict.detail += f"; std (ddof {claim.ddof}) {std:.6g} vs printed {claim.spread[0]:g}"
+        else:
+            verdict.detail += (f"; std not checked (the paper does not state its ddof): {values.std(ddof=1):.6g} (ddof 1), "
+                               f"{values.std(ddof=0):.6g} (ddof 0) vs printed {claim.spread[0]:g}")
+    return verdict
+
+
+def _exact_verdict(claim: Claim, evidence: str, point: float, n: int, what: str, note: str) -> Verdict:
+    ok = abs(point - claim.value) <= claim.precision + 1e-9 * max(1.0, abs(claim.value))
+    detail = (f"recomputed {what} {point:.6g} from the paper's own {n} published seeds at {note} "
+              f"{'matches' if ok else 'differs from'} the printed {printed(claim)} (precision {claim.precision:g})")
+    return Verdict(claim, evidence, REPRODUCES if ok else NOT_REPRODUCED, point, None, n, detail, method="exact")
 
 
 def verdict_table(verdicts: list[Verdict]) -> pd.DataFrame:
+    cols = ["claim_id", "paper", "table", "cell", "claimed", "evidence", "verdict", "estimate", "diff_low", "diff_high",
+            "detectable", "n_seeds", "method", "detail"]
     rows = [{"claim_id": v.claim.claim_id, "paper": v.claim.paper, "table": v.claim.table, "cell": v.claim.cell,
-             "claimed": v.claim.value, "evidence": v.evidence, "verdict": v.verdict,
-             "estimate": v.estimate, "ci_low": v.ci[0] if v.ci else None, "ci_high": v.ci[1] if v.ci else None,
-             "n_seeds": v.n_seeds, "detail": v.detail} for v in verdicts]
-    return pd.DataFrame(rows, columns=["claim_id", "paper", "table", "cell", "claimed", "evidence", "verdict", "estimate",
-                                       "ci_low", "ci_high", "n_seeds", "detail"])
+             "claimed": v.claim.value, "evidence": v.evidence, "verdict": v.verdict, "estimate": v.estimate,
+             "diff_low": v.ci[0] if v.ci else None, "diff_high": v.ci[1] if v.ci else None, "detectable": v.detectable,
+             "n_seeds": v.n_seeds, "method": v.method, "detail": v.detail} for v in verdicts]
+    return pd.DataFrame(rows, columns=cols)

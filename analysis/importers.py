@@ -72,7 +72,7 @@ def _import_mrq_file(path: Path, algo: str) -> pd.DataFrame:
                          "return": value, "protocol_id": f"mrq-paper:{suite}"})
     if not rows:
         raise UserError(f"{path}: no MR.Q result rows found")
-    return pd.DataFrame(rows, columns=COLUMNS)
+    return with_budgets(pd.DataFrame(rows, columns=COLUMNS))
 
 
 def import_td3_curves(path: str | Path, *, algo: str = "td3@published2018", eval_every: int = 5000) -> pd.DataFrame:
@@ -92,8 +92,9 @@ def import_td3_curves(path: str | Path, *, algo: str = "td3@published2018", eval
         for i, value in enumerate(curve):
             rows.append({"source": f"published:TD3/{f.name}", "suite": "gym-v1", "task": match.group(1), "algo": algo,
                          "variant": algo.partition("@")[2], "seed": int(match.group(2)), "step": i * eval_every,
-                         "env_frames": i * eval_every, "return": float(value), "protocol_id": "td3-paper:gym-v1"})
-    return pd.DataFrame(rows, columns=COLUMNS) if rows else empty_table()
+                         "env_frames": i * eval_every, "return": float(value), "protocol_id": "td3-paper:gym-v1",
+                         "step_inferred": True})  # the .npy files hold no steps: entry i is taken as i x eval_every
+    return with_budgets(pd.DataFrame(rows, columns=COLUMNS)) if rows else empty_table()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -142,8 +143,8 @@ def import_iqrl_csvs(path: str | Path, *, variant: str = "iqrl-draft") -> pd.Dat
             "algo": [f"{a}@{variant}" for a in labels], "variant": variant,
             "seed": raw["seed"].astype(int), "step": (raw["env_step"] // IQRL_ACTION_REPEAT).astype(int),
             "env_frames": raw["env_step"].astype(int), "return": raw["episode_reward"].astype(float),
-            "protocol_id": "iqrl-draft:dmc"}))
-    table = pd.concat(frames, ignore_index=True)[COLUMNS]
+            "protocol_id": "iqrl-draft:dmc", "budget": np.nan, "step_inferred": False}))
+    table = with_budgets(pd.concat(frames, ignore_index=True)[COLUMNS])
     return table.sort_values(["source", "algo", "task", "seed", "step"], kind="mergesort").reset_index(drop=True)
 
 
@@ -151,11 +152,17 @@ def import_iqrl_csvs(path: str | Path, *, variant: str = "iqrl-draft") -> pd.Dat
 # ALM ``scores/*.csv`` (RajGhugare19/alm@3b70f5b): a header row, ``Step`` then five columns all
 # named ``eval_episodic_return`` (one per seed, seed identities not given; each the mean return of
 # 5 evaluation episodes). ``gym_truncated_humanoid.csv`` has no ``Step`` column: its rows are every
-# 5000 steps from 5000, like the others. ``Step`` is used as the x-axis as is: Table 1's 200k
-# values equal the files' rows at Step = 200000 (alm.md section 7).
+# 5000 steps from 5000, like the others. ``Step`` is the official ``_train_step``: it counts the steps
+# *after* the 4,999 uniform warm-up steps (mujoco_workspace.py ``_explore`` loops range(1, 5000); the
+# files stop at Step = num_train_steps - 5000, e.g. 495k for 500k), while our x-axis counts every env
+# step, warm-up included. So step = env_frames = Step + ALM_WARMUP_STEPS (alm.md sections 4 and 7).
+# Table 1's "200k" numbers equal the files' rows at Step = 200000, i.e. env step 204,999
+# (ALM_TABLE1_STEP): the alm-locomotion protocol runs to that step and its Table 1 claims sit there.
 ALM_FILES = {"gym_ant": "Ant", "gym_humanoid": "Humanoid", "gym_half_cheetah": "HalfCheetah", "gym_walker2d": "Walker2d",
              "gym_hopper": "Hopper", "gym_truncated_ant": "T-Ant", "gym_truncated_humanoid": "T-Humanoid"}
 ALM_EVAL_EVERY = 5000
+ALM_WARMUP_STEPS = 4_999  # official explore_steps 5000 -> range(1, 5000): 4,999 random env steps before Step 0
+ALM_TABLE1_STEP = 200_000 + ALM_WARMUP_STEPS  # Table 1 = the files' Step 200000 (HalfCheetah 10789 +- 366 there)
 
 
 def import_alm_scores(path: str | Path, *, algo: str = "alm@published") -> pd.DataFrame:
@@ -181,15 +188,16 @@ def import_alm_scores(path: str | Path, *, algo: str = "alm@published") -> pd.Da
             raise UserError(f"{f}: expected an optional 'Step' column then 'eval_episodic_return' columns, got {header[:4]}...")
         for n, r in enumerate(body):
             try:
-                step = int(float(r[0])) if has_step else (n + 1) * ALM_EVAL_EVERY
+                step = (int(float(r[0])) if has_step else (n + 1) * ALM_EVAL_EVERY) + ALM_WARMUP_STEPS
                 values = [float(r[i]) for i in seed_cols]
             except (ValueError, IndexError):
                 raise UserError(f"{f}:{n + 2}: expected {len(header)} numeric fields") from None
             for seed, value in enumerate(values):
                 rows.append({"source": f"published:alm/{f.name}", "suite": "alm-locomotion", "task": ALM_FILES[f.stem],
                              "algo": algo, "variant": algo.partition("@")[2], "seed": seed, "step": step,
-                             "env_frames": step, "return": value, "protocol_id": "alm-paper:gym-v2"})
-    return pd.DataFrame(rows, columns=COLUMNS)
+                             "env_frames": step, "return": value, "protocol_id": "alm-paper:gym-v2",
+                             "step_inferred": not has_step})
+    return with_budgets(pd.DataFrame(rows, columns=COLUMNS))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -217,7 +225,25 @@ def import_omd_tabular(path: str | Path, *, source: str = "study") -> pd.DataFra
                          "task": [f"norm-bound-{b:g}" for b in raw["norm_bound"].round(4)], "algo": algos,
                          "variant": [a.partition("@")[2] for a in algos], "seed": raw["seed"].astype(int), "step": 0,
                          "env_frames": 0, "return": raw["J"].astype(float),
-                         "protocol_id": "omd-tabular:" + raw["experiment"].astype(str)})[COLUMNS]
+                         "protocol_id": "omd-tabular:" + raw["experiment"].astype(str), "budget": 0.0, "step_inferred": False})[COLUMNS]
+
+
+# Budgets of the published runs in agent steps (the step a table calls "final"); others are unknown (NaN):
+# then "final" is the last evaluation every seed of the cell reached.
+PUBLISHED_BUDGETS = {
+    "mrq-paper:gym": 1_000_000, "mrq-paper:dmc-proprio": 500_000, "mrq-paper:dmc-visual": 500_000,  # MR.Q Tables 4-6
+    "mrq-paper:atari": 2_500_000,  # MR.Q Table 7
+    "td3-paper:gym-v1": 1_000_000,  # TD3 paper: 1M time steps
+    "omd-tabular:returns": 0, "omd-tabular:bellman": 0,  # solved exactly, no environment steps
+}
+
+
+def with_budgets(table: pd.DataFrame) -> pd.DataFrame:
+    """Fills ``budget`` from PUBLISHED_BUDGETS and ``step_inferred`` (False unless set) of imported rows."""
+    table = table.copy()
+    table["budget"] = table["protocol_id"].map(PUBLISHED_BUDGETS).astype(float)
+    table["step_inferred"] = table["step_inferred"].eq(True)
+    return table
 
 
 # Comparable protocol fields of the published data (what the claims' protocol guard compares).
@@ -225,7 +251,7 @@ IMPORTED_PROTOCOLS: dict[str, dict[str, str]] = {
     "mrq-paper:gym": {"env_version": "v4", "action_repeat": "1", "eval_episodes": "10"},
     "mrq-paper:dmc-proprio": {"env_version": "dm_control", "observation": "state", "action_repeat": "2", "eval_episodes": "10"},
     "mrq-paper:dmc-visual": {"env_version": "dm_control", "observation": "pixels", "action_repeat": "2", "eval_episodes": "10"},
-    "mrq-paper:atari": {"env_version": "v5", "action_repeat": "4", "eval_episodes": "10"},
+    "mrq-paper:atari": {"env_version": "v5", "action_repeat": "4", "eval_episodes": "10", "discrete_eval": "sampled"},
     "td3-paper:gym-v1": {"env_version": "v1", "action_repeat": "1", "eval_episodes": "10"},
     "iqrl-draft:dmc": {"env_version": "dm_control", "observation": "state", "action_repeat": "2", "eval_episodes": "10"},
     "alm-paper:gym-v2": {"env_version": "v2", "action_repeat": "1", "eval_episodes": "5"},

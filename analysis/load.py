@@ -1,15 +1,19 @@
 """The results store (and published data, via ``analysis.importers``) as one tidy table.
 
 One row per evaluation of one seed:
-``source, suite, task, algo, variant, seed, step, env_frames, return, protocol_id``
+``source, suite, task, algo, variant, seed, step, env_frames, return, protocol_id, budget, step_inferred``
 where ``step`` is in agent steps and ``env_frames = step x action repeat``; ``algo`` is the full
 name (``mrq@no-lap``), with the ``--set`` values that changed its config in brackets
 (``td3 [lr=0.001]``, ``results.store.run_label``), so such runs are never averaged with the default;
-``variant`` is the part after ``@`` (empty for the default).
+``variant`` is the part after ``@`` (empty for the default); ``budget`` is the
+run's budget in agent steps (the protocol's ``agent_steps``; the published budget for imported data,
+NaN when unknown), the step a table calls "final"; ``step_inferred`` marks steps an importer inferred
+(a file without a step column).
 """
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 from pathlib import Path
 
@@ -18,12 +22,17 @@ import pandas as pd
 from bench.errors import UserError
 from results.store import run_label
 
-COLUMNS = ["source", "suite", "task", "algo", "variant", "seed", "step", "env_frames", "return", "protocol_id"]
+COLUMNS = ["source", "suite", "task", "algo", "variant", "seed", "step", "env_frames", "return", "protocol_id", "budget",
+           "step_inferred"]
+# Protocol fields that name the task rather than the suite's protocol: left out of the suite-level id,
+# so every task of one suite run under one protocol is one body of evidence for aggregate claims.
+TASK_FIELDS = ("env_id", "env_kwargs", "max_episode_frames", "protocol_id")
 
 
 def empty_table() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype="object" if c in ("source", "suite", "task", "algo", "variant", "protocol_id")
-                                      else "float64") for c in COLUMNS})
+    kinds = {"source": "object", "suite": "object", "task": "object", "algo": "object", "variant": "object",
+             "protocol_id": "object", "step_inferred": "bool"}
+    return pd.DataFrame({c: pd.Series(dtype=kinds.get(c, "float64")) for c in COLUMNS})
 
 
 def load_runs(root: str | Path = "results", *, include_incomplete: bool = False) -> pd.DataFrame:
@@ -37,6 +46,7 @@ def load_runs(root: str | Path = "results", *, include_incomplete: bool = False)
         try:
             cell, protocol_id = manifest["cell"], manifest["protocol"]["protocol_id"]
             algo, suite, task, seed = run_label(manifest), cell["suite"], cell["task"], int(cell["seed"])
+            budget = int(manifest["protocol"].get("agent_steps") or 0) or float("nan")
         except (KeyError, TypeError, ValueError) as exc:
             raise UserError(f"{manifest_path}: not a latentbench manifest (missing or bad {exc})") from None
         evals = manifest["_dir"] / "evals.csv"
@@ -51,7 +61,8 @@ def load_runs(root: str | Path = "results", *, include_incomplete: bool = False)
                 except (KeyError, TypeError, ValueError):
                     raise UserError(f"{evals}:{line}: expected numeric step, env_frames and return_mean") from None
                 rows.append({"source": "runs", "suite": suite, "task": task, "algo": algo, "variant": cell["algo"].partition("@")[2],
-                             "seed": seed, "step": step, "env_frames": frames, "return": value, "protocol_id": protocol_id})
+                             "seed": seed, "step": step, "env_frames": frames, "return": value, "protocol_id": protocol_id,
+                             "budget": budget, "step_inferred": False})
     return pd.DataFrame(rows, columns=COLUMNS) if rows else empty_table()
 
 
@@ -76,7 +87,16 @@ def protocol_fields(protocol: dict) -> dict[str, str]:
     version = "dm_control" if library == "dm_control" else (env_id.rsplit("-", 1)[-1] if "-v" in env_id else library)
     return {"env_version": version, "observation": str(protocol.get("observation", "")),
             "action_repeat": str(protocol.get("action_repeat", "")), "eval_episodes": str(protocol.get("eval_episodes", "")),
-            "eval_epsilon": str(protocol.get("eval_epsilon", "")), "budget": str(protocol.get("agent_steps", ""))}
+            "eval_epsilon": str(protocol.get("eval_epsilon", "")), "budget": str(protocol.get("agent_steps", "")),
+            "reduced_budget": str(bool(protocol.get("reduced_budget"))), "suite_protocol": suite_protocol_id(protocol),
+            **({"discrete_eval": str(protocol["discrete_eval"])} if "discrete_eval" in protocol else {})}
+
+
+def suite_protocol_id(protocol: dict) -> str:
+    """Short id of a protocol without its task-naming fields: equal for every task of one suite run the same way
+    (library and version, observation, repeat, budget, reduced or not, evaluation, ...)."""
+    shared = {k: v for k, v in protocol.items() if k not in TASK_FIELDS}
+    return hashlib.sha1(json.dumps(shared, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
 def run_protocols(root: str | Path = "results") -> dict[str, dict[str, str]]:

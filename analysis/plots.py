@@ -11,6 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 plt.rcParams.update({"svg.hashsalt": "latentbench", "figure.dpi": 100, "font.size": 8, "axes.titlesize": 8,
                      "legend.fontsize": 7, "path.simplify": False})
@@ -18,11 +19,13 @@ COLORS = plt.get_cmap("tab10").colors
 
 
 def save(fig, base: Path) -> list[Path]:
-    """``base.png`` and ``base.svg``, deterministic (no dates, no software stamp)."""
+    """``base.png`` and ``base.svg``, deterministic (no dates, no software stamp). Figures that lay
+    themselves out (``fig._latentbench_laid_out``) skip the tight bounding box, which costs a draw per file."""
     base.parent.mkdir(parents=True, exist_ok=True)
     paths = [base.parent / f"{base.name}.png", base.parent / f"{base.name}.svg"]  # not with_suffix: names may hold dots
-    fig.savefig(paths[0], metadata={"Software": None}, bbox_inches="tight")
-    fig.savefig(paths[1], metadata={"Date": None, "Creator": None}, bbox_inches="tight")
+    bbox = None if getattr(fig, "_latentbench_laid_out", False) else "tight"
+    fig.savefig(paths[0], metadata={"Software": None}, bbox_inches=bbox)
+    fig.savefig(paths[1], metadata={"Date": None, "Creator": None}, bbox_inches=bbox)
     plt.close(fig)
     return paths
 
@@ -55,6 +58,8 @@ def learning_curves(curves: pd.DataFrame, title: str, xlabel: str = "agent steps
         ax.set_title(task)
         ax.set_xlabel(xlabel)
         _steps_axis(ax)
+        ax.xaxis.set_major_locator(MaxNLocator(4))  # fewer tick labels: their text layout is most of the drawing time
+        ax.yaxis.set_major_locator(MaxNLocator(4))
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[len(tasks):]:
         ax.axis("off")
@@ -64,9 +69,16 @@ def learning_curves(curves: pd.DataFrame, title: str, xlabel: str = "agent steps
             legend.setdefault(label, h)
     labels = sorted(legend)
     handles = [legend[label] for label in labels]
-    fig.legend(handles, labels, loc="upper center", ncol=min(4, len(algos)), bbox_to_anchor=(0.5, 1.0 + 0.04 / rows))
-    fig.suptitle(title, y=1.0 + 0.1 / rows)
-    fig.tight_layout()
+    height = fig.get_figheight()
+    legend_rows = math.ceil(len(labels) / min(4, max(1, len(labels))))
+    top = 1.0 - (0.3 + 0.18 * legend_rows) / height  # room for the title and the legend above the panels
+    fig.suptitle(title, y=1.0 - 0.08 / height, va="top")
+    fig.legend(handles, labels, loc="upper center", ncol=min(4, max(1, len(labels))), bbox_to_anchor=(0.5, 1.0 - 0.28 / height), frameon=False)
+    width = fig.get_figwidth()
+    # fixed margins in inches (a tight layout would cost one more full draw of every panel)
+    fig.subplots_adjust(left=0.55 / width, right=1.0 - 0.15 / width, bottom=0.42 / height, top=top - 0.22 / height,
+                        wspace=0.32, hspace=0.7 if rows > 1 else 0.2)
+    fig._latentbench_laid_out = True  # laid out here; save() then skips the tight bounding box (a draw per file)
     return fig
 
 
@@ -74,15 +86,21 @@ def aggregate_intervals(aggregates: pd.DataFrame, title: str):
     """One panel per metric; a horizontal 95% CI bar and point per algorithm."""
     metrics = list(dict.fromkeys(aggregates["metric"]))
     algos = sorted(aggregates["algo"].unique())
-    fig, axes = plt.subplots(1, len(metrics), figsize=(2.6 * len(metrics), 0.45 * len(algos) + 1.0), squeeze=False)
+    fig, axes = plt.subplots(1, len(metrics), figsize=(2.6 * len(metrics), max(1.8, 0.45 * len(algos) + 1.2)), squeeze=False)
     for ax, metric in zip(axes.flat, metrics):
         for i, algo in enumerate(algos):
             r = aggregates[(aggregates["metric"] == metric) & (aggregates["algo"] == algo)]
             if r.empty:
                 continue
             r = r.iloc[0]
-            ax.barh(i, r["high"] - r["low"], left=r["low"], height=0.6, color=_color(i), alpha=0.6)
+            if np.isfinite(r["low"]) and np.isfinite(r["high"]):  # no bar where there is no interval (one seed)
+                ax.barh(i, r["high"] - r["low"], left=r["low"], height=0.6, color=_color(i), alpha=0.6)
             ax.plot([r["point"]], [i], "k|", ms=10)
+        ax.set_ylim(-0.75, len(algos) - 0.25)
+        shown = aggregates[aggregates["metric"] == metric][["low", "point", "high"]].to_numpy(float)
+        lo, hi = np.nanmin(shown), np.nanmax(shown)
+        pad = 0.35 * (hi - lo) if hi > lo else max(abs(hi), 1.0) * 0.1
+        ax.set_xlim(lo - pad, hi + pad)  # room around the bars, so one algorithm's interval does not fill the panel
         ax.set_yticks(range(len(algos)), algos if ax is axes.flat[0] else [""] * len(algos))
         ax.set_title(metric)
         ax.grid(axis="x", alpha=0.3)

@@ -20,13 +20,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis import plots
+from analysis import stats
 from analysis.claims import check, load_claims, suite_normalization, verdict_table
-from analysis.importers import import_omd_tabular, import_reference
+from analysis.importers import ALM_TABLE1_STEP, import_omd_tabular, import_reference
 from analysis.load import COLUMNS, empty_table, load_manifests, load_runs, run_protocols
 from analysis.normalize import normalize
-from analysis.scores import final_scores, performance_profile, probability_of_improvement, sample_efficiency
-from analysis.tables import aggregate_rows, design_study_table, digits_for, fmt, mean_std_table, per_task_table, write_table
+from analysis.scores import final_scores, per_task, performance_profile, probability_of_improvement, sample_efficiency
+from analysis.tables import (aggregate_rows, design_study_table, digits_for, fmt, interval_text, mean_std_table, per_task_table,
+                             seeds_text, write_table)
 from bench.errors import UserError
 from results.store import atomic_write_text, run_label
 
@@ -45,13 +46,14 @@ class Inputs:
     protocols: dict[str, dict[str, str]]
     runs_dirs: list[Path] = field(default_factory=list)
     studies: list[Path] = field(default_factory=list)  # raw study outputs (omd_tabular_runs.csv) for their own figures
+    failed: list[dict] = field(default_factory=list)  # manifests of failed cells (diverged): counted in the tables
 
 
 def gather(runs: list[str | Path] | None, references: list[str | Path] | None) -> Inputs:
     """Our runs (default ``results/``; a missing default store is skipped) plus imported data."""
     explicit = bool(runs)
     runs_dirs = [Path(r) for r in (runs or ["results"])]
-    frames, manifests, protocols, studies = [], [], {}, []
+    frames, manifests, protocols, studies, failed = [], [], {}, [], []
     for d in runs_dirs:
         for f in sorted((d / "studies").rglob("omd_tabular_runs.csv")):
             frames.append(import_omd_tabular(f))
@@ -61,30 +63,36 @@ def gather(runs: list[str | Path] | None, references: list[str | Path] | None) -
                 raise UserError(f"{d}: not a results store (no {d / 'runs'} folder); pass the --out folder of 'bench run'")
             continue
         frames.append(load_runs(d))
-        manifests += load_manifests(d)
+        everything = load_manifests(d, include_incomplete=True)
+        manifests += [m for m in everything if m.get("status") == "complete"]
+        failed += [m for m in everything if m.get("status") == "failed"]
         protocols.update(run_protocols(d))
     for r in references or []:
         frames.append(import_reference(r))
         studies += sorted(Path(r).rglob("omd_tabular_runs.csv"))
     frames = [f for f in frames if not f.empty]
     data = pd.concat(frames, ignore_index=True)[COLUMNS] if frames else empty_table()
-    return Inputs(data, manifests, protocols, runs_dirs, studies)
+    return Inputs(data, manifests, protocols, runs_dirs, studies, failed)
 
 
-def _curves(data: pd.DataFrame, value: str, *, seed: int, reps: int, max_points: int = 60) -> pd.DataFrame:
-    """Per (task, algo, step): mean over seeds with a 95% percentile bootstrap CI (vectorised)."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for (task, algo), g in data.groupby(["task", "algo"], sort=True):
-        steps = np.sort(g["step"].unique())
-        if len(steps) > max_points:
-            steps = steps[np.linspace(0, len(steps) - 1, max_points).round().astype(int)]
-        for step in steps:
-            v = g.loc[g["step"] == step, value].to_numpy(float)
-            means = rng.choice(v, size=(reps, len(v))).mean(axis=1)
-            out.append({"task": task, "algo": algo, "step": int(step), "mean": v.mean(),
-                        "low": np.percentile(means, 2.5), "high": np.percentile(means, 97.5)})
-    return pd.DataFrame(out, columns=["task", "algo", "step", "mean", "low", "high"])
+def _curves(data: pd.DataFrame, value: str, *, max_points: int = 60) -> pd.DataFrame:
+    """Per (task, algo, step): mean over the finite seeds with a 95% t-interval (none for one seed)."""
+    cols = ["task", "algo", "step", "mean", "low", "high"]
+    d = data[np.isfinite(data[value].to_numpy(float))]
+    if d.empty:
+        return pd.DataFrame(columns=cols)
+    g = d.groupby(["task", "algo", "step"], sort=True)[value].agg(["mean", "std", "count"]).reset_index()
+    # at most max_points evenly spaced steps per (task, algo)
+    rank = g.groupby(["task", "algo"]).cumcount()
+    size = g.groupby(["task", "algo"])["step"].transform("size")
+    keep = np.zeros(len(g), bool)
+    for n in sorted(size.unique()):
+        chosen = set(np.linspace(0, n - 1, min(n, max_points)).round().astype(int))
+        keep |= (size == n).to_numpy() & rank.isin(chosen).to_numpy()
+    g = g[keep]
+    low, high = stats.t_intervals(g["mean"].to_numpy(), g["std"].to_numpy(), g["count"].to_numpy())
+    return pd.DataFrame({"task": g["task"], "algo": g["algo"], "step": g["step"].astype(int), "mean": g["mean"],
+                         "low": low, "high": high}, columns=cols).reset_index(drop=True)
 
 
 def _sources(data: pd.DataFrame) -> dict[str, str]:
@@ -96,19 +104,48 @@ def _sources(data: pd.DataFrame) -> dict[str, str]:
     return out
 
 
-def _matrices(final: pd.DataFrame) -> dict[str, np.ndarray]:
-    """(seeds x tasks) normalized matrix per algorithm that covers every task of the suite with
-    common seeds; algorithms with gaps are left out of the aggregates (the coverage column says so)."""
+def _per_algo(final: pd.DataFrame) -> dict[str, list[np.ndarray]]:
+    """Finite normalized seed values per task (sorted) of each algorithm that has at least one on every
+    task of the suite (seeds not paired across tasks); others are left out of the aggregates and the
+    coverage column says so."""
     tasks = sorted(final["task"].unique())
     out = {}
-    for algo, g in final.groupby("algo"):
-        wide = g.pivot_table(index="seed", columns="task", values="normalized", aggfunc="first")
-        if sorted(wide.columns) != tasks:
-            continue
-        wide = wide[tasks].dropna()
-        if len(wide):
-            out[algo] = wide.to_numpy()
+    for algo in sorted(final["algo"].unique()):
+        values, _ = per_task(final, algo, "normalized", tasks)
+        if all(len(v) for v in values):
+            out[algo] = values
     return out
+
+
+def _labels(sub: pd.DataFrame, protocols: dict[str, dict[str, str]]) -> pd.Series:
+    """Row labels that never put two protocols or budgets in one table cell: our runs at a reduced budget
+    are ``algo [100k]``; a further protocol of the same label gets ``[protocol <id>]``."""
+    def steps(n: float) -> str:
+        return f"{n / 1e6:g}M" if n >= 1e6 else f"{n / 1e3:g}k" if n >= 1e3 else f"{n:g}"
+
+    runs = sub["source"] == "runs"
+    group = pd.Series([(protocols.get(p) or {}).get("suite_protocol", p) if r else p for p, r in zip(sub["protocol_id"], runs)],
+                      index=sub.index)
+    reduced = pd.Series([bool((protocols.get(p) or {}).get("reduced_budget") == "True") for p in sub["protocol_id"]], index=sub.index)
+    label = sub["algo"].where(~(runs & reduced), sub["algo"] + " [" + sub["budget"].map(steps) + "]")
+    out = label.copy()
+    for name, idx in label.groupby(label).groups.items():
+        kinds = group[idx]
+        if kinds.nunique() > 1:
+            main = kinds.value_counts().sort_index().idxmax()
+            other = idx[kinds != main]
+            out[other] = name + " [protocol " + group[other].astype(str) + "]"
+    return out
+
+
+def _failed_counts(failed: list[dict], suite: str) -> dict[tuple[str, str], int]:
+    counts: dict[tuple[str, str], int] = {}
+    for m in failed:
+        cell = m.get("cell") or {}
+        if cell.get("suite") == suite:
+            key = (cell.get("task"), cell.get("algo"))
+            counts[key] = counts.get(key, 0) + 1
+    return counts
 
 
 def _command(m: dict, seeds: list[int]) -> str:
@@ -127,7 +164,11 @@ def _compute(manifests: list[dict], suite: str, out: Path) -> pd.DataFrame:
     for m in manifests:
         if m["cell"]["suite"] != suite:
             continue
-        rows.append({"task": m["cell"]["task"], "algo": run_label(m), "seed": m["cell"]["seed"],
+        algo = run_label(m)
+        if m["protocol"].get("reduced_budget"):  # the same label as _labels gives its rows
+            n = float(m["protocol"].get("agent_steps", 0))
+            algo += f" [{n / 1e6:g}M]" if n >= 1e6 else f" [{n / 1e3:g}k]" if n >= 1e3 else f" [{n:g}]"
+        rows.append({"task": m["cell"]["task"], "algo": algo, "seed": m["cell"]["seed"],
                      "params": m.get("num_parameters"), "updates_per_sec": m.get("updates_per_sec"),
                      "wall_clock_s": m.get("wall_clock_s"), "link": os.path.relpath(m["_dir"] / "manifest.json", out),
                      "m": m})
@@ -141,6 +182,12 @@ def build(inputs: Inputs, out: str | Path = "results/report", *, claims_files=No
         where = ", ".join(str(d / "runs") for d in inputs.runs_dirs) or "results/runs"
         raise UserError(f"nothing to report: no complete runs in {where} and no --reference data; run 'bench run' first "
                         f"or import published data with --reference DIR (see 'bench reference fetch')")
+    data = data.copy()
+    for column, missing in (("budget", np.nan), ("step_inferred", False)):  # tables built by hand may lack them
+        if column not in data:
+            data[column] = missing
+    from analysis import plots  # matplotlib: only bench report draws (bench check shares gather without it)
+
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
@@ -151,42 +198,52 @@ def build(inputs: Inputs, out: str | Path = "results/report", *, claims_files=No
     for suite in tqdm(suites, desc="report", unit="suite", disable=not progress):
         raw = data[data["suite"] == suite]
         # the same published run can sit in several files (iQRL's base runs appear in every ablation folder): count it once
-        sub = raw.drop_duplicates(["task", "algo", "seed", "step"]).copy()
+        sub = raw.drop_duplicates(["task", "algo", "seed", "step", "protocol_id"]).copy()
+        sub["algo"] = _labels(sub, inputs.protocols)  # one protocol and one budget per table cell
         norm = suite_normalization(suite)
         sub["normalized"] = [normalize(norm, t, r) for t, r in zip(sub["task"], sub["return"])] if norm else np.nan
         final = final_scores(sub)
         final["normalized"] = [normalize(norm, t, r) for t, r in zip(final["task"], final["return"])] if norm else np.nan
+        failed = _failed_counts(inputs.failed, suite)
         sdir = out / suite
         sources = _sources(sub)
-        matrices = _matrices(final) if norm else {}
-        aggregates = aggregate_rows(matrices, seed=seed, reps=reps) if matrices else None
-        written += write_table(per_task_table(final, aggregates, sources, seed=seed, reps=reps), sdir / "scores",
-                               f"{suite}: final return per task, mean [95% CI] over seeds" + ("; aggregates normalized" if norm else ""))
+        per_algo = _per_algo(final) if norm else {}
+        aggregates = aggregate_rows(per_algo, seed=seed, reps=reps) if per_algo else None
+        written += write_table(per_task_table(final, aggregates, sources, failed), sdir / "scores",
+                               f"{suite}: final return per task (at each run's budget), mean over seeds [95% t-interval] (n = seeds used)"
+                               + (f"; aggregates of normalized scores ({norm}), MR.Q's forms, 95% t-intervals on the stratified estimate" if norm else ""))
         if sub["step"].max() > 0:  # exact studies (omd-tabular) have no learning curves
-            written += plots.save(plots.learning_curves(_curves(sub, "return", seed=seed, reps=500), f"{suite}: return (mean, 95% CI over seeds)"), sdir / "curves")
+            written += plots.save(plots.learning_curves(_curves(sub, "return"), f"{suite}: return (mean, 95% t-interval over seeds)"), sdir / "curves")
         if aggregates is not None:
-            written += write_table(aggregates.assign(point=aggregates["point"].map(lambda x: f"{x:.4f}"), low=aggregates["low"].map(lambda x: f"{x:.4f}"),
-                                                     high=aggregates["high"].map(lambda x: f"{x:.4f}")), sdir / "aggregates",
-                                   f"{suite}: aggregates of normalized scores ({norm}), 95% stratified bootstrap CIs")
-            written += plots.save(plots.aggregate_intervals(aggregates, f"{suite} ({norm})"), sdir / "aggregates")
-            curves = {a: sample_efficiency(sub[sub["task"].isin(final["task"].unique())], a, "normalized", seed=seed) for a in matrices}
-            written += plots.save(plots.aggregate_curves(curves, f"{suite}: IQM vs steps", f"IQM ({norm})"), sdir / "sample_efficiency")
-            taus = np.linspace(0.0, max(1.0, float(max(m.max() for m in matrices.values()))), 51)
-            written += plots.save(plots.performance_profiles(taus, performance_profile(matrices, taus, seed=seed, reps=reps),
-                                                             f"{suite}: performance profile", f"normalized score ({norm}) " + r"$\tau$"), sdir / "profile")
-            if len(matrices) > 1:
-                poi = [{"x": x, "y": y, **dict(zip(("P(X>Y)", "low", "high"), (f"{v:.3f}" for v in probability_of_improvement(matrices[x], matrices[y], seed=seed, reps=reps))))}
-                       for x in sorted(matrices) for y in sorted(matrices) if x < y]
-                written += write_table(pd.DataFrame(poi), sdir / "probability_of_improvement", f"{suite}: probability of improvement, 95% CI")
-            base = [a for a in matrices if "@" not in a and any(b.startswith(a + "@") for b in matrices)]
+            shown = aggregates.assign(**{c: aggregates[c].map(lambda x: fmt(x, 4)) for c in ("point", "low", "high")})
+            written += write_table(shown, sdir / "aggregates",
+                                   f"{suite}: aggregates of normalized scores ({norm}); IQM and optimality gap are rliable's run-level "
+                                   "forms, '(MR.Q)' rows MR.Q's task-mean forms; 95% t-intervals on the task-stratified estimate")
+            written += plots.save(plots.aggregate_intervals(aggregates[aggregates["metric"].isin(("mean", "median", "iqm", "optimality_gap"))]
+                                                            .assign(metric=lambda a: a["label"]), f"{suite} ({norm}): aggregates, 95% CIs"), sdir / "aggregates")
+            covered = sub[sub["task"].isin(final["task"].unique())]
+            curves = {a: sample_efficiency(covered, a, "normalized", seed=seed) for a in per_algo}
+            written += plots.save(plots.aggregate_curves(curves, f"{suite}: IQM (run-level, rliable) vs agent steps", f"IQM ({norm})"), sdir / "sample_efficiency")
+            top = max(float(np.max(np.concatenate(v))) for v in per_algo.values())
+            taus = np.linspace(0.0, max(1.0, top), 51)
+            written += plots.save(plots.performance_profiles(taus, performance_profile(per_algo, taus, seed=seed, reps=reps),
+                                                             f"{suite}: performance profile (95% percentile bootstrap)",
+                                                             f"normalized score ({norm}) " + r"$\tau$"), sdir / "profile")
+            if len(per_algo) > 1:
+                poi = [{"x": x, "y": y, **dict(zip(("P(X>Y)", "low", "high"), (f"{v:.3f}" for v in probability_of_improvement(per_algo[x], per_algo[y], seed=seed, reps=reps))))}
+                       for x in sorted(per_algo) for y in sorted(per_algo) if x < y]
+                written += write_table(pd.DataFrame(poi), sdir / "probability_of_improvement",
+                                       f"{suite}: probability of improvement, 95% stratified percentile bootstrap CI")
+            base = [a for a in per_algo if "@" not in a and any(b.startswith(a + "@") for b in per_algo)]
             for b in base:
-                written += write_table(design_study_table(matrices, b, seed=seed, reps=reps), sdir / f"design_study_{b}",
-                                       f"{suite}: difference in normalized score to {b} (MR.Q Table 2 layout)")
+                written += write_table(design_study_table(per_algo, b, seed=seed, reps=reps), sdir / f"design_study_{b}",
+                                       f"{suite}: difference in normalized score to {b} (MR.Q Table 2 layout), 95% t-intervals")
         if suite.startswith("alm"):
-            written += write_table(mean_std_table(final_scores(sub, step=200_000)), sdir / "mean_std_200k",
-                                   f"{suite}: return at 200k steps, mean ± std over seeds (ALM Table 1 layout)")
+            written += write_table(mean_std_table(final_scores(sub, step=ALM_TABLE1_STEP)), sdir / "mean_std_200k",
+                                   f"{suite}: return at 200k steps after the 4,999-step warm-up (env step {ALM_TABLE1_STEP}), "
+                                   "mean ± std over seeds (ALM Table 1 layout)")
         for figure, g in raw[raw["protocol_id"] == "iqrl-draft:dmc"].groupby(raw["source"].str.split("/").str[1]):
-            written += plots.save(plots.learning_curves(_curves(g.drop_duplicates(["task", "algo", "seed", "step"]), "return", seed=seed, reps=200),
+            written += plots.save(plots.learning_curves(_curves(g.drop_duplicates(["task", "algo", "seed", "step"]), "return"),
                                                         f"iQRL paper draft: {figure}", "agent steps (action repeat 2)"), sdir / f"iqrl_{figure}")
         diag = _diagnostics(inputs.manifests, suite)
         if not diag.empty:  # e.g. iQRL's latent rank and FSQ code usage (the paper's rank comparison)
@@ -194,19 +251,24 @@ def build(inputs: Inputs, out: str | Path = "results/report", *, claims_files=No
                                    f"{suite}: per-evaluation agent diagnostics")
             for metric in sorted(m for m in diag["metric"].unique() if m.startswith("latent_rank")):
                 d = diag[diag["metric"] == metric].rename(columns={"value": "return"})
-                written += plots.save(plots.learning_curves(_curves(d, "return", seed=seed, reps=200), f"{suite}: {metric} (mean, 95% CI over seeds)"),
+                written += plots.save(plots.learning_curves(_curves(d, "return"), f"{suite}: {metric} (mean, 95% t-interval over seeds)"),
                                       sdir / f"diagnostics_{metric}")
-        sections.append((suite, sub, final, aggregates, sources, _compute(inputs.manifests, suite, out), norm))
+        sections.append((suite, sub, final, aggregates, sources, _compute(inputs.manifests, suite, out), norm, failed))
     for i, study in enumerate(inputs.studies):
-        written += _omd_tabular_figures(pd.read_csv(study), out / "omd-tabular", "" if i == 0 else f"_{i}", seed=seed)
+        written += _omd_tabular_figures(pd.read_csv(study), out / "omd-tabular", "" if i == 0 else f"_{i}")
+    status = reproduction_status(data, inputs)
+    if not status.empty:
+        written += write_table(status, out / "reproduction", "reproduction status: our runs' learning curves against the published runs "
+                                                             "of the same algorithm and task (bench check --against)")
     verdicts = verdict_table(check(load_claims(claims_files), data, inputs.protocols, seed=seed, reps=reps))
-    written += write_table(verdicts.assign(**{c: verdicts[c].map(lambda x: "" if pd.isna(x) else f"{x:.4g}") for c in ("estimate", "ci_low", "ci_high")}),
-                           out / "claims", "published claims checked against runs and imported data")
+    written += write_table(verdicts.assign(**{c: verdicts[c].map(lambda x: "" if pd.isna(x) else f"{x:.4g}")
+                                              for c in ("estimate", "diff_low", "diff_high", "detectable")}),
+                           out / "claims", "published claims checked against runs and imported data (diff = ours - claimed, 95% CI)")
     svgs = sorted(p.relative_to(out) for p in written if p.suffix == ".svg")
     studies = {f"study:omd-tabular/{p.name}": os.path.relpath(p, out) for p in inputs.studies}  # study rows link to their CSV
     pages = [_section(*args, studies, [p.as_posix() for p in svgs if p.parts[0] == args[0]]) for args in sections]
     index = out / "index.html"
-    atomic_write_text(index, _html(pages, verdicts))
+    atomic_write_text(index, _html(pages, verdicts, status))
     written.append(index)
     return written
 
@@ -224,16 +286,16 @@ def _diagnostics(manifests: list[dict], suite: str) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)[["task", "algo", "seed", "step", "env_frames", "metric", "value"]]
 
 
-def _omd_tabular_figures(runs: pd.DataFrame, folder: Path, suffix: str, *, seed: int) -> list[Path]:
+def _omd_tabular_figures(runs: pd.DataFrame, folder: Path, suffix: str) -> list[Path]:
     """OMD paper Figure 2 (J vs model norm bound, returns objective) and Figure 3 right (max |Q* - Q|
-    and the Theorem-2 bound vs norm bound, Bellman objective), mean and 95% bootstrap CI over seeds."""
+    and the Theorem-2 bound vs norm bound, Bellman objective), mean and 95% t-interval over seeds."""
+    from analysis import plots
+
     def summary(df: pd.DataFrame, value: str) -> pd.DataFrame:
         rows = []
-        rng = np.random.default_rng(seed)
         for (agent, bound), g in df.groupby(["agent", "norm_bound"], sort=True):
-            v = g[value].to_numpy(float)
-            means = rng.choice(v, size=(1000, len(v))).mean(axis=1)
-            rows.append({"agent": agent, "norm_bound": bound, "mean": v.mean(), "low": np.percentile(means, 2.5), "high": np.percentile(means, 97.5)})
+            e = stats.t_interval(g[value].to_numpy(float))
+            rows.append({"agent": agent, "norm_bound": bound, "mean": e.point, "low": e.low, "high": e.high})
         return pd.DataFrame(rows)
 
     returns, bellman = runs[runs["experiment"] == "returns"], runs[runs["experiment"] == "bellman"]
@@ -248,51 +310,94 @@ def _omd_tabular_figures(runs: pd.DataFrame, folder: Path, suffix: str, *, seed:
     return written
 
 
-def _section(suite, sub, final, aggregates, sources, compute, norm, studies: dict[str, str], figures: list[str]) -> str:
+FIGURE_CAPTIONS = {
+    "curves": "Learning curves: return per task against agent steps, mean over seeds with a 95% t-interval.",
+    "aggregates": "Aggregate normalized scores over tasks (Mean, Median, rliable's run-level IQM and optimality gap) with 95% intervals.",
+    "sample_efficiency": "Sample efficiency: rliable's run-level IQM of normalized scores against agent steps, with 95% intervals.",
+    "profile": "Performance profile: fraction of runs scoring above each normalized threshold, with 95% bootstrap bands.",
+}
+
+
+def _caption(path: str) -> str:
+    name = Path(path).stem
+    if name in FIGURE_CAPTIONS:
+        return FIGURE_CAPTIONS[name]
+    if name.startswith("iqrl_"):
+        return f"iQRL paper draft, figure data '{name[5:]}': published learning curves per task (agent steps, action repeat 2)."
+    if name.startswith("diagnostics_"):
+        return f"Agent diagnostic '{name[12:]}' per task against agent steps, mean over seeds with a 95% t-interval."
+    return name.replace("_", " ")
+
+
+def _ranks(final: pd.DataFrame) -> pd.Series:
+    """Mean over tasks of each algorithm's rank (1 = best task mean) among the algorithms that ran the task."""
+    means = final[np.isfinite(final["return"].to_numpy(float))].groupby(["task", "algo"])["return"].mean().reset_index()
+    means["rank"] = means.groupby("task")["return"].rank(ascending=False, method="average")
+    return means.groupby("algo")["rank"].mean()
+
+
+def _section(suite, sub, final, aggregates, sources, compute, norm, failed, studies: dict[str, str], figures: list[str]) -> str:
     """One suite: leaderboard (per algorithm) and cells (per task x algorithm) tables."""
-    d = digits_for(final["return"])
     board = []
+    ranks = _ranks(final) if not norm else None
+    tasks_total = final["task"].nunique()
     for algo in sorted(final["algo"].unique()):
         f = final[final["algo"] == algo]
         c = compute[compute["algo"] == algo] if not compute.empty else compute
-        seeds = f.groupby("task")["seed"].nunique()
-        agg = {}
+        finite = f[np.isfinite(f["return"].to_numpy(float))]
+        seeds = finite.groupby("task")["seed"].nunique().reindex(f["task"].unique(), fill_value=0)
+        lost = int(len(f) - len(finite)) + sum(n for (t, a), n in failed.items() if a == algo)
+        seeds_col = (f"{seeds.min()}–{seeds.max()}" if seeds.min() != seeds.max() else str(seeds.min())) + (f" ({lost} diverged)" if lost else "")
+        columns = []
         if aggregates is not None:
-            for metric in ("iqm", "mean"):
+            for metric in ("iqm", "iqm_task_mean", "mean"):
                 r = aggregates[(aggregates["algo"] == algo) & (aggregates["metric"] == metric)]
-                agg[metric] = (r.iloc[0]["point"], r.iloc[0]["low"], r.iloc[0]["high"]) if not r.empty else None
+                text = interval_text(r.iloc[0]["point"], r.iloc[0]["low"], r.iloc[0]["high"], 3) if not r.empty else "incomplete"
+                columns.append((f"{stats.METRIC_LABELS[metric]} ({norm})", text, r.iloc[0]["point"] if not r.empty else -1e18))
+        elif ranks is not None:
+            columns.append((f"mean rank over tasks (1 = best, of {final['algo'].nunique()})", fmt(ranks.get(algo, np.nan), 2), ranks.get(algo, 1e18)))
         board.append([("algo", algo, algo), ("source", sources.get(algo, ""), sources.get(algo, "")),
-                      ("tasks", str(f["task"].nunique()), f["task"].nunique()),
-                      ("seeds per cell", f"{seeds.min()}–{seeds.max()}" if seeds.min() != seeds.max() else str(seeds.min()), seeds.min()),
-                      *(((f"{m.upper()} ({norm})", f"{v[0]:.3f} [{v[1]:.3f}, {v[2]:.3f}]" if v else "incomplete", v[0] if v else -1e18) for m, v in agg.items())),
+                      ("tasks", f"{f['task'].nunique()} of {tasks_total}", f["task"].nunique()),
+                      ("seeds per cell", seeds_col, seeds.min()), *columns,
                       ("params", _num(c["params"].median() if len(c) else None, 0), c["params"].median() if len(c) else -1),
                       ("updates/s", _num(c["updates_per_sec"].median() if len(c) else None, 1), c["updates_per_sec"].median() if len(c) else -1),
                       ("wall-clock h (sum)", _num(c["wall_clock_s"].sum() / 3600 if len(c) else None, 2), c["wall_clock_s"].sum() if len(c) else -1)])
     cells = []
+    digits = {task: digits_for(g["return"]) for task, g in final.groupby("task")}
     for (task, algo), f in final.groupby(["task", "algo"], sort=True):
         c = compute[(compute["task"] == task) & (compute["algo"] == algo)] if not compute.empty else compute
         v = f["return"].to_numpy(float)
+        ok = v[np.isfinite(v)]
+        d = digits[task]
         links = " ".join(f'<a href="{html.escape(r.link)}">seed {r.seed}</a>' for r in c.sort_values("seed").itertuples())
-        pid = f"{sub[(sub['task'] == task) & (sub['algo'] == algo)]['protocol_id'].iloc[0]}"
-        source = sub[(sub["task"] == task) & (sub["algo"] == algo)]["source"].iloc[0]
+        here = sub[(sub["task"] == task) & (sub["algo"] == algo)]
+        pid, source = f"{here['protocol_id'].iloc[0]}", here["source"].iloc[0]
         if not links and source in studies:
             links = f'<a href="{html.escape(studies[source])}">study data</a>'
         elif not links:
             url = PUBLISHED_URLS.get(pid.split(":")[0])
             links = f'<a href="{url}">published data</a>' if url else "published data"
         command = _command(c.iloc[0]["m"], list(c["seed"])) if len(c) else ""
-        cells.append([("task", task, task), ("algo", algo, algo), ("return", f"{fmt(v.mean(), d)} ± {fmt(v.std(ddof=1) if len(v) > 1 else 0.0, d)}", v.mean()),
-                      ("normalized", fmt(f["normalized"].mean(), 3) if norm else "", f["normalized"].mean() if norm else 0),
-                      ("seeds", str(len(v)), len(v)), ("step", f"{int(f['step'].max()):,}", int(f["step"].max())),
+        spread = f" ± {fmt(ok.std(ddof=1), d)}" if len(ok) > 1 else ""
+        mean = ok.mean() if len(ok) else np.nan
+        nrm = f["normalized"].to_numpy(float)
+        nrm = nrm[np.isfinite(nrm)]
+        cells.append([("task", task, task), ("algo", algo, algo), ("return (mean ± std)", f"{fmt(mean, d)}{spread}", mean),
+                      ("normalized", fmt(nrm.mean(), 3) if norm and len(nrm) else "", nrm.mean() if norm and len(nrm) else 0),
+                      ("seeds", seeds_text(len(ok), len(v) - len(ok), failed.get((task, algo), 0)), len(ok)),
+                      ("step", f"{int(f['step'].max()):,}", int(f["step"].max())),
                       ("params", _num(c["params"].median() if len(c) else None, 0), c["params"].median() if len(c) else -1),
                       ("updates/s", _num(c["updates_per_sec"].median() if len(c) else None, 1), c["updates_per_sec"].median() if len(c) else -1),
                       ("runs", links, None), ("reproduce", f"<code>{html.escape(command)}</code>" if command else "", None)])
-    imgs = "".join(f'<figure><img src="{html.escape(f)}" alt="{html.escape(f)}"><figcaption>{html.escape(f)}</figcaption></figure>' for f in figures)
+    imgs = "".join(f'<figure><img src="{html.escape(f)}" alt="{html.escape(_caption(f))}"><figcaption>{html.escape(_caption(f))}</figcaption></figure>'
+                   for f in figures if f.endswith(".svg"))
+    how = ("normalization: " + norm + "; IQM is rliable's run-level interquartile mean, 'IQM of task means (MR.Q)' MR.Q's form; "
+           "intervals are 95% t-intervals on the task-stratified estimate") if norm else \
+          "no normalization (raw returns): algorithms are ranked per task instead of aggregated across tasks"
     return (f'<section id="{html.escape(suite)}"><h2>{html.escape(suite)}</h2>'
-            f'<p>normalization: {html.escape(norm or "none (raw returns; no aggregate across tasks)")}; '
-            f'tables: <a href="{html.escape(suite)}/scores.md">scores.md</a>, <a href="{html.escape(suite)}/scores.csv">csv</a>, '
+            f'<p>{html.escape(how)}. Tables: <a href="{html.escape(suite)}/scores.md">scores.md</a>, <a href="{html.escape(suite)}/scores.csv">csv</a>, '
             f'<a href="{html.escape(suite)}/scores.tex">tex</a></p>'
-            f"<h3>Leaderboard</h3>{_table(board, 'board-' + suite)}<h3>Cells</h3>{_table(cells, 'cells-' + suite)}"
+            f"<h3>Leaderboard</h3>{_table(board, 'board-' + suite)}<h3>Cells (final = each run's budget)</h3>{_table(cells, 'cells-' + suite)}"
             f'<div class="figs">{imgs}</div></section>')
 
 
@@ -311,7 +416,7 @@ def _table(rows: list[list[tuple]], table_id: str) -> str:
         for col, text, key in row:
             content = text if col in ("runs", "reproduce") else html.escape(str(text))
             sort = "" if key is None else f' data-sort="{html.escape(_sort_key(key))}"'
-            css = f' class="{html.escape(str(text))}"' if col == "verdict" else ""
+            css = f' class="{html.escape(str(text).replace(" ", "-"))}"' if col == "verdict" else ""
             tds.append(f"<td{sort}{css}>{content}</td>")
         body.append("<tr>" + "".join(tds) + "</tr>")
     return f'<table class="sortable" id="{html.escape(table_id)}"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
@@ -344,11 +449,45 @@ th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: left; }
 th { background: #f3f3f3; cursor: pointer; user-select: none; }
 th[aria-sort=ascending]::after { content: " \\25B2"; } th[aria-sort=descending]::after { content: " \\25BC"; }
 code { font-size: 12px; } .figs img { max-width: 900px; } figure { margin: 1em 0; }
-.consistent { color: #176317; } .inconsistent { color: #a31515; font-weight: bold; } .inconclusive, .refused { color: #777; }
+.consistent, .reproduces { color: #176317; } .inconsistent, .does-not-reproduce { color: #a31515; font-weight: bold; }
+.inconclusive, .refused { color: #777; } figcaption { color: #444; max-width: 900px; }
 """
 
 
-def _html(sections: list[str], verdicts: pd.DataFrame) -> str:
+def reproduction_status(data: pd.DataFrame, inputs: Inputs) -> pd.DataFrame:
+    """Per published (algorithm, suite): "matches published up to step k (n seeds)", "differs from step k
+    (task)", "not comparable: ..." or "not yet run", from ``analysis.curves`` (protocol differences are
+    accepted and stated, as a reviewer reading the table needs the comparison, not a refusal)."""
+    from analysis import curves
+
+    cols = ["published", "suite", "our algo", "status", "detail"]
+    published = data[data["source"].str.startswith("published:") & data["algo"].map(curves._is_published_label)]
+    if published.empty:
+        return pd.DataFrame(columns=cols)
+    verdicts = curves.check_curves(data, inputs.protocols, curves.declarations(inputs.manifests), allow_protocol_mismatch=True)
+    rows = []
+    for (algo, pid), g in published.groupby(["algo", "protocol_id"], sort=True):
+        mine = [v for v in verdicts if v.published == pid and curves._base(v.algo) == curves._base(algo)]
+        for ours in sorted({v.algo for v in mine}) or [""]:
+            cells = [v for v in mine if v.algo == ours]
+            differ = [v for v in cells if v.verdict == curves.DIFFERS]
+            match = [v for v in cells if v.verdict == curves.MATCHES]
+            if not cells:
+                status, detail = "not yet run", f"no runs of ours on the {g['task'].nunique()} published tasks"
+            elif differ:
+                first = min(differ, key=lambda v: v.step)
+                status, detail = f"differs from step {first.step:,} ({first.task})", first.detail
+            elif match:
+                k, n = min(v.step for v in match), min(v.n_ours for v in match)
+                status = f"matches published up to step {k:,} ({n} seeds)"
+                detail = f"{len(match)} of {g['task'].nunique()} published tasks compared"
+            else:
+                status, detail = "not comparable", cells[0].detail
+            rows.append({"published": f"{algo} ({pid})", "suite": g["suite"].iloc[0], "our algo": ours or "-", "status": status, "detail": detail})
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _html(sections: list[str], verdicts: pd.DataFrame, status: pd.DataFrame | None = None) -> str:
     counts = verdicts["verdict"].value_counts()
     summary = ", ".join(f"{n} {v}" for v, n in sorted(counts.items()))
     claims = [[("claim", r.claim_id, r.claim_id), ("where", f"{r.paper}, {r.table}: {r.cell}", r.table),
@@ -359,6 +498,10 @@ def _html(sections: list[str], verdicts: pd.DataFrame) -> str:
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>latentbench leaderboard</title>"
             f"<style>{_STYLE}</style></head><body><h1>latentbench leaderboard</h1><p>suites: {nav} · <a href=\"#claims\">claims</a></p>"
             + "".join(sections)
+            + (f'<section id="reproduction"><h2>Reproduction status</h2><p>Our runs\' learning curves against the published runs of the '
+               f'same algorithm and task, step by step (Welch t, Bonferroni over steps: 5% false "differs" per cell).</p>'
+               f'{_table([[(c, str(v), str(v)) for c, v in r.items()] for r in status.to_dict("records")], "reproduction-table")}</section>'
+               if status is not None and not status.empty else "")
             + f'<section id="claims"><h2>Published claims</h2><p>{html.escape(summary)} (claims without any matching data are listed only in '
               f'<a href="claims.csv">claims.csv</a>)</p>{_table(claims, "claims-table")}</section>'
             + f"<script>{_SCRIPT}</script></body></html>\n")

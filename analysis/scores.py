@@ -1,44 +1,42 @@
-"""Scores and aggregates with bootstrap confidence intervals.
+"""Final scores and the aggregate figures' statistics (interval methods: ``analysis.stats``).
 
-MR.Q's rules (shared/specs/mrq.md section 10, verified against its tables): the per-task score is
-the mean over seeds of the evaluation at the final step (printed as ``int(mean)``, truncated
-toward zero); Mean / Median / IQM aggregate the per-task means (IQM = 25%-trimmed mean of the task
-means); CIs are 95% percentile intervals of a stratified bootstrap (seeds resampled within each
-task). Intervals come from rliable; its ``random_state`` does not control the resampling (rliable
-1.2.0 draws with the global ``np.random.choice``), so ``seeded`` fixes and restores the global
-numpy state around every call: the same seed gives the same interval, whatever ran before.
+"Final" is a run's budget: the evaluation at the protocol's ``agent_steps`` (the reduced budget
+when one was recorded), never a later one; for imported data with no known budget, the last step
+that every seed of the cell reached. MR.Q's per-task score is the mean over seeds of that value
+(printed as ``int(mean)``); its Mean / Median / IQM aggregate the task means, which
+``analysis.stats`` names ``iqm_task_mean``; rliable's run-level IQM is ``iqm``.
+
+Scores are ragged (one array of seed values per task, seeds never paired by id across tasks);
+non-finite values (diverged seeds) are counted by the callers and never enter an estimate.
 """
 from __future__ import annotations
 
-import contextlib
-from typing import Callable
-
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from analysis import stats
 from analysis.normalize import normalize
 
-
-@contextlib.contextmanager
-def seeded(seed: int):
-    """Seed numpy's global generator for the block, then put the previous state back."""
-    state = np.random.get_state()
-    np.random.seed(seed)
-    try:
-        yield
-    finally:
-        np.random.set_state(state)
+KEYS = ["suite", "task", "algo", "seed"]
 
 
 def final_scores(table: pd.DataFrame, step: int | None = None) -> pd.DataFrame:
-    """Per (suite, task, algo, seed): the return at ``step`` (default: each seed's last evaluation)."""
+    """Per (suite, task, algo, seed): the return at ``step``, else at the run's budget (module docstring)."""
+    cols = ["suite", "task", "algo", "seed", "step", "return"]
+    if table.empty:
+        return pd.DataFrame(columns=cols)
     if step is not None:
-        picked = table[table["step"] == step]
-    else:
-        last = table.groupby(["suite", "task", "algo", "seed"])["step"].transform("max")
-        picked = table[table["step"] == last]
-    return picked[["suite", "task", "algo", "seed", "step", "return"]].reset_index(drop=True)
+        return table.loc[table["step"] == step, cols].reset_index(drop=True)
+    budget = table["budget"] if "budget" in table else pd.Series(np.nan, index=table.index)
+    known = budget.notna()
+    at_budget = table[known & (table["step"] == budget)]
+    rest = table[~known]
+    if not rest.empty:
+        last = rest.groupby(KEYS)["step"].transform("max")
+        common = last.groupby([rest[k] for k in ("suite", "task", "algo")]).transform("min")
+        rest = rest[rest["step"] == common]
+    picked = pd.concat([at_budget, rest]).sort_values(KEYS + ["step"], kind="mergesort")
+    return picked.drop_duplicates(KEYS, keep="last")[cols].reset_index(drop=True)
 
 
 def add_normalized(scores: pd.DataFrame, normalization: dict[str, str | None]) -> pd.DataFrame:
@@ -48,89 +46,67 @@ def add_normalized(scores: pd.DataFrame, normalization: dict[str, str | None]) -
     return out
 
 
+def per_task(scores: pd.DataFrame, algo: str, value: str = "normalized", tasks: list[str] | None = None) -> tuple[list[np.ndarray], int]:
+    """One algorithm's finite seed values per task (``tasks`` order, default sorted) and the number of non-finite ones."""
+    sub = scores[scores["algo"] == algo]
+    tasks = tasks if tasks is not None else sorted(sub["task"].unique())
+    out, excluded = [], 0
+    for task in tasks:
+        v = sub.loc[sub["task"] == task, value].to_numpy(float)
+        excluded += int((~np.isfinite(v)).sum())
+        out.append(v[np.isfinite(v)])
+    return out, excluded
+
+
 def score_matrix(scores: pd.DataFrame, algo: str, value: str = "normalized") -> tuple[np.ndarray, list[str]]:
     """(seeds x tasks) matrix of one algorithm, tasks sorted; every task needs the same seed count."""
-    sub = scores[scores["algo"] == algo]
-    wide = sub.pivot_table(index="seed", columns="task", values=value, aggfunc="first").sort_index(axis=1)
-    if wide.isna().any().any():
-        missing = wide.columns[wide.isna().any()].tolist()
-        raise ValueError(f"{algo}: unequal seeds across tasks (missing in {missing[:5]})")
-    return wide.to_numpy(), list(wide.columns)
+    values, _ = per_task(scores, algo, value)
+    if len({len(v) for v in values}) != 1:
+        raise ValueError(f"{algo}: unequal seed counts across tasks; use per_task")
+    return np.stack(values, axis=1), sorted(scores[scores["algo"] == algo]["task"].unique())
 
 
-def iqm_of_task_means(matrix: np.ndarray) -> float:
-    return float(stats.trim_mean(matrix.mean(axis=0), 0.25))
+def performance_profile(per_algo: dict[str, list[np.ndarray]], taus: np.ndarray, *, seed: int = 0,
+                        reps: int = 2000) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """{algo: (fraction of runs with score > tau, ci_low, ci_high)} per tau: each task weighs 1/T (rliable's
+    run-score profile when seed counts are equal); 95% stratified percentile bootstrap (rliable's method)."""
+    out = {}
+    for algo, tasks in per_algo.items():
+        def profile(values: list[np.ndarray]) -> np.ndarray:  # values per task (reps, n_t) -> (reps, len(taus))
+            return np.mean([(v[..., None] > taus).mean(axis=-2) for v in values], axis=0)
+
+        point = profile([t[None, :] for t in tasks])[0]
+        draws = profile(stats.bootstrap_draws(tasks, reps=reps, seed=seed, rescale=False))
+        out[algo] = (point, np.percentile(draws, 2.5, axis=0), np.percentile(draws, 97.5, axis=0))
+    return out
 
 
-AGGREGATES: dict[str, Callable[[np.ndarray], float]] = {
-    "mean": lambda m: float(m.mean(axis=0).mean()),
-    "median": lambda m: float(np.median(m.mean(axis=0))),
-    "iqm": iqm_of_task_means,  # MR.Q: 25%-trimmed mean of the per-task means
-    "optimality_gap": lambda m: float(np.mean(np.maximum(1.0 - m.mean(axis=0), 0.0))),
-}
+def probability_of_improvement(x: list[np.ndarray], y: list[np.ndarray], *, seed: int = 0, reps: int = 2000) -> tuple[float, float, float]:
+    """P(X > Y) averaged over tasks (Mann-Whitney per task, ties count half) with a 95% stratified
+    percentile bootstrap CI (rliable's definition); per-task seed counts may differ."""
+    def poi(xs: list[np.ndarray], ys: list[np.ndarray]) -> np.ndarray:
+        return np.mean([((a[..., :, None] > b[..., None, :]) + 0.5 * (a[..., :, None] == b[..., None, :])).mean(axis=(-1, -2))
+                        for a, b in zip(xs, ys)], axis=0)
+
+    point = float(poi([t[None, :] for t in x], [t[None, :] for t in y])[0])
+    draws = poi(stats.bootstrap_draws(x, reps=reps, seed=seed, rescale=False), stats.bootstrap_draws(y, reps=reps, seed=seed + 1, rescale=False))
+    return point, float(np.percentile(draws, 2.5)), float(np.percentile(draws, 97.5))
 
 
-def aggregate_with_ci(matrix: np.ndarray, *, seed: int = 0, reps: int = 2000, size: float = 0.95) -> dict[str, tuple[float, float, float]]:
-    """{metric: (point, ci_low, ci_high)} with a stratified percentile bootstrap (seeds within tasks)."""
-    from rliable import library as rly
-
-    names = list(AGGREGATES)
-
-    def all_metrics(x: np.ndarray) -> np.ndarray:
-        return np.array([AGGREGATES[n](x) for n in names])
-
-    with seeded(seed):
-        points, intervals = rly.get_interval_estimates({"algo": matrix}, all_metrics, reps=reps,
-                                                       confidence_interval_size=size, method="percentile")
-    return {n: (float(points["algo"][i]), float(intervals["algo"][0, i]), float(intervals["algo"][1, i]))
-            for i, n in enumerate(names)}
-
-
-def task_ci(values: np.ndarray, *, seed: int = 0, reps: int = 2000, size: float = 0.95) -> tuple[float, float, float]:
-    """Mean over seeds of one task with a 95% percentile bootstrap CI over seeds."""
-    rng = np.random.default_rng(seed)
-    means = rng.choice(values, size=(reps, len(values)), replace=True).mean(axis=1)
-    tail = (1 - size) / 2 * 100
-    return float(values.mean()), float(np.percentile(means, tail)), float(np.percentile(means, 100 - tail))
-
-
-def performance_profile(matrices: dict[str, np.ndarray], taus: np.ndarray, *, seed: int = 0, reps: int = 2000) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """{algo: (fraction of runs with score > tau, ci_low, ci_high)} per tau (rliable, stratified bootstrap)."""
-    from rliable import library as rly
-
-    with seeded(seed):
-        profiles, cis = rly.create_performance_profile(matrices, taus, reps=reps, confidence_interval_size=0.95)
-    return {a: (np.asarray(profiles[a]), np.asarray(cis[a][0]), np.asarray(cis[a][1])) for a in matrices}
-
-
-def probability_of_improvement(x: np.ndarray, y: np.ndarray, *, seed: int = 0, reps: int = 2000) -> tuple[float, float, float]:
-    """P(X > Y) averaged over tasks (Mann-Whitney per task), with a stratified bootstrap CI (rliable).
-    ``x`` and ``y`` are (seeds x tasks) over the same tasks; seed counts may differ."""
-    from rliable import library as rly
-    from rliable import metrics
-
-    with seeded(seed):
-        points, intervals = rly.get_interval_estimates({"pair": (x, y)}, metrics.probability_of_improvement, reps=reps,
-                                                       confidence_interval_size=0.95, method="percentile")
-    low, high = np.asarray(intervals["pair"]).reshape(-1)[:2]
-    return float(np.asarray(points["pair"]).reshape(())), float(low), float(high)
-
-
-def sample_efficiency(table: pd.DataFrame, algo: str, value: str, *, aggregate: str = "iqm", max_points: int = 25,
+def sample_efficiency(table: pd.DataFrame, algo: str, value: str, *, metric: str = "iqm", max_points: int = 25,
                       seed: int = 0, reps: int = 500) -> pd.DataFrame:
     """Aggregate-vs-steps curve of one algorithm: at each evaluation step every task shares (at most
-    ``max_points`` of them, evenly spaced), the aggregate over tasks with a stratified bootstrap CI."""
-    sub = table[table["algo"] == algo]
-    per_task = sub.groupby("task")["step"].apply(set)
-    steps = sorted(set.intersection(*per_task)) if len(per_task) else []
+    ``max_points`` of them, evenly spaced), one metric over tasks with its t-interval (``analysis.stats``)."""
+    sub = table[(table["algo"] == algo) & np.isfinite(table[value].to_numpy(float))]
+    tasks = sorted(sub["task"].unique())
+    per_task_steps = sub.groupby("task")["step"].apply(set)
+    steps = sorted(set.intersection(*per_task_steps)) if len(per_task_steps) else []
     if len(steps) > max_points:
         steps = [steps[i] for i in np.linspace(0, len(steps) - 1, max_points).round().astype(int)]
+    grouped = {key: g[value].to_numpy(float) for key, g in sub[sub["step"].isin(steps)].groupby(["step", "task"])}
     rows = []
     for step in steps:
-        at = sub[sub["step"] == step]
-        wide = at.pivot_table(index="seed", columns="task", values=value, aggfunc="first").dropna()
-        if wide.empty:
-            continue
-        point, low, high = aggregate_with_ci(wide.to_numpy(), seed=seed, reps=reps)[aggregate]
-        rows.append({"step": step, "point": point, "low": low, "high": high, "seeds": len(wide)})
+        values = [grouped[(step, t)] for t in tasks]
+        est = stats.aggregate_interval(values, metric, reps=reps, seed=seed)
+        rows.append({"step": step, "point": est.point, "low": est.low, "high": est.high, "seeds": min(len(v) for v in values)})
     return pd.DataFrame(rows, columns=["step", "point", "low", "high", "seeds"])

@@ -8,6 +8,7 @@
     bench check  [--runs DIR ...] [--reference DIR|SOURCE ...] [--claims FILE ...] [--allow-protocol-mismatch]
     bench reference fetch SOURCE | bench reference list
     bench study omd-tabular [--out DIR] [--seeds 10] [--max-iter 10000] [--bounds 20]
+    bench study omd-cartpole-sweep [--runs DIR ...] [--out DIR]
 
 Bad input gets one line naming what was wrong and what is valid, and exit code 2.
 """
@@ -183,14 +184,15 @@ def cmd_list(args: argparse.Namespace) -> int:
             for vname, variant in sorted(variants(name).items()):
                 print(f"    {name + '@' + vname:<22} {variant.description}")
     if what in ("suites", "all"):
-        print(f"suites:\n  {'name':<14}{'tasks':>5}  {'budget (agent steps / env frames)':<36}{'eval':<17}{'normalization':<14}description")
+        width = max(14, *(len(n) + 1 for n in suites()))
+        print(f"suites:\n  {'name':<{width}}{'tasks':>5}  {'budget (agent steps / env frames)':<36}{'eval':<17}{'normalization':<14}description")
         for name, suite in sorted(suites().items()):
             def same(attr, fmt=str):
                 values = {getattr(t, attr) for t in suite.tasks}
                 return fmt(values.pop()) if len(values) == 1 else "varies"
             budget = f"{same('agent_steps', _human)} / {same('env_frames', _human)}"
             evals = f"{same('eval_every', _human)} x {same('eval_episodes')}"
-            print(f"  {name:<14}{len(suite.tasks):>5}  {budget:<36}{evals:<17}{str(same('normalization')):<14}{suite.description}")
+            print(f"  {name:<{width}}{len(suite.tasks):>5}  {budget:<36}{evals:<17}{str(same('normalization')):<14}{suite.description}")
     if what == "tasks" or (what == "all" and args.suite):
         for suite in [get_suite(args.suite)] if args.suite else sorted(suites().values(), key=lambda s: s.name):
             print(f"tasks of {suite.name}:")
@@ -252,16 +254,36 @@ def cmd_check(args: argparse.Namespace) -> int:
     from analysis import claims as cl
     from analysis import report
 
+    if args.against:
+        return _check_curves(args)
     inputs = report.gather(args.runs, _references(args.reference))
     verdicts = cl.check(cl.load_claims(args.claims), inputs.data, inputs.protocols, allow_protocol_mismatch=args.allow_protocol_mismatch,
                         min_seeds=args.min_seeds, seed=args.seed, reps=args.reps)
     shown = [v for v in verdicts if args.all or v.evidence != "-"]
     for v in shown:
-        print(f"{v.verdict:<13} {v.claim.claim_id}  [{v.evidence}]  {v.detail}")
-    counts = {k: sum(v.verdict == k for v in verdicts) for k in (cl.CONSISTENT, cl.INCONSISTENT, cl.INCONCLUSIVE, cl.REFUSED)}
+        print(f"{v.verdict:<18} {v.claim.claim_id}  [{v.evidence}]  {v.detail}")
+    kinds = (cl.REPRODUCES, cl.NOT_REPRODUCED, cl.CONSISTENT, cl.INCONSISTENT, cl.INCONCLUSIVE, cl.REFUSED)
+    counts = {k: sum(v.verdict == k for v in verdicts) for k in kinds}
     hidden = len(verdicts) - len(shown)
-    print(", ".join(f"{n} {k}" for k, n in counts.items()) + (f" ({hidden} claims without any matching data not shown; --all shows them)" if hidden else ""))
-    return 1 if counts[cl.INCONSISTENT] else 0
+    print(", ".join(f"{n} {k}" for k, n in counts.items() if n or k in (cl.CONSISTENT, cl.INCONSISTENT))
+          + (f" ({hidden} claims without any matching data not shown; --all shows them)" if hidden else ""))
+    return 1 if any(counts[k] for k in cl.FAILING) else 0
+
+
+def _check_curves(args: argparse.Namespace) -> int:
+    from analysis import curves
+    from analysis import report
+
+    inputs = report.gather(args.runs, _references((args.reference or []) + args.against))
+    verdicts = curves.check_curves(inputs.data, inputs.protocols, curves.declarations(inputs.manifests),
+                                   allow_protocol_mismatch=args.allow_protocol_mismatch, min_seeds=args.min_seeds)
+    if not verdicts:
+        raise UserError("no cell to compare: the store has no runs of an algorithm and task that the published data holds")
+    for v in verdicts:
+        print(f"{v.verdict:<13} {v.suite}/{v.task} {v.algo} vs {v.published}: {v.detail}")
+    counts = {k: sum(v.verdict == k for v in verdicts) for k in (curves.MATCHES, curves.DIFFERS, curves.INCONCLUSIVE, curves.REFUSED)}
+    print(", ".join(f"{n} {k}" for k, n in counts.items()))
+    return 1 if counts[curves.DIFFERS] else 0
 
 
 def cmd_reference(args: argparse.Namespace) -> int:
@@ -280,8 +302,23 @@ def cmd_reference(args: argparse.Namespace) -> int:
     return 0
 
 
+def _concat_tables(frames):
+    import pandas as pd
+
+    return pd.concat(frames, ignore_index=True)
+
+
 def cmd_study(args: argparse.Namespace) -> int:
-    """Exact studies that are not (algo x task x seed) grids; today OMD's tabular study."""
+    """Studies beyond one (algo x task x seed) grid: OMD's exact tabular study, and OMD's Figure 4 from the runs of
+    the omd-cartpole-sweep suite (selection rule, table, figure)."""
+    if args.name == "omd-cartpole-sweep":
+        from analysis.load import load_runs
+        from analysis.omd_sweep import write_study
+
+        out = args.out or os.path.join("results", "studies", args.name)
+        runs = _concat_tables([load_runs(root) for root in (args.runs or ["results"])])
+        print("wrote " + ", ".join(str(p) for p in write_study(runs, out)), file=sys.stderr)
+        return 0
     from algorithms.omd import tabular
 
     if args.seeds < 1 or args.max_iter < 1 or args.bounds < 1:
@@ -334,7 +371,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
 
     study = sub.add_parser("study", help="run an exact study and write its CSV data (omd-tabular: OMD paper Fig. 2, 3 right)")
-    study.add_argument("name", choices=["omd-tabular"], help="the study")
+    study.add_argument("name", choices=["omd-tabular", "omd-cartpole-sweep"],
+                       help="the study (omd-cartpole-sweep: Fig. 4 from 'bench run --suite omd-cartpole-sweep' runs)")
+    study.add_argument("--runs", action="append", metavar="DIR", help="omd-cartpole-sweep: results store root(s) (default: results)")
     study.add_argument("--out", default=None, help="output folder (default: results/studies/NAME)")
     study.add_argument("--seeds", type=int, default=10, help="seeds 1..N (default: 10, as the notebook)")
     study.add_argument("--max-iter", type=int, default=10_000, help="outer Adam steps per run (default: 10000)")
@@ -358,11 +397,13 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--out", default=os.path.join("results", "report"), help="output folder (default: results/report)")
     rep.set_defaults(func=cmd_report)
 
-    chk = sub.add_parser("check", help="check published claims against runs and imported data (exit 1 if any is inconsistent)")
+    chk = sub.add_parser("check", help="check published claims against runs and imported data (exit 1 if any is inconsistent or does not reproduce)")
     _analysis_args(chk)
     chk.add_argument("--allow-protocol-mismatch", action="store_true", help="compare even when protocol fields differ")
     chk.add_argument("--min-seeds", type=int, default=3, help="fewer seeds at the claim's step is inconclusive (default: 3)")
     chk.add_argument("--all", action="store_true", help="also list claims that no data matches")
+    chk.add_argument("--against", action="append", metavar="DIR|SOURCE",
+                     help="instead of claims: compare our runs' learning curves with these published runs, step by step")
     chk.set_defaults(func=cmd_check)
 
     ref = sub.add_parser("reference", help="download published result files at pinned commits into a local cache")

@@ -1,10 +1,13 @@
 """``alm-locomotion``: the protocol of ALM's Table 1 (Ghugare et al., ICLR 2023, section 5.1).
 
-Five MuJoCo locomotion tasks, 200k environment steps (= agent steps, no action repeat; the agent's
-random warm-up included, as the official ``num_train_steps``), evaluation every 5k steps with 5
-episodes (official ``eval_episode_interval`` / ``num_eval_episodes``), 5 seeds (``--seeds 0-4``), raw
-undiscounted returns as in Table 1 (no normalization: the TD3-normalization constants are for the
-``-v4`` tasks, not these).
+Five MuJoCo locomotion tasks, 204,999 environment steps (= agent steps, no action repeat): Table 1's
+"200k" is the official ``_train_step`` 200000, which counts the steps after the 4,999 uniform warm-up
+steps (the released ``scores/*.csv`` equal Table 1 at ``Step`` = 200000; ``analysis.importers``
+places them at env step ``Step + 4999``), so the run ends, and is evaluated, at 4,999 + 200,000 env
+steps, warm-up included. Evaluation every 5k steps with 5 episodes (official ``eval_episode_interval``
+/ ``num_eval_episodes``), 5 seeds (``--seeds 0-4``), raw undiscounted returns as in Table 1 (no
+normalization: the TD3-normalization constants are for the ``-v4`` tasks, not these). Our
+intermediate evaluations fall at multiples of 5k, the official ones 4,999 later (within one interval).
 
 - ``T-Humanoid`` and ``T-Ant`` are MBPO's truncated-observation tasks (jannerm/mbpo mbpo/env/humanoid.py
   and ant.py, which ALM's utils/env.py copies; spec shared/specs/alm.md section 6), *not* MBBL's:
@@ -33,6 +36,7 @@ import numpy as np
 from suites.registry import register_suite
 from suites.task import Suite, Task
 
+TABLE1_ENV_STEPS = 4_999 + 200_000  # official explore_steps range(1, 5000) + _train_step 200000 (= analysis ALM_TABLE1_STEP)
 TRUNCATED_BASE = {"HumanoidTruncatedObs-v5": "Humanoid-v5", "AntTruncatedObs-v5": "Ant-v5"}
 
 
@@ -64,14 +68,15 @@ def make_standard(task, seed: int) -> gym.Env:
 
 
 def _task(name: str, env_id: str, make_env) -> Task:
-    return Task(name=name, env_id=env_id, library="gymnasium", make_env=make_env, agent_steps=200_000,
+    # 4,999 warm-up + 200k training steps: the point of Table 1 (official Step 200000), see the module docstring
+    return Task(name=name, env_id=env_id, library="gymnasium", make_env=make_env, agent_steps=TABLE1_ENV_STEPS,
                 eval_every=5_000, eval_episodes=5, max_episode_frames=1_000, normalization=None)
 
 
 ALM_LOCOMOTION = register_suite(Suite(
     name="alm-locomotion",
     description="ALM Table 1: T-Humanoid, T-Ant (MBPO truncated obs), HalfCheetah, Walker2d, Hopper; gymnasium -v5; "
-                "200k steps, 5 seeds",
+                "200k steps after the 4,999-step warm-up, 5 seeds",
     tasks=(
         _task("T-Humanoid", "HumanoidTruncatedObs-v5", make_truncated_obs),
         _task("T-Ant", "AntTruncatedObs-v5", make_truncated_obs),

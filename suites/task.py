@@ -49,6 +49,10 @@ class Task:
     normalization: str | None = None  # key of a table under results/reference/normalization, or None
     warmup_steps: int | None = None  # overrides the agent's random-start steps (scaled-down suites); None = paper value
     eval_epsilon: float = 0.0  # probability of a uniform random action during evaluation (Atari: 1e-3)
+    # Discrete tasks: how a stochastic discrete policy acts at evaluation, "greedy" (argmax of its logits) or
+    # "sampled" (a draw from the policy, e.g. MR.Q's Gumbel-softmax argmax, as MR.Q's published Atari numbers).
+    # The suite sets the agents' config accordingly (agent_overrides); ignored for continuous actions.
+    discrete_eval: str = "greedy"
     env_kwargs: tuple[tuple[str, Any], ...] = ()
     full_agent_steps: int | None = None  # the protocol's budget when this task's budget was reduced (--steps)
     # Per-task config overrides per algorithm (e.g. iQRL's n-step per DMC task), applied after the suite's and
@@ -92,6 +96,8 @@ class Task:
             "reduced_budget": self.full_agent_steps is not None and self.full_agent_steps != self.agent_steps,
             "full_agent_steps": self.full_agent_steps or self.agent_steps,
         }
+        if self.action == "discrete":  # only discrete tasks carry it (continuous protocol ids are unchanged)
+            proto["discrete_eval"] = self.discrete_eval
         proto["protocol_id"] = hashlib.sha1(json.dumps(proto, sort_keys=True).encode()).hexdigest()[:12]
         return proto
 

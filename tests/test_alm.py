@@ -1,6 +1,7 @@
 """ALM: distribution helpers and losses against hand computations, the window replay, the truncated
 MBPO observations of the alm-locomotion suite, and a learning test with a crippled agent."""
 import copy
+import math
 
 import gymnasium as gym
 import numpy as np
@@ -204,7 +205,8 @@ def test_alm_locomotion_protocol():
     assert suite.task_names == ["T-Humanoid", "T-Ant", "HalfCheetah-v5", "Walker2d-v5", "Hopper-v5"]
     for task in suite.tasks:
         proto = task.protocol()
-        assert (proto["agent_steps"], proto["eval_every_agent_steps"], proto["eval_episodes"]) == (200_000, 5_000, 5)
+        # Table 1's point: 4,999 warm-up + 200k training steps (the released files' Step 200000)
+        assert (proto["agent_steps"], proto["eval_every_agent_steps"], proto["eval_episodes"]) == (204_999, 5_000, 5)
         assert proto["library"] == "gymnasium" and "mujoco" in proto["library_version"]
         assert proto["env_id"].endswith("-v5")
 
@@ -245,3 +247,25 @@ def test_alm_runs_through_the_cli_on_both_suites(tmp_path):
              "--set", "model_hidden_dim=16", "--set", "batch_size=16"]
     assert main(["run", "--suite", "smoke", "--tasks", "Pendulum-v1", "--algos", "alm,alm@ent", *small]) == 0
     assert main(["run", "--suite", "alm-locomotion", "--tasks", "Hopper-v5", "--algos", "alm", *small]) == 0
+
+
+def test_alm_ent_entropy_is_that_of_the_noise_clipped_policy():
+    """ALM-ENT's H is the entropy of N(mean, sigma^2) truncated to mean +- 0.3 (the losses clip the noise
+    there): scipy's truncnorm by hand, log(0.6) per dimension for a wide std (the old, unclipped Gaussian
+    entropy grew as log sigma: 3.72 nats per dimension at sigma = 10)."""
+    from scipy.stats import truncnorm
+
+    from algorithms.alm.agent import clipped_policy_entropy
+
+    sigma = torch.tensor([[0.05, 0.2, 1.0, 10.0]], dtype=torch.float64)
+    got = clipped_policy_entropy(sigma, 0.3)
+    expected = sum(truncnorm(-0.3 / s, 0.3 / s, scale=s).entropy() for s in sigma[0].tolist())
+    assert got.shape == (1, 1) and got.item() == pytest.approx(expected, rel=1e-9)
+    assert clipped_policy_entropy(torch.tensor([[0.05]]), 0.3).item() == pytest.approx(
+        0.5 * math.log(2 * math.pi * math.e * 0.05 ** 2), abs=1e-6)  # narrow: the Gaussian's (b = 6)
+    assert clipped_policy_entropy(torch.tensor([[1e3]], dtype=torch.float64), 0.3).item() == pytest.approx(math.log(0.6), abs=1e-6)
+    # in an update: the entropy the temperature sees is at most log(0.6) per action dimension
+    agent = _agent(entropy_bonus=True)
+    _fill(agent, 20)
+    metrics = agent.update(step=0)
+    assert metrics["entropy"].item() <= 2 * math.log(0.6) + 1e-6

@@ -5,7 +5,8 @@ import pytest
 
 from analysis.importers import import_mrq_results, import_td3_curves
 from analysis.load import COLUMNS, load_runs
-from analysis.scores import AGGREGATES, add_normalized, aggregate_with_ci, final_scores, score_matrix, seeded, task_ci
+from analysis import stats
+from analysis.scores import add_normalized, final_scores, score_matrix
 from bench.errors import UserError
 from results.store import Cell, Store
 
@@ -67,50 +68,58 @@ def test_load_runs_reads_complete_cells(tmp_path):
 
 
 def test_aggregates_on_hand_checkable_matrix():
-    m = np.array([[0.0, 1.0, 2.0, 3.0], [0.0, 1.0, 2.0, 3.0]])  # 2 seeds x 4 tasks
-    assert AGGREGATES["mean"](m) == 1.5 and AGGREGATES["median"](m) == 1.5
-    assert AGGREGATES["iqm"](m) == 1.5  # trims one task from each end: mean of 1 and 2
-    assert AGGREGATES["optimality_gap"](m) == pytest.approx((1.0 + 0.0 + 0 + 0) / 4)
-    skewed = np.array([[0.0, 1.0, 2.0, 100.0]])
-    assert AGGREGATES["iqm"](skewed) == 1.5 and AGGREGATES["mean"](skewed) == 25.75
+    tasks = [np.array([0.0, 0.0]), np.array([1.0, 1.0]), np.array([2.0, 2.0]), np.array([3.0, 3.0])]  # 4 tasks x 2 seeds
+    agg = {m: stats.aggregate(tasks, m) for m in stats.METRICS}
+    assert agg["mean"] == 1.5 and agg["median"] == 1.5
+    assert agg["iqm"] == 1.5 and agg["iqm_task_mean"] == 1.5  # 8 runs: trims 2 from each end; 4 task means: 1 from each end
+    assert agg["optimality_gap"] == pytest.approx(0.25) and agg["optimality_gap_task_mean"] == pytest.approx(0.25)
+    skewed = [np.array([0.0]), np.array([1.0]), np.array([2.0]), np.array([100.0])]
+    assert stats.aggregate(skewed, "iqm") == 1.5 and stats.aggregate(skewed, "mean") == 25.75
+
+
+def test_run_level_iqm_is_rliables_and_differs_from_the_task_mean_form():
+    from rliable import metrics
+
+    rng = np.random.default_rng(3)
+    m = rng.lognormal(0.0, 1.0, size=(5, 7))  # seeds x tasks, skewed within tasks
+    tasks = list(m.T)
+    assert stats.aggregate(tasks, "iqm") == pytest.approx(metrics.aggregate_iqm(m))
+    assert stats.aggregate(tasks, "optimality_gap") == pytest.approx(metrics.aggregate_optimality_gap(m))
+    assert stats.aggregate(tasks, "mean") == pytest.approx(metrics.aggregate_mean(m))
+    assert stats.aggregate(tasks, "median") == pytest.approx(metrics.aggregate_median(m))
+    assert abs(stats.aggregate(tasks, "iqm") - stats.aggregate(tasks, "iqm_task_mean")) > 0.01
+
+
+def test_ragged_seed_counts_weigh_each_task_equally():
+    tasks = [np.array([1.0, 1.0, 1.0, 1.0]), np.array([3.0])]  # 4 seeds on one task, 1 on the other
+    assert stats.aggregate(tasks, "mean") == 2.0 and stats.aggregate(tasks, "iqm") == pytest.approx(2.0)
+    # the same numbers with the single seed repeated: equal weights, the exact trimmed mean
+    assert stats.aggregate([np.ones(4), np.full(4, 3.0)], "iqm") == pytest.approx(2.0)
 
 
 def test_bootstrap_is_seeded_and_does_not_touch_global_state():
     rng = np.random.default_rng(0)
-    m = rng.normal(1.0, 0.3, size=(10, 6))
+    tasks = list(rng.normal(1.0, 0.3, size=(10, 6)).T)
     np.random.seed(123)
-    before = np.random.get_state()[1].copy()
-    a = aggregate_with_ci(m, seed=7, reps=300)
+    a = stats.aggregate_interval(tasks, "mean", seed=7, reps=300)
     np.random.seed(999)  # different global state: same seed must give the same intervals
-    b = aggregate_with_ci(m, seed=7, reps=300)
+    before = np.random.get_state()[1].copy()
+    stats._CACHE.clear()
+    b = stats.aggregate_interval(tasks, "mean", seed=7, reps=300)
     assert a == b
-    assert aggregate_with_ci(m, seed=8, reps=300) != a
-    low, point, high = a["mean"][1], a["mean"][0], a["mean"][2]
-    assert low < point < high
-    np.random.seed(123)
-    with seeded(1):
-        pass
+    assert stats.aggregate_interval(tasks, "mean", seed=8, reps=300) != a
+    assert a.low < a.point < a.high
     assert (np.random.get_state()[1] == before).all()
 
 
-def test_rliable_random_state_alone_does_not_control_resampling():
-    """Documents why ``seeded`` exists (rliable 1.2.0 resamples with the global np.random)."""
-    from rliable import library as rly
-
-    m = np.random.default_rng(0).normal(size=(5, 4))
-
-    def run(global_seed):
-        np.random.seed(global_seed)
-        _, ci = rly.get_interval_estimates({"a": m}, lambda x: np.array([x.mean()]), reps=200,
-                                           random_state=np.random.RandomState(0))
-        return ci["a"]
-
-    assert not np.array_equal(run(1), run(2))
+def test_one_seed_has_no_interval():
+    assert not stats.t_interval(np.array([5.0])).has_interval
+    assert not stats.aggregate_interval([np.array([1.0]), np.array([1.0, 2.0])], "mean").has_interval
 
 
 def test_task_ci_and_final_scores():
-    mean, low, high = task_ci(np.array([1.0, 2.0, 3.0, 4.0]), seed=0)
-    assert mean == 2.5 and 1.0 <= low < 2.5 < high <= 4.0
+    e = stats.t_interval(np.array([1.0, 2.0, 3.0, 4.0]))
+    assert e.point == 2.5 and (e.low, e.high) == pytest.approx((2.5 - 3.182446 * 0.645497, 2.5 + 3.182446 * 0.645497), abs=1e-5)
     table = pd.DataFrame({"suite": "gym", "task": "Hopper-v4", "algo": "x", "seed": [0, 0, 1, 1],
                           "step": [0, 10, 0, 10], "return": [18.791, 3226.0, 18.791, 18.791]})
     scores = add_normalized(final_scores(table), {"gym": "gym-td3"})

@@ -69,3 +69,23 @@ def test_answers_without_importing_the_heavy_stacks(argv, tmp_path):
     proc = subprocess.run([sys.executable, "-c", code, *argv, *(["--out", str(tmp_path)] if argv[0] == "run" else [])],
                           capture_output=True, text=True, timeout=120)
     assert proc.stdout.strip().splitlines()[-1] == "none"
+
+
+def test_bench_list_describes_every_variant_with_what_it_changes_and_its_source(capsys):
+    """One line per variant: its description names a source (a paper table/figure/appendix, the official code or
+    release, a commit), or says it is ours or a reconstruction."""
+    import re
+
+    from algorithms import algorithms, variants
+
+    source = re.compile(r"Table \d|Fig\. ?\d|App\. [A-Z]|official|release|paper|\b[0-9a-f]{7}\b|RECONSTRUCTION|\bours\b")
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    count = 0
+    for algo in algorithms():
+        for name, variant in variants(algo).items():
+            count += 1
+            assert len(variant.description) > 30 and source.search(variant.description), f"{algo}@{name}: {variant.description}"
+            assert f"{algo}@{name}" in out and variant.description in out
+    assert count >= 38  # 11 ALM, 8 iQRL, 14 MR.Q, 4 OMD, 1 TD3 today
+    assert "alm@ent" in out and "RECONSTRUCTION" in out.split("alm@ent")[1].splitlines()[0]

@@ -264,3 +264,30 @@ def test_iqrl_learns_pendulum_through_distractors():
     learn (-796 / -206 vs -276), so the distractors are what makes the representation matter.
     (measured under the seeding before bench/seeding.py's named streams; not re-measured since, threshold unchanged)"""
     assert _distracted_pendulum_return() > -1000
+
+
+def test_official_variant_sets_every_release_behaviour_the_readme_lists():
+    import dataclasses
+    import pathlib
+    import re
+
+    from algorithms import variants
+
+    flags = {f.name for f in dataclasses.fields(resolve("iqrl")[1]) if f.name.startswith("official_")}
+    assert len(flags) == 5
+    assert variants("iqrl")["official"].overrides == {name: True for name in flags}
+    readme = pathlib.Path(__file__).resolve().parents[1].joinpath("README.md").read_text()
+    section = readme[readme.index("iQRL's released code contradicts"):readme.index("Per-task settings")]
+    assert set(re.findall(r"`(official_\w+)`", section)) == flags and "turns\nall five on" in section
+
+
+@pytest.mark.parametrize("algo, task, width", [("iqrl", "walker-walk", 1024), ("iqrl@no-fsq", "walker-walk", 512),
+                                               ("iqrl@no-fsq", "humanoid-run", 1024), ("iqrl@tcrl", "walker-walk", 512),
+                                               ("iqrl@official", "walker-walk", 1024), ("iqrl@official", "dog-run", 2048)])
+def test_latent_width_follows_the_release_which_doubles_its_groups_only_with_fsq(algo, task, width):
+    from suites.dmc import dmc_task
+
+    env = dmc_task(task, pixels=False).make(0)
+    cls, cfg = resolve_config("iqrl-dmc", algo, task=task)
+    agent = cls(env.observation_space, env.action_space, cfg, "cpu", 0)
+    assert agent.latent_width == width and agent.encoder_target(torch.zeros(1, env.observation_space.shape[0])).shape[-1] == width

@@ -6,6 +6,7 @@ import math
 
 import gymnasium as gym
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -271,3 +272,75 @@ def test_bad_string_settings_are_one_line_user_errors_at_construction():
         cls, cfg = resolve("omd", {field: value})
         with pytest.raises(UserError, match=f"unknown omd {field} '{value}'; valid: "):
             cls(env.observation_space, env.action_space, cfg, "cpu", 0)
+
+
+def test_sac_policy_heads_are_orthogonal_with_gain_sqrt2_as_the_official_default_init():
+    """jax-rl NormalTanhPolicy's mean / log-std Dense layers take default_init() = orthogonal(sqrt 2): the rows
+    of a (action_dim, 256) orthogonal matrix with gain g satisfy W W^T = g^2 I (the old gain 1 gives I)."""
+    from algorithms.omd.networks import TanhGaussianPolicy
+
+    torch.manual_seed(0)
+    policy = TanhGaussianPolicy(17, 6, (256, 256))
+    for head in (policy.mean, policy.log_std):
+        w = head.weight.detach().double()
+        torch.testing.assert_close(w @ w.T, 2.0 * torch.eye(6, dtype=torch.float64), atol=1e-5, rtol=0)
+        assert torch.count_nonzero(head.bias) == 0
+
+
+def test_omd_halfcheetah_suite_is_the_appendix_f_protocol():
+    suite = get_suite("omd-halfcheetah")
+    assert len(suite.tasks) == 13
+    for task in suite.tasks:
+        p = task.protocol()
+        assert (p["agent_steps"], p["eval_every_agent_steps"], p["eval_episodes"], p["env_id"]) == (1_000_000, 5_000, 10, "HalfCheetah-v4")
+    _, cfg = resolve_config("omd-halfcheetah", "omd@mle", task="HalfCheetah-v4-width8")
+    assert (cfg.agent_type, cfg.sac_model_hidden, cfg.start_steps) == ("mle", 8, 10_000)  # start_training 1e4
+    _, cfg = resolve_config("omd-halfcheetah", "omd", task="HalfCheetah-v4-distract64")
+    assert (cfg.sac_model_hidden, cfg.start_steps) == (64, 10_000)  # model width 64 with distractors (App. F)
+    env = suite.task("HalfCheetah-v4-distract64").make(0)
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (17 + 64,) and env.action_space.shape == (6,)
+    assert suite.task("HalfCheetah-v4-distract64").protocol()["protocol_id"] != suite.task("HalfCheetah-v4").protocol()["protocol_id"]
+
+
+def test_cartpole_sweep_suite_selection_rule_and_figure4(tmp_path):
+    """The App. D grid is one task per (setting, Q lr, tau); per agent and setting the study picks the configuration
+    with the highest seed-mean final return (ties: grid order) and reports its mean and standard error."""
+    from analysis.omd_sweep import parse_task
+    from bench.cli import main
+
+    suite = get_suite("omd-cartpole-sweep")
+    assert len(suite.tasks) == 13 * 3 * 2
+    _, cfg = resolve_config("omd-cartpole-sweep", "omd@mle", task="CartPole-v1-width4-qlr0.003-tau0.005")
+    assert (cfg.agent_type, cfg.model_hidden, cfg.q_lr, cfg.tau) == ("mle", 4, 3e-3, 0.005)
+    assert parse_task("CartPole-v1-distract64-qlr0.0003-tau0.01") == {
+        "setting": "CartPole-v1-distract64", "q_lr": 3e-4, "tau": 0.01, "axis": "distractors", "x": 64}
+
+    store = Store(tmp_path / "store")
+    finals = {  # (algo, task) -> final returns of seeds 0, 1, 2 (seed-means: 300 / 400 / 400 / 50 / 100 / 100)
+        ("omd", "CartPole-v1-width2-qlr0.001-tau0.005"): [300, 300, 300],
+        ("omd", "CartPole-v1-width2-qlr0.003-tau0.01"): [500, 400, 300],
+        ("omd", "CartPole-v1-width2-qlr0.003-tau0.005"): [400, 400, 400],  # ties with the one above: grid order wins
+        ("omd@mle", "CartPole-v1-width2-qlr0.001-tau0.005"): [50, 50, 50],
+        ("omd@mle", "CartPole-v1-width2-qlr0.0003-tau0.01"): [100, 100, 100],
+        ("omd@mle", "CartPole-v1-distract16-qlr0.001-tau0.01"): [90, 100, 110],
+    }
+    for (algo, task), values in finals.items():
+        for seed, value in enumerate(values):
+            cell = Cell("omd-cartpole-sweep", task, algo, seed)
+            store.write_manifest(cell, {"status": "complete", "cell": {"suite": cell.suite, "task": task, "algo": algo, "seed": seed},
+                                        "protocol": {"protocol_id": "p", "env_id": "CartPole-v1"}})
+            for step, ret in ((0, 9.0), (1000, 20.0), (2000, float(value))):
+                store.append_eval(cell, {"step": step, "env_frames": step, "return_mean": ret, "return_std": 0.0,
+                                         "returns": "", "wall_time": 1.0})
+    out = tmp_path / "study"
+    assert main(["study", "omd-cartpole-sweep", "--runs", str(store.root), "--out", str(out)]) == 0
+    best = pd.read_csv(out / "omd_cartpole_sweep_best.csv").set_index(["algo", "setting"])
+    omd = best.loc[("omd", "CartPole-v1-width2")]
+    assert (omd.q_lr, omd.tau, omd["mean"], omd.configs_compared, omd.step) == (0.003, 0.005, 400.0, 3, 2000)
+    assert omd["sem"] == 0.0
+    mle = best.loc[("omd@mle", "CartPole-v1-width2")]
+    assert (mle.q_lr, mle.tau, mle["mean"]) == (0.0003, 0.01, 100.0)
+    distract = best.loc[("omd@mle", "CartPole-v1-distract16")]
+    assert (distract.axis, distract.x) == ("distractors", 16) and distract["sem"] == pytest.approx(10 / math.sqrt(3))
+    assert (out / "figure4.png").stat().st_size > 0 and (out / "figure4.svg").exists()

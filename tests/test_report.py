@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 from analysis import fetch
-from analysis.claims import CLAIM_COLUMNS, check, difference_with_ci, load_claims
+from analysis import stats
+from analysis.claims import CLAIM_COLUMNS, check, load_claims
 from analysis.importers import import_alm_scores, import_iqrl_csvs, import_reference
 from analysis.load import protocol_fields
 from analysis.report import build, gather
@@ -51,9 +52,11 @@ def test_alm_importer_handles_duplicate_columns_and_a_missing_step(tmp_path):
     (scores / "gym_truncated_humanoid.csv").write_text(",".join(["eval_episodic_return"] * 2) + "\n7,8\n9,10\n")
     t = import_alm_scores(scores)
     hc = t[t.task == "HalfCheetah"]
-    assert hc[hc.step == 10000].sort_values("seed")["return"].tolist() == [4.0, 5.0, 6.0]  # three seeds, not one deduplicated column
+    # Step counts after the 4,999 warm-up steps; our x-axis (step = env_frames) counts them: Step 10000 -> 14999
+    assert hc[hc.step == 14999].sort_values("seed")["return"].tolist() == [4.0, 5.0, 6.0]  # three seeds, not one deduplicated column
+    assert sorted(hc.step.unique()) == sorted(hc.env_frames.unique()) == [9999, 14999]
     th = t[t.task == "T-Humanoid"]
-    assert sorted(th.step.unique()) == [5000, 10000] and th[(th.step == 10000) & (th.seed == 1)]["return"].item() == 10.0
+    assert sorted(th.step.unique()) == [9999, 14999] and th[(th.step == 14999) & (th.seed == 1)]["return"].item() == 10.0
     (scores / "gym_walker2d.csv").write_text("Step,eval_episodic_return\n5000,oops\n")
     with pytest.raises(UserError, match="gym_walker2d.csv:2: expected 2 numeric fields"):
         import_alm_scores(scores)
@@ -149,14 +152,15 @@ def test_claim_verdicts_consistent_inconsistent_inconclusive(tmp_path):
     verdicts = {v.claim.claim_id: v for v in check(claims, data, {"p1": PROTO}, reps=500)}
     assert verdicts["near"].verdict == "consistent" and verdicts["near"].n_seeds == 5
     assert verdicts["near"].estimate == pytest.approx(-200.36)
-    assert verdicts["far"].verdict == "inconsistent" and "above our 95% CI" in verdicts["far"].detail
+    assert verdicts["far"].verdict == "inconsistent" and "- claimed 150 = -50.36" in verdicts["far"].detail.replace("-150", "150")
     assert verdicts["late"].verdict == "inconclusive" and "budget not reached: last evaluation at step 1000 < 5000" in verdicts["late"].detail
-    assert verdicts["other-task"].verdict == "inconclusive" and "2 seed(s) at step 1000, need 3" in verdicts["other-task"].detail
+    assert verdicts["other-task"].verdict == "inconclusive" and "2 finite seed(s) at step 1,000, need 3" in verdicts["other-task"].detail
 
 
 def test_printed_precision_widens_the_claim(tmp_path):
     data = _table({("td3", "Pendulum-v1"): [6901.8] * 4})
-    claims = load_claims([_claims_file(tmp_path / "c.csv", [{"claim_id": "a", "value": "6901"}, {"claim_id": "b", "value": "6901.0"}])])
+    claims = load_claims([_claims_file(tmp_path / "c.csv", [{"claim_id": "a", "value": "6901", "spread_kind": ""},
+                                                            {"claim_id": "b", "value": "6901.0", "spread_kind": ""}])])
     v = {x.claim.claim_id: x.verdict for x in check(claims, data, {"p1": PROTO}, reps=200)}
     assert v == {"a": "consistent", "b": "inconsistent"}  # "6901" is a truncated mean (+-1); "6901.0" claims one decimal
 
@@ -179,9 +183,10 @@ def test_protocol_fields_from_a_manifest_protocol():
 def test_difference_aggregate_on_hand_checkable_matrices():
     variant = np.array([[1.0, 2.0, 3.0, 10.0], [1.0, 2.0, 3.0, 10.0]])
     baseline = np.array([[0.0, 0.0, 0.0, 0.0]] * 3)
-    for name, expected in (("mean", 4.0), ("median", 2.5), ("iqm", 2.5)):
-        point, low, high = difference_with_ci(variant, baseline, name, reps=200)
-        assert point == pytest.approx(expected) and low == pytest.approx(expected) and high == pytest.approx(expected)
+    for name, expected in (("mean", 4.0), ("median", 2.5), ("iqm_task_mean", 2.5)):
+        for method in ("t", "percentile"):
+            e = stats.difference_interval(list(variant.T), list(baseline.T), name, reps=200, method=method)
+            assert e.point == pytest.approx(expected) and e.low == pytest.approx(expected) and e.high == pytest.approx(expected)
 
 
 def test_shipped_claims_parse_and_malformed_files_get_one_line_errors(tmp_path, capsys):
@@ -306,14 +311,18 @@ def test_leaderboard_in_headless_chromium(tmp_path):
         def column(i):
             return [r.find_elements(By.TAG_NAME, "td")[i].text for r in table.find_elements(By.CSS_SELECTOR, "tbody tr")]
 
-        header = table.find_elements(By.TAG_NAME, "th")[2]  # "return"
-        assert header.text == "return"
+        header = table.find_elements(By.TAG_NAME, "th")[2]
+        assert header.text == "return (mean ± std)"
         header.click()
         asc = [float(t.split(" ± ")[0]) for t in column(2)]
         assert asc == sorted(asc) and header.get_attribute("aria-sort") == "ascending"
         header.click()
         desc = [float(t.split(" ± ")[0]) for t in column(2)]
         assert desc == sorted(desc, reverse=True) and desc != asc
+        captions = [c.text for c in driver.find_elements(By.TAG_NAME, "figcaption")]
+        assert captions and all(" " in c and "/" not in c for c in captions)  # words, not file paths
+        if os.environ.get("BENCH_SCREENSHOT"):
+            driver.save_screenshot(os.environ["BENCH_SCREENSHOT"])
         link = table.find_element(By.LINK_TEXT, "seed 0")
         link.click()
         assert driver.current_url.endswith("/manifest.json") and '"status": "complete"' in driver.find_element(By.TAG_NAME, "body").text
@@ -362,8 +371,26 @@ def test_alm_table1_claims_against_released_curves_find_the_t_humanoid_disagreem
     (scores / "gym_half_cheetah.csv").write_text("Step," + header + "\n200000,10300,10600,10789,11000,11256\n")
     verdicts = {v.claim.claim_id: v for v in check(load_claims(), import_alm_scores(scores), reps=1000) if v.evidence != "-"}
     assert set(verdicts) == {"alm-table1-T-Humanoid", "alm-table1-HalfCheetah"}
-    assert verdicts["alm-table1-T-Humanoid"].verdict == "inconsistent" and verdicts["alm-table1-T-Humanoid"].estimate == pytest.approx(4177)
-    assert verdicts["alm-table1-HalfCheetah"].verdict == "consistent"
+    # ALM's own released runs: exact mode (recompute the printed mean), the inferred step named in the verdict
+    humanoid = verdicts["alm-table1-T-Humanoid"]
+    assert humanoid.verdict == "does not reproduce" and humanoid.estimate == pytest.approx(4177)
+    assert "step inferred by the importer" in humanoid.detail
+    assert verdicts["alm-table1-HalfCheetah"].verdict == "reproduces" and "inferred" not in verdicts["alm-table1-HalfCheetah"].detail
+
+
+def test_alm_step_alignment_puts_the_released_table1_row_on_our_final_evaluation(tmp_path):
+    """The released Step 200000 row (Table 1's point) and our alm-locomotion run's last evaluation are the same
+    env step, 4,999 + 200,000; the file's Step 195000 row is env step 199,999, not 200,000."""
+    from analysis.importers import ALM_TABLE1_STEP
+    from suites import get_suite
+
+    scores = tmp_path / "scores"
+    scores.mkdir()
+    (scores / "gym_half_cheetah.csv").write_text("Step,eval_episodic_return\n195000,1.0\n200000,2.0\n")
+    t = import_alm_scores(scores)
+    assert dict(zip(t.step, t["return"])) == {199_999: 1.0, 204_999: 2.0}
+    assert ALM_TABLE1_STEP == 204_999 == get_suite("alm-locomotion").task("HalfCheetah-v5").agent_steps
+    assert {c.step for c in load_claims() if c.paper.startswith("ALM")} == {ALM_TABLE1_STEP}
 
 
 def test_malformed_store_files_get_one_line_errors_naming_the_file(tmp_path, capsys):

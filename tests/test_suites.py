@@ -6,7 +6,20 @@ from algorithms.base import action_kind, observation_kind
 from suites import get_suite, suites
 from suites.envs import DMCEnv, get_env_rng_state, set_env_rng_state
 
-ALL_TASKS = [(s.name, t.name) for s in suites().values() for t in s.tasks]
+def _distinct_envs():
+    """(suite, task) per distinct env construction: tasks that build the same env (atari-greedy's games are atari's,
+    iqrl-dmc's are dmc-proprio's) are stepped once."""
+    seen, out = set(), []
+    for s in suites().values():
+        for t in s.tasks:
+            key = (t.make_env, t.env_id, t.env_kwargs, t.observation, t.action_repeat, t.frame_stack, t.max_episode_frames)
+            if key not in seen:
+                seen.add(key)
+                out.append((s.name, t.name))
+    return out
+
+
+ALL_TASKS = _distinct_envs()
 
 
 @pytest.mark.parametrize("suite_name,task_name", ALL_TASKS)
@@ -84,3 +97,32 @@ def test_reduced_budget_changes_protocol_and_is_flagged():
     assert small.protocol()["protocol_id"] != task.protocol()["protocol_id"]
     assert small.protocol()["reduced_budget"] and small.protocol()["full_agent_steps"] == task.agent_steps
     assert not task.protocol()["reduced_budget"]
+
+
+def test_discrete_evaluation_rule_is_a_protocol_field_that_the_claims_guard_compares():
+    from analysis.claims import check, load_claims
+    from analysis.load import protocol_fields
+    from runners.loop import resolve_config
+
+    sampled, greedy = get_suite("atari").task("Pong"), get_suite("atari-greedy").task("Pong")
+    assert (sampled.protocol()["discrete_eval"], greedy.protocol()["discrete_eval"]) == ("sampled", "greedy")
+    assert sampled.protocol()["protocol_id"] != greedy.protocol()["protocol_id"]
+    assert "discrete_eval" not in get_suite("gym").task("HalfCheetah-v4").protocol()  # continuous: unchanged ids
+    assert get_suite("smoke").task("CartPole-v1").protocol()["discrete_eval"] == "greedy"
+    # MR.Q follows the suite's rule (the paper's Gumbel-sampled evaluation on atari), whatever the variant
+    assert resolve_config("atari", "mrq", task="Pong")[1].discrete_eval_gumbel is True
+    assert resolve_config("atari-greedy", "mrq@official-initial", task="Pong")[1].discrete_eval_gumbel is False
+    from algorithms import variants  # no MR.Q variant contradicts a discrete task's protocol rule
+    for algo in ["mrq"] + [f"mrq@{v}" for v in variants("mrq")]:
+        for suite, task, rule in (("smoke", "CartPole-v1", "greedy"), ("atari", "Pong", "sampled"), ("atari-greedy", "Pong", "greedy")):
+            assert resolve_config(suite, algo, task=task)[1].discrete_eval_gumbel == (rule == "sampled"), (algo, suite)
+    # MR.Q's Atari claims refuse greedy-evaluated evidence and accept sampled evidence
+    claim = next(c for c in load_claims() if c.suite == "atari" and c.table == "Table 7" and c.task == "Pong")
+    import pandas as pd
+    rows = pd.DataFrame([{"source": "ours", "suite": "atari", "task": "Pong", "algo": "mrq", "variant": "", "seed": s,
+                          "step": claim.step, "env_frames": 4 * claim.step, "return": 20.0, "protocol_id": pid}
+                         for pid in ("g", "s") for s in range(3)])
+    fields = {"g": protocol_fields(greedy.protocol()), "s": protocol_fields(sampled.protocol())}
+    verdicts = {v.evidence: v for v in check([claim], rows, fields, reps=200)}
+    refused = [v for v in verdicts.values() if v.verdict == "refused"]
+    assert len(verdicts) == 2 and len(refused) == 1 and "discrete_eval: claim sampled, data greedy" in refused[0].detail

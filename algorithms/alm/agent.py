@@ -42,15 +42,17 @@ Ablations (paper Figure 5 / Appendix E), as config switches: ``kl_coef``, ``valu
 
 ALM-ENT (our reconstruction; the paper gives one sentence and the official code only an unused
 ``StochasticActor``): the actor is that StochasticActor (learned std in [e^-5, e^2], SAC-SVG's
-log-std bounds); the soft value adds alpha * H(pi(.|z)) (analytic Gaussian entropy) to the critic
+log-std bounds); the soft value adds alpha * H(pi(.|z)) to the critic
 target and to every imagined step's reward and value in the actor's lambda-returns; alpha is learned
 as in SAC-SVG's LearnTemp (loss alpha * (H - target), target entropy -|A|, initial alpha 0.1, lr 1e-4).
-The scheduled exploration sigma is unused (the learned std explores); the 0.3 noise clip still applies
-inside the losses.
+H is the entropy of the policy the losses actually sample, the Gaussian with its noise clipped at 0.3
+(``clipped_policy_entropy``: the truncated normal). The scheduled exploration sigma is unused (the
+learned std explores); the 0.3 noise clip still applies inside the losses.
 """
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -236,7 +238,7 @@ class ALM(Agent):
             next_action, next_std = self._policy(z_next, std, cfg.stddev_clip)
             target_v = torch.min(*self.critic_target(z_next, next_action))
             if cfg.entropy_bonus:  # soft value (ALM-ENT)
-                target_v = target_v + self._alpha() * _entropy(next_std)
+                target_v = target_v + self._alpha() * clipped_policy_entropy(next_std, cfg.stddev_clip)
             target = reward + cfg.discount * not_done * target_v
         q1, q2 = self.critic(z, action)
         critic_loss = (F.mse_loss(q1, target) + F.mse_loss(q2, target)) / 2
@@ -251,7 +253,7 @@ class ALM(Agent):
         if cfg.actor_objective == "td":  # official _td_loss: -min Q(z, pi(z)) on target-encoder latents
             action, scale = self._policy(z0, std, cfg.stddev_clip)
             value = torch.min(*self.critic(z0, action))
-            entropy = _entropy(scale)
+            entropy = clipped_policy_entropy(scale, cfg.stddev_clip)
             actor_loss = -(value + self._alpha() * entropy).mean()
         else:
             actor_loss, entropy = self._lambda_svg_loss(z0, std)
@@ -284,7 +286,7 @@ class ALM(Agent):
         rewards = self.reward(z_seq[:-1], a_seq[:-1])
         rewards = rewards + cfg.classifier_coef * self.classifier.log_odds(z_seq[:-1], a_seq[:-1], z_seq[1:].detach())
         values = torch.min(*self.critic(z_seq, a_seq.detach()))  # Q sees detached actions: grads via z only
-        entropy = _entropy(torch.stack(scales))  # (K+1, B, 1)
+        entropy = clipped_policy_entropy(torch.stack(scales), cfg.stddev_clip)  # (K+1, B, 1)
         if cfg.entropy_bonus:  # ALM-ENT: alpha H on every step's reward and on the soft values
             rewards, values = rewards + self._alpha() * entropy[:-1], values + self._alpha() * entropy
         returns = lambda_returns(rewards, values[1:], cfg.discount, cfg.td_lambda)
@@ -298,6 +300,19 @@ class ALM(Agent):
         self.agent_steps = state["agent_steps"]
 
 
-def _entropy(scale: torch.Tensor) -> torch.Tensor:
-    """Entropy of a diagonal Gaussian with std ``scale`` (..., A) -> (..., 1); the TruncatedNormal's clamp ignored."""
-    return (0.5 + 0.5 * np.log(2 * np.pi) + scale.log()).sum(-1, keepdim=True)
+def clipped_policy_entropy(scale: torch.Tensor, clip: float) -> torch.Tensor:
+    """Entropy of the policy the losses sample: per dimension N(mean, scale^2) with its noise confined to
+    [-clip, clip], i.e. the Gaussian truncated to mean +- clip; summed over (..., A) -> (..., 1).
+
+    H = log(sqrt(2 pi e) sigma Z) - b phi(b) / Z with b = clip / sigma and Z = 2 Phi(b) - 1. The official
+    TruncatedNormal clamps rather than resamples (the tail mass sits on +-clip, a distribution without a
+    differential entropy), so this is our reading: the same density inside the interval, renormalised.
+    It tends to the Gaussian's entropy for sigma << clip and to log(2 clip) (uniform) for sigma >> clip,
+    so the bonus cannot grow without bound by widening a std that the clip discards. The final clamp to
+    the action bounds is ignored.
+    """
+    b = clip / scale
+    z = 2.0 * torch.special.ndtr(b) - 1.0
+    phi = torch.exp(-0.5 * b * b) / math.sqrt(2 * math.pi)
+    per_dim = 0.5 * math.log(2 * math.pi * math.e) + torch.log(scale * z) - b * phi / z
+    return per_dim.sum(-1, keepdim=True)

@@ -57,9 +57,10 @@ _VARIANTS = {
        for k in range(1, 6)},
     "td3-actor": ("Model-free TD3-style actor (-min Q(z, pi(z))) on ALM's representation (Fig. 5c)",
                   dict(actor_objective="td")),
-    "ent": ("ALM-ENT: SAC entropy bonus with a learned std and temperature (Table 5; our reconstruction)",
+    "ent": ("RECONSTRUCTION (no official code; Table 5 gives one sentence): ALM-ENT, SAC entropy bonus with a "
+            "learned std and temperature; H = entropy of the 0.3-clipped (truncated) policy the losses sample",
             dict(entropy_bonus=True)),
-    "official-windows": ("Official replay windows: only terminals end a window, so windows may cross timeouts",
+    "official-windows": ("Official replay windows: only terminals end a window, so windows may cross timeouts (official buffer @3b70f5b)",
                          dict(windows_cross_timeouts=True)),
 }
 for _name, (_description, _overrides) in _VARIANTS.items():

@@ -9,8 +9,14 @@ spec's section 14 choices, each recorded in the config and therefore in every ru
 - LAP priority: from the pre-update Q(s, a) (``priority_source="pre_update"``, b1f387e on and the
   paper text); ``"policy_q"`` uses Q(s, pi(s)) after the value step as the initial commit did.
 - Discrete evaluation: greedy argmax of the policy logits (``discrete_eval_gumbel=False``); the
-  official code samples through the Gumbel-softmax at evaluation too (flag ``True``).
+  official code samples through the Gumbel-softmax at evaluation too (flag ``True``). The rule is a
+  protocol field of discrete tasks (``Task.discrete_eval``): the ``atari`` suite sets ``True``, the
+  paper's rule, ``atari-greedy`` ``False``.
 - Atari's eval epsilon applies to evaluation only (a Task field), not to training as in HEAD.
+- Official bugs fixed, each reproducible by a flag (both on in ``mrq@official-initial``, which leaves the
+  discrete evaluation rule to the task's protocol): the stale dynamics
+  target of a terminal step inside an encoder window (``official_terminal_target``) and numpy-int warm-up
+  discrete actions stored as ``[k, ..., k]`` (``official_warmup_actions``).
 
 Schedule per training step (after ``start_steps`` random steps): every 250 steps hard-copy the
 targets, update the reward scale and run 250 encoder updates on 5-step subtrajectories; then one
@@ -94,8 +100,11 @@ class MRQ(Agent):
             frame_channels = cfg.pixel_frame_channels or (3 if obs_space.shape[0] % 3 == 0 else 1)
             history = obs_space.shape[0] // frame_channels
 
+        self.zsa_target = cfg.dyn_target in ("target_zsa", "online_zsa")
         self.encoder = Encoder(obs_space.shape, self.action_dim, self.pixels, cfg.zs_dim, cfg.za_dim, cfg.zsa_dim,
-                               cfg.enc_hdim, cfg.enc_activ, cfg.num_bins, cfg.nonlinear_model).to(self.device)
+                               cfg.enc_hdim, cfg.enc_activ, cfg.num_bins, cfg.nonlinear_model,
+                               reward_dim=1 if cfg.reward_loss == "mse" else cfg.num_bins,
+                               next_dim=cfg.zsa_dim if self.zsa_target else cfg.zs_dim).to(self.device)
         self.policy = Policy(cfg.zs_dim, self.action_dim, self.discrete, cfg.policy_hdim, cfg.policy_activ,
                              cfg.gumbel_tau).to(self.device)
         self.value = Value(cfg.zsa_dim, cfg.value_hdim, cfg.value_activ, linear=cfg.linear_value).to(self.device)
@@ -110,6 +119,7 @@ class MRQ(Agent):
         self.replay = MRQReplay(obs_space.shape, self.action_dim, self.discrete, self.max_action, cfg.buffer_size,
                                 max(cfg.enc_horizon, cfg.q_horizon), history, self.pixels, self.device,
                                 prioritized=cfg.prioritized, min_priority=cfg.min_priority)
+        self._acted = False  # act(explore=True) chose the next observed action (else the loop's warm-up sampler did)
         self.reward_scale, self.target_reward_scale = torch.tensor(1.0, device=self.device), torch.tensor(0.0, device=self.device)
         self.training_steps = 0
 
@@ -122,6 +132,7 @@ class MRQ(Agent):
         action, pre_activ = self.policy(zs, self.explore_gen)
         if self.discrete:
             if explore:  # argmax(gumbel_softmax + N(0, 0.1)) (MRQ.py select_action)
+                self._acted = True
                 noise = torch.randn(action.shape, generator=self.explore_gen, device=self.device) * self.exploration_noise
                 return int((action + noise).argmax())
             return int((action if self.config.discrete_eval_gumbel else pre_activ).argmax())
@@ -130,7 +141,10 @@ class MRQ(Agent):
         return (action.clamp(-1, 1) * self.max_action)[0].cpu().numpy().astype(np.float32)
 
     def observe(self, t: Transition) -> None:
-        self.replay.add(t.obs, t.action, t.next_obs, t.reward, t.terminated, t.truncated)
+        # official quirk: the policy's actions are Python ints (one-hot), the warm-up's numpy ints are broadcast
+        broadcast = self.config.official_warmup_actions and not self._acted
+        self._acted = False
+        self.replay.add(t.obs, t.action, t.next_obs, t.reward, t.terminated, t.truncated, broadcast_discrete=broadcast)
 
     # -- learning --------------------------------------------------------------------------------
     def _augment(self, states: torch.Tensor) -> torch.Tensor:
@@ -166,27 +180,37 @@ class MRQ(Agent):
 
     def train_encoder(self) -> dict[str, torch.Tensor]:
         cfg = self.config
-        b = self.replay.sample(cfg.batch_size, cfg.enc_horizon, self.torch_gen)
+        b = self.replay.sample(cfg.batch_size, cfg.enc_horizon, self.torch_gen,
+                               official_next_states=cfg.official_terminal_target)
         state, next_state = self._augment(b.state), self._augment(b.next_state)
         B, H = b.reward.shape
-        with torch.no_grad():
-            if cfg.dyn_target == "target_zs":
+        if self.zsa_target:  # design-study rows with a state-action dynamics target (see _next_zsa)
+            next_action = self._next_actions(b.index, H)
+            with torch.no_grad():
+                if cfg.dyn_target == "target_zsa":  # "Dynamics target": zbar_{s'a'} of the target encoder
+                    target = self._next_zsa(self.encoder_target, next_state, next_action)
+            if cfg.dyn_target == "online_zsa":  # "No target encoder": current encoder's z_{s'a'}, optimized jointly
+                target = self._next_zsa(self.encoder, next_state, next_action)
+            zsa = self.encoder(self.encoder.zs(state[:, 0]), b.action[:, 0])
+        else:
+            with torch.no_grad():
                 target = self.encoder_target.zs(next_state.flatten(0, 1)).reshape(B, H, -1)
-            elif cfg.dyn_target == "target_zsa":  # "Dynamics target": zbar_{s'a'} of the target encoder
-                target = self._next_zsa(self.encoder_target, next_state, b).detach()
-        if cfg.dyn_target == "online_zsa":  # "No target encoder": current encoder's z_{s'a'}, optimized jointly
-            target = self._next_zsa(self.encoder, next_state, b)
+            z = self.encoder.zs(state[:, 0])
 
-        z = self.encoder.zs(state[:, 0])
         mask = torch.ones(B, device=self.device)
         dyn_loss = reward_loss = done_loss = torch.zeros((), device=self.device)
         for i in range(H):
-            done_pred, z, reward_logits = self.encoder.model_all(z, b.action[:, i])
-            dyn_loss = dyn_loss + ((z - target[:, i]) ** 2 * mask[:, None]).mean()  # masked in the numerator only (quirk 14.6)
+            if self.zsa_target:  # the rollout stays in zsa space: the prediction of z_{s'a'} is the next step's zsa
+                done_pred, zsa, reward_out = self.encoder.predict(zsa)
+                pred = zsa
+            else:
+                done_pred, z, reward_out = self.encoder.model_all(z, b.action[:, i])
+                pred = z
+            dyn_loss = dyn_loss + ((pred - target[:, i]) ** 2 * mask[:, None]).mean()  # masked in the numerator only (quirk 14.6)
             if cfg.reward_loss == "twohot":
-                reward_loss = reward_loss + (self.two_hot.cross_entropy(reward_logits, b.reward[:, i]) * mask).mean()
-            else:  # design study "MSE reward loss"
-                reward_loss = reward_loss + ((self.two_hot.decode(reward_logits) - b.reward[:, i]) ** 2 * mask).mean()
+                reward_loss = reward_loss + (self.two_hot.cross_entropy(reward_out, b.reward[:, i]) * mask).mean()
+            else:  # design study "MSE reward loss": a scalar reward output regressed on r
+                reward_loss = reward_loss + ((reward_out[:, 0] - b.reward[:, i]) ** 2 * mask).mean()
             if self.replay.env_terminates:
                 done_loss = done_loss + ((done_pred - (1 - b.not_done[:, i])) ** 2 * mask).mean()
             mask = mask * b.not_done[:, i]
@@ -197,11 +221,27 @@ class MRQ(Agent):
         return {"encoder_loss": loss.detach(), "dyn_loss": dyn_loss.detach(), "reward_loss": reward_loss.detach(),
                 "done_loss": done_loss.detach()}
 
-    def _next_zsa(self, encoder: Encoder, next_state: torch.Tensor, b) -> torch.Tensor:
-        """z_{s'a'} targets for the design-study rows: each next state with the next stored action
-        (the last step repeats a_{H-1}: the window holds only H actions; the paper gives no code)."""
-        B, H = b.reward.shape
-        next_action = torch.cat([b.action[:, 1:], b.action[:, -1:]], 1)
+    def _next_actions(self, start: torch.Tensor, horizon: int) -> torch.Tensor:
+        """a_{t+1}, ..., a_{t+H}: the stored action taken at each next state s_{t+k+1} of the window.
+
+        The buffer's mask keeps a window's ``max(enc_horizon, q_horizon)`` + 1 slots inside its episode
+        (truncated episodes never offer their last ``horizon`` starts), so slot t + H is a real transition of
+        the episode. A terminal step's a' is the zero action stored in the final-frame slot (no action is taken
+        at a terminal state); the steps after a terminal read another episode and are masked by not_done.
+        """
+        ind = (start[:, None] + torch.arange(1, horizon + 1, device=self.device)) % self.replay.capacity
+        return self.replay.action[ind]
+
+    def _next_zsa(self, encoder: Encoder, next_state: torch.Tensor, next_action: torch.Tensor) -> torch.Tensor:
+        """z_{s'a'} targets of the design-study rows "Dynamics target", "No target encoder" and "Revert".
+
+        Our reading (the paper gives no code): a' is the action the behaviour actually took at s', i.e. the
+        H + 1 stored actions a_{t..t+H} of the sampled window, so z_{s_{t+k+1} a_{t+k+1}} is a well-defined,
+        policy-independent target for every unroll step, and the rollout is fed consistently: the model's
+        prediction of z_{s_{t+k+1} a_{t+k+1}} is itself the state-action embedding from which step k + 1
+        predicts reward r_{t+k+1}, done and z_{s_{t+k+2} a_{t+k+2}}.
+        """
+        B, H = next_action.shape[:2]
         return encoder(encoder.zs(next_state.flatten(0, 1)), next_action.flatten(0, 1)).reshape(B, H, -1)
 
     def train_rl(self, b) -> dict[str, torch.Tensor]:

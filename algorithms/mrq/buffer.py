@@ -66,7 +66,11 @@ class MRQReplay:
         self.size = min(self.size + 1, self.capacity)
         return slot
 
-    def add(self, obs: np.ndarray, action, next_obs: np.ndarray, reward: float, terminated: bool, truncated: bool) -> None:
+    def add(self, obs: np.ndarray, action, next_obs: np.ndarray, reward: float, terminated: bool, truncated: bool,
+            broadcast_discrete: bool = False) -> None:
+        """``broadcast_discrete`` stores a discrete action k as ``[k, ..., k] / max_action`` instead of one-hot: the
+        official one_hot_or_normalize does so for every action that is not a Python int (the numpy ints of
+        ``env.action_space.sample()`` in the warm-up)."""
         slot = self._advance()
         self.frames[slot] = self._last_frame(obs)
         if self.ep_len == 0:  # first frame of an episode fills the whole history, as env frame stacking does
@@ -76,7 +80,9 @@ class MRQReplay:
         self.state_ind[slot] = torch.tensor(self.history_slots, device=self.device)
         next_slot = self.ptr  # the next transition's slot, or this episode's final-frame slot
         self.next_ind[slot] = torch.tensor(self.history_slots[1:] + [next_slot], device=self.device)
-        if self.discrete:
+        if self.discrete and broadcast_discrete:
+            self.action[slot] = float(action) / self.max_action  # the official quirk (see the docstring)
+        elif self.discrete:
             self.action[slot] = 0
             self.action[slot, int(action)] = 1
         else:
@@ -93,6 +99,7 @@ class MRQReplay:
             final = self._advance()  # the final next-state frame in its own slot (no transition)
             self.frames[final] = self._last_frame(next_obs)
             self.reward[final], self.not_done[final] = 0.0, 0.0
+            self.action[final] = 0  # no action is taken at the final frame (the zsa dynamics targets read a zero action here)
             for back in range(min(self.ep_len, self.horizon)):
                 self.mask[(slot - back) % self.capacity] = 1.0 if terminated else 0.0
             self.ep_len = 0
@@ -110,11 +117,22 @@ class MRQReplay:
             return frames.reshape(*ind.shape, *self.obs_shape)
         return frames[..., -1, :]
 
-    def sample(self, batch_size: int, horizon: int, generator: torch.Generator) -> SubTrajectories:
-        """``horizon`` consecutive transitions from each of ``batch_size`` start slots."""
+    def sample(self, batch_size: int, horizon: int, generator: torch.Generator,
+               official_next_states: bool = False) -> SubTrajectories:
+        """``horizon`` consecutive transitions from each of ``batch_size`` start slots.
+
+        ``official_next_states``: the official encoder batch (buffer.py ``sample(horizon=-1)``) reads the next
+        state of step k < H - 1 as the *state* of slot t + k + 1, and only the last step's from ``next_ind``.
+        The state indices of an episode's final-frame slot are never written (official ``terminal()``), so a
+        terminal transition inside the window gets a stale next state (from the slot's previous use, or slot
+        0 on the first pass) as its dynamics target. Default: every step's own next state (``next_ind``).
+        """
         start = self.sample_start(batch_size, generator)
         ind = (start[:, None] + torch.arange(horizon, device=self.device)) % self.capacity  # (B, H)
-        return SubTrajectories(self._states(ind, self.state_ind), self._states(ind, self.next_ind),
+        next_state = self._states(ind, self.next_ind)
+        if official_next_states and horizon > 1:
+            next_state = torch.cat([self._states(ind[:, 1:], self.state_ind), next_state[:, -1:]], 1)
+        return SubTrajectories(self._states(ind, self.state_ind), next_state,
                                self.action[ind], self.reward[ind], self.not_done[ind], start)
 
     def update_priority(self, index: torch.Tensor, priority: torch.Tensor) -> None:

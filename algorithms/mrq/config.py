@@ -56,13 +56,16 @@ class Config:
     # spec section 14 choices (see module docstring)
     nstep_form: str = "corrected"  # "corrected" (79abcb1) | "head" (8a44a7d) | "initial" (0f0ed0e)
     priority_source: str = "pre_update"  # "pre_update" | "policy_q"
-    discrete_eval_gumbel: bool = False
+    discrete_eval_gumbel: bool = False  # official select_action: Gumbel-sampled at eval too (the atari suite sets True)
+    # official-code bugs (0f0ed0e and HEAD) we fix; True reproduces them (README, MR.Q section)
+    official_terminal_target: bool = False  # stale dynamics target of a terminal step inside an encoder window
+    official_warmup_actions: bool = False  # numpy-int warm-up discrete actions stored as [k, ..., k], not one-hot
     bf16_autocast: bool = False  # opt-in speed mode (not in the paper): updates under torch.autocast(bfloat16)
     # design study switches (paper Table 2); defaults = MR.Q
     linear_value: bool = False
-    dyn_target: str = "target_zs"  # "target_zs" | "target_zsa" (Dynamics target) | "online_zsa" (No target encoder)
+    dyn_target: str = "target_zs"  # "target_zs" | "target_zsa" (Dynamics target) | "online_zsa" (No target encoder); zsa: a' = next stored action
     nonlinear_model: bool = False
-    reward_loss: str = "twohot"  # "twohot" | "mse"
+    reward_loss: str = "twohot"  # "twohot" | "mse" (a scalar reward output, MSE)
     reward_scaling: bool = True
     target_min: bool = True  # False: mean over the two target Qs
     model_based_repr: bool = True  # False: "No MR", encoder trained end to end by the value loss
@@ -72,27 +75,33 @@ register_algorithm("mrq", Config, agent="algorithms.mrq.agent:MRQ", action_kinds
 
 # Design study (paper section 5.2, Table 2; spec section 12), each a config switch.
 _VARIANTS = {
-    "linear-value": ("Linear value function: Q is linear in zsa", dict(linear_value=True)),
-    "dynamics-target": ("Dynamics target: predict the target encoder's next zsa instead of next zs", dict(dyn_target="target_zsa")),
-    "no-target-encoder": ("No target encoder: the current encoder's next zsa is the dynamics target, optimized jointly",
-                          dict(dyn_target="online_zsa")),
-    "revert": ("Revert: linear Q plus a state-action dynamics target from the current encoder",
-               dict(linear_value=True, dyn_target="online_zsa")),
-    "nonlinear-model": ("Non-linear model: separate MLPs for next-z, reward and done", dict(nonlinear_model=True)),
-    "mse-reward": ("MSE reward loss instead of two-hot cross entropy", dict(reward_loss="mse")),
-    "no-reward-scaling": ("No reward scaling: both scales fixed at 1", dict(reward_scaling=False)),
-    "no-min": ("No min: mean instead of min over the target Qs", dict(target_min=False)),
-    "no-lap": ("No LAP: uniform sampling and the MSE value loss", dict(prioritized=False)),
-    "no-mr": ("No MR: no model-based representation loss; encoder trained end to end by the value loss",
+    "linear-value": ("Linear value function (Table 2): Q is linear in zsa", dict(linear_value=True)),
+    "dynamics-target": ("Dynamics target (Table 2): the model predicts the target encoder's z_{s'a'} (a' = the next stored "
+                        "action, H+1 per window; the rollout stays in zsa space; our reading, no official code)",
+                        dict(dyn_target="target_zsa")),
+    "no-target-encoder": ("No target encoder (Table 2): the current encoder's z_{s'a'} (a' = next stored action) is the "
+                          "dynamics target, optimized jointly; our reading, no official code", dict(dyn_target="online_zsa")),
+    "revert": ("Revert (Table 2): linear Q plus the current encoder's z_{s'a'} dynamics target (a' = next stored "
+               "action); our reading, no official code", dict(linear_value=True, dyn_target="online_zsa")),
+    "nonlinear-model": ("Non-linear model (Table 2): separate MLPs for next-z, reward and done", dict(nonlinear_model=True)),
+    "mse-reward": ("MSE reward loss (Table 2): a scalar reward output regressed on r by MSE, in place of the 65 "
+                   "two-hot logits and their cross entropy", dict(reward_loss="mse")),
+    "no-reward-scaling": ("No reward scaling (Table 2): both scales fixed at 1", dict(reward_scaling=False)),
+    "no-min": ("No min (Table 2): mean instead of min over the target Qs", dict(target_min=False)),
+    "no-lap": ("No LAP (Table 2): uniform sampling and the MSE value loss", dict(prioritized=False)),
+    "no-mr": ("No MR (Table 2): no model-based representation loss; encoder trained end to end by the value loss",
               dict(model_based_repr=False)),
-    "1-step": ("1-step return (H_Q = 1)", dict(q_horizon=1)),
-    "no-unroll": ("No unroll: encoder horizon 1 (H_Enc = 1)", dict(enc_horizon=1)),
+    "1-step": ("1-step return (Table 2): H_Q = 1", dict(q_horizon=1)),
+    "no-unroll": ("No unroll (Table 2): encoder horizon 1 (H_Enc = 1)", dict(enc_horizon=1)),
     # the official code's behaviours where it differs from the paper (spec section 14)
-    "official-initial": ("Initial-commit behaviour (likely the published runs): n-step adds post-terminal rewards, "
-                         "priority from Q(s, pi(s)), Gumbel-sampled discrete evaluation",
-                         dict(nstep_form="initial", priority_source="policy_q", discrete_eval_gumbel=True)),
+    # The discrete evaluation rule is not a variant's: it is the task's protocol field (the atari suite samples).
+    "official-initial": ("Official initial commit 0f0ed0e (likely the published runs): n-step adds post-terminal rewards, "
+                         "priority from Q(s, pi(s)), stale terminal dynamics target, warm-up discrete actions stored as "
+                         "[k, ..., k] (not reproduced: warm-up counted in slots; the eval rule is the suite's protocol)",
+                         dict(nstep_form="initial", priority_source="policy_q",
+                              official_terminal_target=True, official_warmup_actions=True)),
     # not in the paper: the CPU speed mode (AVX-512 BF16); see the issue note for its effect on learning
-    "bf16": ("bf16 autocast for every update (opt-in speed mode, changes numerics)", dict(bf16_autocast=True)),
+    "bf16": ("bf16 autocast for every update (ours, not in the paper: opt-in CPU speed mode, changes numerics)", dict(bf16_autocast=True)),
 }
 for _name, (_description, _overrides) in _VARIANTS.items():
     register_variant("mrq", _name, _description, **_overrides)

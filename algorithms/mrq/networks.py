@@ -13,6 +13,7 @@ from torch import nn
 from algorithms.common.nets import EnsembleLinear
 
 ACTIVATIONS = {"elu": F.elu, "relu": F.relu}
+ACTIVATION_MODULES = {"elu": nn.ELU, "relu": nn.ReLU}  # the same activations as modules (pixel encoder)
 
 
 def ln_activ(x: torch.Tensor, activ) -> torch.Tensor:
@@ -48,14 +49,21 @@ class Encoder(nn.Module):
     """State encoder f (zs), state-action encoder g (zsa) and the MDP predictor head (done, next zs, reward logits)."""
 
     def __init__(self, obs_shape: tuple[int, ...], action_dim: int, pixels: bool, zs_dim: int, za_dim: int,
-                 zsa_dim: int, hdim: int, activ: str, num_bins: int, nonlinear_model: bool = False):
+                 zsa_dim: int, hdim: int, activ: str, num_bins: int, nonlinear_model: bool = False,
+                 reward_dim: int | None = None, next_dim: int | None = None):
+        """``reward_dim``: width of the reward output (``num_bins`` logits; 1 for the scalar MSE head of
+        the "MSE reward loss" row). ``next_dim``: width of the predicted next latent (``zs_dim``; ``zsa_dim``
+        when the dynamics target is a state-action embedding)."""
         super().__init__()
         self.pixels, self.activ, self.zs_dim, self.num_bins = pixels, ACTIVATIONS[activ], zs_dim, num_bins
+        self.reward_dim = num_bins if reward_dim is None else reward_dim
+        self.next_dim = zs_dim if next_dim is None else next_dim
         if pixels:
             channels = obs_shape[0]
+            act = ACTIVATION_MODULES[activ]  # models.py: cnn_zs uses self.activ (enc_activ, ELU by default)
             self.conv = nn.Sequential(  # 84 -> 41 -> 20 -> 9 -> 7, no padding
-                nn.Conv2d(channels, 32, 3, stride=2), nn.ELU(), nn.Conv2d(32, 32, 3, stride=2), nn.ELU(),
-                nn.Conv2d(32, 32, 3, stride=2), nn.ELU(), nn.Conv2d(32, 32, 3, stride=1), nn.ELU(),
+                nn.Conv2d(channels, 32, 3, stride=2), act(), nn.Conv2d(32, 32, 3, stride=2), act(),
+                nn.Conv2d(32, 32, 3, stride=2), act(), nn.Conv2d(32, 32, 3, stride=1), act(),
             )
             with torch.no_grad():
                 flat = self.conv(torch.zeros(1, *obs_shape)).numel()
@@ -66,11 +74,11 @@ class Encoder(nn.Module):
         self.zsa = BaseMLP(zs_dim + za_dim, zsa_dim, hdim, activ)
         self.nonlinear_model = nonlinear_model
         if nonlinear_model:  # design study "Non-linear model": separate networks for next-z, reward and done
-            self.model_zs = BaseMLP(zsa_dim, zs_dim, hdim, activ)
-            self.model_reward = BaseMLP(zsa_dim, num_bins, hdim, activ)
+            self.model_zs = BaseMLP(zsa_dim, self.next_dim, hdim, activ)
+            self.model_reward = BaseMLP(zsa_dim, self.reward_dim, hdim, activ)
             self.model_done = BaseMLP(zsa_dim, 1, hdim, activ)
         else:
-            self.model = nn.Linear(zsa_dim, 1 + zs_dim + num_bins)
+            self.model = nn.Linear(zsa_dim, 1 + self.next_dim + self.reward_dim)
         self.apply(weight_init)
 
     def zs(self, state: torch.Tensor) -> torch.Tensor:
@@ -84,12 +92,15 @@ class Encoder(nn.Module):
         return self.zsa(torch.cat([zs, za], dim=-1))
 
     def model_all(self, zs: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(done (B,), next zs (B, zs_dim), reward logits (B, bins)) from one unroll step."""
-        zsa = self.forward(zs, action)
+        """(done (B,), next zs (B, zs_dim), reward logits (B, reward_dim)) from one unroll step."""
+        return self.predict(self.forward(zs, action))
+
+    def predict(self, zsa: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The MDP head on a state-action embedding: (done, next latent (B, next_dim), reward output)."""
         if self.nonlinear_model:
             return self.model_done(zsa)[..., 0], self.model_zs(zsa), self.model_reward(zsa)
         out = self.model(zsa)
-        return out[..., 0], out[..., 1:1 + self.zs_dim], out[..., 1 + self.zs_dim:]
+        return out[..., 0], out[..., 1:1 + self.next_dim], out[..., 1 + self.next_dim:]
 
 
 class Policy(nn.Module):

@@ -48,9 +48,11 @@ class Config:
 
 register_algorithm("omd", Config, agent="algorithms.omd.agent:OMD", action_kinds=("discrete", "continuous"), observation_kinds=("state",))
 
-register_variant("omd", "mle", "MLE baseline (Dyna): model trained by next-state + reward MSE, Q (or SAC) on model targets",
+register_variant("omd", "mle", "MLE baseline (Dyna): model trained by next-state + reward MSE, Q (or SAC) on model targets (paper Fig. 4 / "
+                 "App. F; official --agent_type mle, --config.algo=mle)",
                  agent_type="mle")
-register_variant("omd", "vep", "value-equivalence baseline: model trained to match 5 frozen random value functions + reward",
+register_variant("omd", "vep", "value-equivalence baseline: model trained to match 5 frozen random value functions + reward (paper Fig. 4; "
+                 "official --agent_type vep)",
                  agent_type="vep")
 register_variant("omd", "cg", "OMD with the inverse Hessian by conjugate gradients (official --with_inv_jac)",
                  inverse_jacobian="cg")

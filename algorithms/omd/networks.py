@@ -2,7 +2,8 @@
 
 CartPole (Haiku, cartpole/utils.py ``net_fn``): hidden layers Orthogonal(sqrt 2), output layers
 Orthogonal(1e-2), zero biases, ReLU. MuJoCo (jax-rl networks): Orthogonal(sqrt 2) on every layer of an
-MLP including its output, zero biases; the policy's mean / log-std heads use Orthogonal(1.0).
+MLP including its output, zero biases; the policy's mean / log-std Dense heads use the same default
+init, Orthogonal(sqrt 2) (jax_rl/networks/common.py ``default_init``).
 """
 from __future__ import annotations
 
@@ -106,8 +107,9 @@ class TanhGaussianPolicy(nn.Module):
             layers += [nn.Linear(dim, width), nn.ReLU()]
             dim = width
         self.trunk = orthogonal_(nn.Sequential(*layers), SQRT2, SQRT2)
-        self.mean = orthogonal_(nn.Linear(dim, action_dim), 1.0, 1.0)
-        self.log_std = orthogonal_(nn.Linear(dim, action_dim), 1.0, 1.0)
+        # policies.py NormalTanhPolicy: nn.Dense(kernel_init=default_init()) = orthogonal(sqrt 2), zero bias
+        self.mean = orthogonal_(nn.Linear(dim, action_dim), SQRT2, SQRT2)
+        self.log_std = orthogonal_(nn.Linear(dim, action_dim), SQRT2, SQRT2)
 
     def forward(self, obs: torch.Tensor, generator: torch.Generator | None, deterministic: bool = False):
         """(action in [-1, 1], log-prob of it) with a reparameterised sample; tanh(mean) when deterministic."""
