@@ -1,9 +1,21 @@
-"""Plug-in agents. Importing this package registers every algorithm and its named variants.
+"""Plug-in agents. The registry (``algorithms/registry.py``) and every algorithm's Config and variants
+import without torch; the agent classes (``algorithms/base.py`` contract) are imported when needed.
 
-One module per agent; each defines ``Config`` (paper defaults with source notes) and an ``Agent``
-registered by name. See ``algorithms/base.py`` for the contract.
+One module per agent; each has a torch-free config module (``Config``: paper defaults with source
+notes, and its named variants) and an ``Agent`` registered by name. See ``algorithms/base.py``.
 """
-from algorithms import alm, iqrl, mrq, omd, td3  # noqa: F401  (registers the agents and their variants)
-from algorithms.base import Agent, Transition, all_algo_ids, algorithms, register, register_variant, resolve, variants
+from algorithms.registry import Variant, all_algo_ids, check_algo_id, infos, register_algorithm, register_variant, variants
 
-__all__ = ["Agent", "Transition", "all_algo_ids", "algorithms", "register", "register_variant", "resolve", "variants"]
+_LAZY = ("Agent", "Transition", "algorithms", "register", "resolve")  # from algorithms.base, which imports torch
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        from algorithms import base
+
+        return getattr(base, name)
+    raise AttributeError(f"module 'algorithms' has no attribute {name!r}")
+
+
+__all__ = ["Agent", "Transition", "Variant", "all_algo_ids", "algorithms", "check_algo_id", "infos", "register",
+           "register_algorithm", "register_variant", "resolve", "variants"]

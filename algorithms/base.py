@@ -8,8 +8,6 @@ algorithm, so ``mrq@no-lap`` is data, not a fork.
 from __future__ import annotations
 
 import abc
-import dataclasses
-import difflib
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -17,7 +15,9 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from algorithms import registry
 from bench.errors import UserError
+from bench.seeding import stream_seed
 
 
 @dataclass
@@ -55,10 +55,12 @@ class Agent(abc.ABC):
     ``Config.start_steps`` (if present) is the number of uniform-random warm-up steps the training
     loop takes before the agent acts and updates (suites and ``--set`` may change it).
 
-    Randomness: the agent owns ``self.np_rng`` (numpy) and ``self.torch_gen`` (torch, on the
-    device) seeded from ``seed``; network initialisation uses the torch global RNG, which the
-    training loop seeds before construction. ``state_dict`` stores all three, so a resumed agent
-    produces the same actions and updates as one that never stopped.
+    Randomness (``bench/seeding.py``): from ``seed`` the agent derives two named streams:
+    ``agent_sampling`` seeds ``self.torch_gen`` (torch, on the device: replay sampling, target noise,
+    augmentation) and ``exploration`` seeds ``self.np_rng`` (numpy) and ``self.explore_gen`` (torch),
+    which only acting draws from. Network initialisation uses the torch global RNG, which the
+    training loop seeds (stream ``agent_init``) before construction. ``state_dict`` stores all four,
+    so a resumed agent produces the same actions and updates as one that never stopped.
     """
 
     name: ClassVar[str] = ""
@@ -72,9 +74,11 @@ class Agent(abc.ABC):
         self.config = config
         self.device = torch.device(device)
         self.seed = int(seed)
-        self.np_rng = np.random.default_rng(seed)
+        self.np_rng = np.random.default_rng(stream_seed(seed, "exploration"))
         self.torch_gen = torch.Generator(device=self.device)
-        self.torch_gen.manual_seed(seed)
+        self.torch_gen.manual_seed(stream_seed(seed, "agent_sampling"))
+        self.explore_gen = torch.Generator(device=self.device)
+        self.explore_gen.manual_seed(stream_seed(seed, "exploration"))
 
     # -- the contract -------------------------------------------------------------------------
     @abc.abstractmethod
@@ -116,6 +120,7 @@ class Agent(abc.ABC):
             "rng": {
                 "numpy": self.np_rng.bit_generator.state,
                 "torch_gen": self.torch_gen.get_state(),
+                "torch_explore": self.explore_gen.get_state(),
                 "torch_global": torch.get_rng_state(),
             },
             "extra": self.extra_state(),
@@ -133,6 +138,8 @@ class Agent(abc.ABC):
             self.replay.load_state_dict(state["replay"])
         self.np_rng.bit_generator.state = state["rng"]["numpy"]
         self.torch_gen.set_state(state["rng"]["torch_gen"])
+        if "torch_explore" in state["rng"]:  # absent in checkpoints written before the exploration stream
+            self.explore_gen.set_state(state["rng"]["torch_explore"])
         torch.set_rng_state(state["rng"]["torch_global"])
         self.load_extra_state(state["extra"])
 
@@ -149,115 +156,35 @@ class Agent(abc.ABC):
         return total
 
 
-# -- registry ---------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Variant:
-    name: str
-    overrides: dict[str, Any]
-    description: str
-
-
-_ALGORITHMS: dict[str, type[Agent]] = {}
-_VARIANTS: dict[str, dict[str, Variant]] = {}
-
+# -- registry (algorithms/registry.py holds the torch-free part) ---------------------------------
 
 def register(name: str):
-    """Class decorator: ``@register("td3")`` makes the agent available as ``td3``."""
+    """Class decorator: ``@register("td3")`` marks the agent class of ``td3``, whose Config and kinds were
+    registered (torch-free) by ``register_algorithm``; they must agree."""
 
     def wrap(cls: type[Agent]) -> type[Agent]:
-        if name in _ALGORITHMS:
-            raise ValueError(f"algorithm {name!r} registered twice")
-        if not dataclasses.is_dataclass(getattr(cls, "Config", None)):
-            raise TypeError(f"{cls.__name__}.Config must be a dataclass")
+        algo = registry.info(name)
+        if cls.Config is not algo.config or tuple(cls.action_kinds) != algo.action_kinds \
+                or tuple(cls.observation_kinds) != algo.observation_kinds:
+            raise TypeError(f"{cls.__name__} disagrees with the registration of {name!r} (Config or kinds)")
+        if algo.agent != f"{cls.__module__}:{cls.__qualname__}":
+            raise TypeError(f"{name!r} is registered with agent {algo.agent}, not {cls.__module__}:{cls.__qualname__}")
         cls.name = name
-        _ALGORITHMS[name] = cls
-        _VARIANTS.setdefault(name, {})
         return cls
 
     return wrap
 
 
-def register_variant(algo: str, name: str, description: str, **overrides: Any) -> None:
-    """A named config override, e.g. ``register_variant("td3", "paper2018", "...", batch_size=100)``."""
-    cls = _ALGORITHMS[algo]
-    fields = {f.name for f in dataclasses.fields(cls.Config)}
-    unknown = set(overrides) - fields
-    if unknown:
-        raise TypeError(f"variant {algo}@{name} overrides unknown config fields {sorted(unknown)}")
-    _VARIANTS[algo][name] = Variant(name, dict(overrides), description)
-
-
-def _choices(options) -> str:
-    return ", ".join(sorted(options))
-
-
-def _did_you_mean(word: str, options) -> str:
-    close = difflib.get_close_matches(word, list(options), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
 def algorithms() -> dict[str, type[Agent]]:
-    import algorithms as _pkg  # noqa: F401  (importing the package registers every algorithm)
-
-    return dict(_ALGORITHMS)
-
-
-def variants(algo: str) -> dict[str, Variant]:
-    algorithms()
-    return dict(_VARIANTS.get(algo, {}))
-
-
-def all_algo_ids() -> list[str]:
-    """Every runnable name: each algorithm and each ``algo@variant``."""
-    ids = []
-    for algo in sorted(algorithms()):
-        ids.append(algo)
-        ids.extend(f"{algo}@{v}" for v in sorted(variants(algo)))
-    return ids
+    """Every algorithm's agent class (imports them all)."""
+    return {name: registry.agent_class(name) for name in registry.infos()}
 
 
 def resolve(algo_id: str, overrides: dict[str, Any] | None = None) -> tuple[type[Agent], Any]:
     """``'td3@paper2018'`` -> (agent class, resolved Config). Raises UserError for unknown names."""
-    algos = algorithms()
-    base, _, variant = algo_id.partition("@")
-    if base not in algos:
-        raise UserError(f"unknown algorithm {base!r}{_did_you_mean(base, algos)}; valid: {_choices(algos)}")
-    cls = algos[base]
-    merged: dict[str, Any] = {}
-    if variant:
-        known = _VARIANTS[base]
-        if variant not in known:
-            raise UserError(
-                f"unknown variant {variant!r} of {base}{_did_you_mean(variant, known)}; "
-                f"valid: {_choices(known) or '(none)'}"
-            )
-        merged.update(known[variant].overrides)
-    merged.update(overrides or {})
-    fields = {f.name: f for f in dataclasses.fields(cls.Config)}
-    bad = set(merged) - set(fields)
-    if bad:
-        raise UserError(f"unknown config field(s) {sorted(bad)} for {base}; valid: {_choices(fields)}")
-    defaults = cls.Config()
-    for key, value in (overrides or {}).items():
-        _check_type(base, key, getattr(defaults, key), value)
-    config = dataclasses.replace(defaults, **merged)
-    validate = getattr(config, "validate", None)
-    if validate is not None:  # each Config owns its value ranges (algorithms/common/checks.py)
-        try:
-            validate()
-        except UserError as exc:
-            raise UserError(f"bad {algo_id} config value {exc}") from None
-    return cls, config
+    algo, config = registry.resolve_config(algo_id, overrides)
+    return registry.agent_class(algo.name), config
 
 
-def _check_type(algo: str, key: str, default: Any, value: Any) -> None:
-    """Overrides must have the default's type (ints are accepted for floats, lists for tuples)."""
-    ok = {bool: lambda v: isinstance(v, bool),
-          int: lambda v: isinstance(v, int) and not isinstance(v, bool),
-          float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-          str: lambda v: isinstance(v, str),
-          tuple: lambda v: isinstance(v, (tuple, list))}.get(type(default), lambda v: True)
-    if not ok(value):
-        raise UserError(f"bad value {value!r} for {algo} config field {key!r}; valid: a {type(default).__name__} "
-                        f"like the default {default!r}")
+variants, all_algo_ids, register_variant = registry.variants, registry.all_algo_ids, registry.register_variant
+Variant = registry.Variant

@@ -23,35 +23,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from algorithms.base import Agent, Transition, register, register_variant
-from algorithms.common import checks
+from algorithms.base import Agent, Transition, register
+from algorithms.td3_config import Config  # the paper defaults and the variants, importable without torch
 from algorithms.common.nets import EnsembleMLP, mlp, polyak_update
 from algorithms.common.replay import TransitionReplay
 
 
-@dataclass
-class Config:
-    hidden: tuple[int, ...] = (256, 256)  # TD3.py HEAD: 256-256 (paper: 400-300)
-    lr: float = 3e-4  # TD3.py HEAD: Adam(lr=3e-4) for actor and critic (paper: 1e-3)
-    batch_size: int = 256  # main.py HEAD --batch_size 256 (paper: 100)
-    discount: float = 0.99  # main.py --discount
-    tau: float = 0.005  # main.py --tau (Polyak)
-    policy_noise: float = 0.2  # main.py --policy_noise (target smoothing std)
-    noise_clip: float = 0.5  # main.py --noise_clip
-    noise_scaled_by_max_action: bool = True  # HEAD multiplies both by max_action; paper era did not
-    policy_freq: int = 2  # main.py --policy_freq (actor delay)
-    expl_noise: float = 0.1  # main.py --expl_noise, times max_action
-    start_steps: int = 25_000  # main.py --start_timesteps (HEAD default; 1k for InvertedPendulum/Reacher)
-    buffer_size: int = 1_000_000  # utils.ReplayBuffer max_size
-
-    def validate(self) -> None:
-        checks.finite(self)
-        checks.replay(self)
-        checks.widths(self, "hidden")
-        checks.positive(self, "lr")
-        checks.fraction(self, "tau")
-        checks.non_negative(self, "policy_noise", "noise_clip", "expl_noise")
-        checks.at_least_one(self, "policy_freq")
 
 
 class Actor(nn.Module):
@@ -148,9 +125,3 @@ class TD3(Agent):
 
     def load_extra_state(self, state: dict) -> None:
         self.total_it = state["total_it"]
-
-
-register_variant(
-    "td3", "paper2018", "TD3 paper / camera-ready code (bc98e62): 400-300 nets, Adam 1e-3, batch 100, absolute noise, 10k start",
-    hidden=(400, 300), lr=1e-3, batch_size=100, noise_scaled_by_max_action=False, start_steps=10_000,
-)

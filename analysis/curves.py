@@ -24,6 +24,7 @@ import pandas as pd
 
 from analysis import stats
 from analysis.importers import IMPORTED_PROTOCOLS
+from results.store import run_label
 
 MATCHES, DIFFERS, INCONCLUSIVE, REFUSED = "matches", "differs", "inconclusive", "refused"
 # How each published source counts its x-axis, said in every verdict line (our runs: agent steps).
@@ -106,7 +107,7 @@ def declarations(manifests: list[dict]) -> dict[str, str | None]:
     """algo -> its declared budget-dependent config fields ("" for none; None when a manifest does not say)."""
     out: dict[str, str | None] = {}
     for m in manifests:
-        algo = m["cell"]["algo"]
+        algo = run_label(m)  # as load_runs names the run (``td3 [lr=0.001]`` for a --set config)
         declared = m.get("budget_dependent_fields")
         value = None if declared is None else ",".join(declared)
         out[algo] = value if out.get(algo, value) == value else None  # disagreeing manifests: undeclared

@@ -3,7 +3,9 @@
 One row per evaluation of one seed:
 ``source, suite, task, algo, variant, seed, step, env_frames, return, protocol_id, budget, step_inferred``
 where ``step`` is in agent steps and ``env_frames = step x action repeat``; ``algo`` is the full
-name (``mrq@no-lap``) and ``variant`` its part after ``@`` (empty for the default); ``budget`` is the
+name (``mrq@no-lap``), with the ``--set`` values that changed its config in brackets
+(``td3 [lr=0.001]``, ``results.store.run_label``), so such runs are never averaged with the default;
+``variant`` is the part after ``@`` (empty for the default); ``budget`` is the
 run's budget in agent steps (the protocol's ``agent_steps``; the published budget for imported data,
 NaN when unknown), the step a table calls "final"; ``step_inferred`` marks steps an importer inferred
 (a file without a step column).
@@ -20,6 +22,7 @@ import pandas as pd
 
 from bench.errors import UserError
 from results.names import safe_name
+from results.store import run_label
 
 COLUMNS = ["source", "suite", "task", "algo", "variant", "seed", "step", "env_frames", "return", "protocol_id", "budget",
            "step_inferred"]
@@ -44,7 +47,7 @@ def load_runs(root: str | Path = "results", *, include_incomplete: bool = False)
         manifest_path = manifest["_dir"] / "manifest.json"
         try:
             cell, protocol_id = manifest["cell"], manifest["protocol"]["protocol_id"]
-            algo, suite, task, seed = cell["algo"], cell["suite"], cell["task"], int(cell["seed"])
+            algo, suite, task, seed = run_label(manifest), cell["suite"], cell["task"], int(cell["seed"])
             budget = int(manifest["protocol"].get("agent_steps") or 0) or float("nan")
         except (KeyError, TypeError, ValueError) as exc:
             raise UserError(f"{manifest_path}: not a latentbench manifest (missing or bad {exc})") from None
@@ -53,7 +56,7 @@ def load_runs(root: str | Path = "results", *, include_incomplete: bool = False)
         evals = manifest["_dir"] / "evals.csv"
         if not evals.exists():
             continue
-        rows += [{"source": "runs", "suite": suite, "task": task, "algo": algo, "variant": algo.partition("@")[2], "seed": seed,
+        rows += [{"source": "runs", "suite": suite, "task": task, "algo": algo, "variant": cell["algo"].partition("@")[2], "seed": seed,
                   "step": step, "env_frames": frames, "return": value, "protocol_id": protocol_id, "budget": budget,
                   "step_inferred": False}
                  for step, frames, value in read_evals_csv(evals, complete=manifest.get("status") == "complete")]

@@ -30,7 +30,7 @@ from analysis.tables import (aggregate_rows, design_study_table, digits_for, fmt
                              seeds_text, write_table)
 from bench.errors import UserError
 from results.names import inside, make_output_dir, safe_name
-from results.store import atomic_write_text
+from results.store import atomic_write_text, run_label
 
 PUBLISHED_URLS = {  # protocol id of imported data -> the public folder it came from (analysis/fetch.py pins)
     "mrq-paper": "https://github.com/facebookresearch/MRQ/tree/8a44a7d4b1cf117e5da4bf8214d35b02aa68d68b/results",
@@ -144,7 +144,7 @@ def _failed_counts(failed: list[dict], suite: str) -> dict[tuple[str, str], int]
     for m in failed:
         cell = m.get("cell") or {}
         if cell.get("suite") == suite:
-            key = (cell.get("task"), cell.get("algo"))
+            key = (cell.get("task"), run_label(m) if "cell" in m else cell.get("algo"))  # the label its rows carry
             counts[key] = counts.get(key, 0) + 1
     return counts
 
@@ -165,7 +165,7 @@ def _compute(manifests: list[dict], suite: str, out: Path) -> pd.DataFrame:
     for m in manifests:
         if m["cell"]["suite"] != suite:
             continue
-        algo = m["cell"]["algo"]
+        algo = run_label(m)
         if m["protocol"].get("reduced_budget"):  # the same label as _labels gives its rows
             n = float(m["protocol"].get("agent_steps", 0))
             algo += f" [{n / 1e6:g}M]" if n >= 1e6 else f" [{n / 1e3:g}k]" if n >= 1e3 else f" [{n:g}]"
@@ -284,7 +284,7 @@ def _diagnostics(manifests: list[dict], suite: str) -> pd.DataFrame:
                 d = pd.read_csv(path)
             except (ValueError, UnicodeDecodeError) as exc:  # pandas' ParserError and EmptyDataError are ValueErrors
                 raise UserError(f"{path}: not a readable diagnostics CSV ({type(exc).__name__}: {str(exc).splitlines()[0][:80]})") from None
-            frames.append(d.assign(task=m["cell"]["task"], algo=m["cell"]["algo"], seed=int(m["cell"]["seed"])))
+            frames.append(d.assign(task=m["cell"]["task"], algo=run_label(m), seed=int(m["cell"]["seed"])))
     if not frames:
         return pd.DataFrame(columns=["task", "algo", "seed", "step", "env_frames", "metric", "value"])
     return pd.concat(frames, ignore_index=True)[["task", "algo", "seed", "step", "env_frames", "metric", "value"]]

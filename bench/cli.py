@@ -3,6 +3,7 @@
     bench run  [--suite smoke] [--algos td3] [--tasks ...] [--seeds 0-2] [--steps 100k] [--out results]
                [--workers 1] [--device auto]
     bench list [algos|suites|tasks] [--suite NAME]
+    bench show-config [--suite smoke] [--algo td3@paper2018] [--tasks ...] [--set FIELD=VALUE ...]
     bench report [--runs DIR ...] [--reference DIR|SOURCE ...] [--out results/report]
     bench check  [--runs DIR ...] [--reference DIR|SOURCE ...] [--claims FILE ...] [--allow-protocol-mismatch]
     bench reference fetch SOURCE | bench reference list
@@ -14,12 +15,17 @@ Bad input gets one line naming what was wrong and what is valid, and exit code 2
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import os
 import re
 import sys
 
 os.environ.setdefault("MUJOCO_GL", "egl")  # before anything imports mujoco / dm_control
 os.environ.setdefault("PYOPENGL_PLATFORM", os.environ["MUJOCO_GL"])
+# Idle OpenMP threads sleep instead of spin-waiting (issue 14: with 2 torch threads on a loaded 2-core
+# machine, spinning made TD3's update 10x slower). Read once when torch loads libgomp: set it first.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from bench.errors import UserError  # noqa: E402
 
@@ -71,7 +77,14 @@ def parse_seeds(text: str, yes: bool = True) -> list[int]:
     return sorted(seeds)
 
 
+def check_device_name(text: str) -> None:
+    """The --device spelling, checked before planning and without importing torch."""
+    if text not in ("auto", "cpu") and not re.fullmatch(r"cuda(:\d+)?", text):
+        raise UserError(f"bad --device value {text!r}; valid: auto, cpu, cuda, cuda:N")
+
+
 def parse_device(text: str) -> str:
+    check_device_name(text)
     import torch
 
     if text == "auto":
@@ -115,22 +128,28 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UserError("bad --max-failures / --max-concurrent; valid: --max-failures >= 0, --max-concurrent >= 1")
     steps = parse_steps(args.steps) if args.steps else None
     seeds = parse_seeds(args.seeds, yes=args.yes)
+    check_device_name(args.device)
     algos = _split(args.algos)
     if not algos:
         raise UserError("--algos is empty; valid: see 'bench list algos'")
-    device = parse_device(args.device)
     store = Store(args.out)
     overrides = parse_overrides(args.set)
     plan = make_plan(args.suite, algos, _split(args.tasks) or None, seeds, store, agent_steps=steps,
-                     config_overrides=overrides)
+                     config_overrides=overrides)  # names, fields and values checked without importing torch
+    device = parse_device(args.device)
 
     from results.names import make_output_dir
-    from runners.loop import effective_warmup, resolve_config, resolve_task
+    from runners.grid import resolve_task
 
     notes = []
     for algo, task_name in sorted({(c.algo, c.task) for c in plan.todo}):
         task = resolve_task(Cell(args.suite, task_name, algo, 0), steps)
-        warmup = effective_warmup(task, resolve_config(args.suite, algo, overrides, task=task_name)[1], overrides)
+        resolved = plan.configs[algo, task_name]
+        for key, layer, value, variant_value in resolved.replaced:
+            print(f"note   {algo} on {task_name}: the {layer} sets {key}={value!r}, replacing the variant's "
+                  f"{variant_value!r} (see 'bench show-config --suite {args.suite} --algo {algo} --task {task_name}')",
+                  file=sys.stderr)
+        warmup = resolved.warmup_steps
         if warmup >= task.agent_steps:
             notes.append(f"note   {algo} on {task_name}: the {warmup} random warm-up steps cover the whole "
                          f"{task.agent_steps}-step budget, so it will not learn; lower it with --set start_steps=N")
@@ -155,15 +174,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.runner == "ray":
         from runners.ray_runner import run_ray
 
-        summary = run_ray(plan.todo, store, agent_steps=steps, device=device, address=args.address,
+        summary = run_ray(plan.specs(device, wandb=wandb, wait=args.wait), store, address=args.address,
                           cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial,
-                          max_concurrent=args.max_concurrent, max_failures=args.max_failures,
-                          config_overrides=overrides, wandb=wandb, progress=not args.quiet)
+                          max_concurrent=args.max_concurrent, max_failures=args.max_failures, progress=not args.quiet)
     else:
         from runners.local import run_local
 
-        summary = run_local(plan.todo, store, agent_steps=steps, device=device, workers=args.workers,
-                            progress=not args.quiet, config_overrides=overrides, wandb=wandb, wait=args.wait)
+        summary = run_local(plan.specs(device, progress=not args.quiet, wandb=wandb, wait=args.wait), store, workers=args.workers)
     busy = f", {len(summary.busy)} busy (being written by another process)" if summary.busy else ""
     print(f"summary: {len(summary.completed)} completed, {len(plan.done)} already complete, "
           f"{len(plan.skipped)} skipped (unsupported), {len(summary.failed)} failed{busy}", file=sys.stderr)
@@ -179,13 +196,13 @@ def _human(n: int) -> str:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from algorithms import algorithms, variants
+    from algorithms import infos, variants  # torch-free
     from suites import get_suite, suites
 
     what = args.what
     if what in ("algos", "all"):
         print("algorithms (run as NAME or NAME@VARIANT):")
-        for name, cls in sorted(algorithms().items()):
+        for name, cls in sorted(infos().items()):
             kinds = f"actions: {'/'.join(cls.action_kinds)}; observations: {'/'.join(cls.observation_kinds)}"
             print(f"  {name:<24} {kinds}")
             for vname, variant in sorted(variants(name).items()):
@@ -206,6 +223,27 @@ def cmd_list(args: argparse.Namespace) -> int:
             for t in suite.tasks:
                 print(f"  {t.name:<24} {t.library:<10} {t.observation}/{t.action:<10} repeat {t.action_repeat}  "
                       f"{t.agent_steps} agent steps ({t.env_frames} env frames), eval every {t.eval_every} x {t.eval_episodes}")
+    return 0
+
+
+def cmd_show_config(args: argparse.Namespace) -> int:
+    """The resolved config of one algo@variant on a suite's tasks, each value with its source."""
+    from runners.config import jsonable, overrides_label, resolve_run_config
+    from suites import get_suite, get_task
+
+    suite = get_suite(args.suite)
+    tasks = [get_task(suite, t) for t in _split(args.tasks)] if args.tasks else list(suite.tasks)
+    overrides = parse_overrides(args.set)
+    for task in tasks:
+        resolved = resolve_run_config(suite.name, args.algo, task.name, overrides)
+        ident = f"config id {resolved.config_id} ({overrides_label(resolved.overrides)})" if resolved.config_id else "the suite's config"
+        print(f"{args.algo} on {suite.name}/{task.name}: {ident}")
+        width = max(len(k) for k in resolved.sources)
+        for key, value in jsonable(dataclasses.asdict(resolved.config)).items():
+            print(f"  {key:<{width}}  {json.dumps(value):<24} {resolved.sources[key]}")
+        print(f"  {'(warm-up)':<{width}}  {resolved.warmup_steps:<24} {resolved.warmup_source}: uniform random agent steps before acting")
+        for key, layer, value, variant_value in resolved.replaced:
+            print(f"  note: the {layer} sets {key}={value!r}, replacing the variant's {variant_value!r}")
     return 0
 
 
@@ -389,6 +427,13 @@ def build_parser() -> argparse.ArgumentParser:
     lst.add_argument("what", nargs="?", default="all", choices=["all", "algos", "suites", "tasks"])
     lst.add_argument("--suite", default=None, help="with 'tasks': only this suite")
     lst.set_defaults(func=cmd_list)
+
+    cfg = sub.add_parser("show-config", help="the resolved config of NAME[@VARIANT] on a suite's tasks, each value with its source")
+    cfg.add_argument("--suite", default=DEFAULT_SUITE, help=f"suite name (default: {DEFAULT_SUITE})")
+    cfg.add_argument("--algo", default=DEFAULT_ALGOS, help="NAME or NAME@VARIANT (default: td3)")
+    cfg.add_argument("--tasks", default=None, help="comma-separated task names (default: all tasks of the suite)")
+    cfg.add_argument("--set", action="append", metavar="FIELD=VALUE", help="as in 'bench run'")
+    cfg.set_defaults(func=cmd_show_config)
 
     rep = sub.add_parser("report", help="regenerate every figure, table and the HTML leaderboard into results/report/")
     _analysis_args(rep)

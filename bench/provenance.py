@@ -58,4 +58,8 @@ def provenance(device: str) -> dict:
         "packages": package_versions(),
         "hardware": {"cpu": cpu_model(), "cpu_count": os.cpu_count(), "gpu": gpu, "device": str(device),
                      "torch_threads": torch.get_num_threads(), "host": platform.node()},
+        # the thread choice of this run: torch threads = cores // workers (runners/local.py), idle OpenMP
+        # threads sleeping rather than spinning (OMP_WAIT_POLICY, set by bench before torch loads)
+        "threads": {"torch_threads": torch.get_num_threads(), "torch_interop_threads": torch.get_num_interop_threads(),
+                    "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY"), "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS")},
     }

@@ -9,11 +9,10 @@ from __future__ import annotations
 import argparse
 import time
 
-import numpy as np
 import torch
 
 from algorithms import resolve
-from algorithms.base import Transition
+from runners.loop import Stepper
 from suites import get_suite, get_task
 
 
@@ -24,12 +23,7 @@ def updates_per_sec(algo: str, task_id: str, updates: int, device: str) -> float
     cls, cfg = resolve(algo)
     torch.manual_seed(0)
     agent = cls(env.observation_space, env.action_space, cfg, device, seed=0)
-    obs, _ = env.reset(seed=0)
-    for _ in range(1000):  # random transitions to sample from
-        action = env.action_space.sample()
-        next_obs, reward, term, trunc, _ = env.step(action)
-        agent.observe(Transition(obs, np.asarray(action), float(reward), next_obs, term, trunc))
-        obs = next_obs if not (term or trunc) else env.reset()[0]
+    Stepper(env, agent, warmup=1000, reset_seed=0).run(1000)  # random transitions to sample from
     for step in range(10):  # warm the allocator
         agent.update(step)
     if device.startswith("cuda"):

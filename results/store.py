@@ -1,4 +1,8 @@
-"""The results store: ``<root>/runs/<suite>/<task>/<algo>/<seed>/`` per cell.
+"""The results store: ``<root>/runs/<suite>/<task>/<algo>[+<config_id>]/<seed>/`` per cell.
+
+``<algo>`` is ``td3`` or ``td3@paper2018``; ``+<config_id>`` (8 hex digits, see ``runners/config.py``)
+is added when ``--set`` changed the config, so two configs never share a folder. Stores written
+before config ids existed have no ``+`` folders and read the same way: their runs are default-config runs.
 
 - ``manifest.json``: cell, resolved config, protocol, provenance (git, packages, hardware), timing,
   throughput, parameter count and status (``running`` / ``complete`` / ``failed`` with reason).
@@ -76,6 +80,24 @@ def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write_text(path, text + "\n")
 
 
+def overrides_label(overrides: dict[str, Any]) -> str:
+    """``{'lr': 0.001, 'hidden': [64, 64]}`` -> ``'hidden=(64, 64), lr=0.001'`` (sorted)."""
+    def fmt(value: Any) -> str:
+        if isinstance(value, (list, tuple)):
+            return "(" + ", ".join(fmt(v) for v in value) + ")"
+        return f"{value:g}" if isinstance(value, float) else str(value)
+
+    return ", ".join(f"{k}={fmt(v)}" for k, v in sorted(overrides.items()))
+
+
+def run_label(manifest: dict[str, Any]) -> str:
+    """How reports name a run: ``td3``, or ``td3 [lr=0.001]`` when --set changed its config. Manifests
+    written before config ids existed name their --set values in ``config_overrides`` only."""
+    algo = manifest["cell"]["algo"]
+    overrides = manifest["overrides"] if "overrides" in manifest else manifest.get("config_overrides")
+    return f"{algo} [{overrides_label(overrides)}]" if overrides else algo
+
+
 @dataclass(frozen=True)
 class Cell:
     """One unit of work: an algorithm (with variant) on one task of one suite, one seed."""
@@ -84,10 +106,16 @@ class Cell:
     task: str
     algo: str  # "td3" or "td3@paper2018"
     seed: int
+    config_id: str = ""  # hash of the --set values that changed the suite's config; "" for the suite's config
+
+    @property
+    def run_name(self) -> str:
+        """The algorithm folder's name: ``td3``, or ``td3+1a2b3c4d`` for a config changed by --set."""
+        return f"{self.algo}+{self.config_id}" if self.config_id else self.algo
 
     @property
     def label(self) -> str:
-        return f"{self.suite}/{self.task}/{self.algo}/seed{self.seed}"
+        return f"{self.suite}/{self.task}/{self.run_name}/seed{self.seed}"
 
 
 class Store:
@@ -95,7 +123,7 @@ class Store:
         self.root = Path(root)
 
     def cell_dir(self, cell: Cell) -> Path:
-        return self.root / "runs" / cell.suite / cell.task / cell.algo / str(cell.seed)
+        return self.root / "runs" / cell.suite / cell.task / cell.run_name / str(cell.seed)
 
     def manifest_path(self, cell: Cell) -> Path:
         return self.cell_dir(cell) / "manifest.json"
@@ -239,4 +267,5 @@ class Store:
                 seed = int(seed_dir.name)
             except ValueError:
                 continue
-            yield Cell(seed_dir.parent.parent.parent.name, seed_dir.parent.parent.name, seed_dir.parent.name, seed)
+            algo, _, config = seed_dir.parent.name.partition("+")
+            yield Cell(seed_dir.parent.parent.parent.name, seed_dir.parent.parent.name, algo, seed, config)

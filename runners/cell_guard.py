@@ -1,7 +1,7 @@
 """What every training cell runs under, whichever runner starts it: its lock, and failures recorded.
 
-``guarded(train)`` wraps ``loop.train(cell, store, ...)``: it takes the cell's lock (``results.lock``;
-``wait=True`` waits for another writer instead of raising ``CellBusy``), removes temporary files a
+``guarded(train_run)`` wraps ``loop.train_run(spec, store)``: it takes the cell's lock (``results.lock``;
+``spec.wait`` waits for another writer instead of raising ``CellBusy``), removes temporary files a
 killed writer left, and records an OS error (disk full, permission, ...) as the cell's failure reason
 even when the loop itself could not write it.
 """
@@ -14,13 +14,14 @@ from results.lock import CellLock
 from results.store import Cell, Store
 
 
-def guarded(train: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
-    @functools.wraps(train)
-    def run(cell: Cell, store: Store, *args: Any, wait: bool = False, **kwargs: Any) -> dict[str, Any]:
-        with CellLock(store.cell_dir(cell), wait=wait):
+def guarded(train_run: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    @functools.wraps(train_run)
+    def run(spec: Any, store: Store, *args: Any, **kwargs: Any) -> dict[str, Any]:  # spec: runners.grid.RunSpec
+        cell: Cell = spec.cell
+        with CellLock(store.cell_dir(cell), wait=spec.wait):
             store.remove_stale_temp_files(cell)
             try:
-                return train(cell, store, *args, **kwargs)
+                return train_run(spec, store, *args, **kwargs)
             except OSError as exc:
                 store.mark_failed(cell, f"{type(exc).__name__}: {exc}")
                 raise

@@ -1,12 +1,17 @@
 """The local runner: cells one after another, or in ``workers`` spawned processes.
 
 Processes are spawned (never forked): a forked child of a process that rendered with EGL deadlocks.
-Each worker gets ``cpu_count // workers`` torch threads (at least one). Workers die with the process
-that started them (a SIGKILLed ``bench run`` leaves no worker training behind to race its re-run).
+Each worker gets ``cpu_count // workers`` torch threads (at least one), with ``OMP_WAIT_POLICY=PASSIVE``
+unless the user set it (idle threads sleep rather than spin; it must be set before torch loads, so
+``bench.cli`` sets it too). The choice is recorded in each manifest (``threads``). Throughput figures
+of 1 vs 2 threads per agent, quiet and loaded, are still to be measured (issue 14, item 6). Workers die
+with the process that started them (a SIGKILLed ``bench run`` leaves no worker training behind to race
+its re-run).
 """
 from __future__ import annotations
 
 import concurrent.futures as cf
+import dataclasses
 import multiprocessing as mp
 import ctypes
 import os
@@ -18,7 +23,9 @@ from typing import Any
 
 from results.lock import CellBusy
 from results.store import Cell, Store
-from runners.sinks import WandbSettings, WandbSink
+from runners.grid import RunSpec
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch is imported here or in spawned workers
 
 
 @dataclass
@@ -64,46 +71,43 @@ def die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
-def run_cell(cell: Cell, root: str, agent_steps: int | None, device: str, threads: int, progress: bool,
-             config_overrides: dict | None = None, wandb: WandbSettings | None = None, wait: bool = False) -> dict[str, Any]:
-    """Entry point of one cell (in this process, a worker process or a Ray trial); returns the final manifest
-    (status ``busy`` when another process holds the cell's lock and ``wait`` is off)."""
+def run_cell(spec: RunSpec, root: str, threads: int) -> dict[str, Any]:
+    """Entry point of one run (in this process, a worker process or a Ray trial); returns the final manifest
+    (status ``busy`` when another process holds the cell's lock and ``spec.wait`` is off)."""
     import torch
 
-    from runners.loop import train
+    from runners.loop import train_run
 
     torch.set_num_threads(threads)
     try:
-        return train(cell, Store(root), agent_steps=agent_steps, device=device, progress=progress,
-                     config_overrides=config_overrides, sink=WandbSink(wandb) if wandb else None, wait=wait)
+        return train_run(spec, Store(root))
     except CellBusy as exc:
         return {"status": "busy", "reason": str(exc)}
 
 
-def run_local(cells: list[Cell], store: Store, *, agent_steps: int | None, device: str, workers: int = 1,
-              progress: bool = True, config_overrides: dict | None = None, wandb: WandbSettings | None = None,
-              wait: bool = False) -> Summary:
+def run_local(specs: list[RunSpec], store: Store, *, workers: int = 1) -> Summary:
+    """Run ``specs`` one after another here, or in ``workers`` spawned processes (without progress bars)."""
     summary = Summary()
 
     record = summary.record
 
     if workers <= 1:
         threads = _threads_per_worker(1)
-        for cell in cells:
+        for spec in specs:
             try:
-                record(cell, run_cell(cell, str(store.root), agent_steps, device, threads, progress, config_overrides, wandb, wait))
+                record(spec.cell, run_cell(spec, str(store.root), threads))
             except KeyboardInterrupt:
                 raise
             except Exception as exc:  # noqa: BLE001  (the loop already stored the cell as failed)
-                summary.failed.append((cell, f"{type(exc).__name__}: {exc}"))
-                print(f"FAILED {cell.label}: {type(exc).__name__}: {exc}", file=sys.stderr)
+                summary.failed.append((spec.cell, f"{type(exc).__name__}: {exc}"))
+                print(f"FAILED {spec.cell.label}: {type(exc).__name__}: {exc}", file=sys.stderr)
         return summary
 
     threads = _threads_per_worker(workers)
     ctx = mp.get_context("spawn")
     with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
-        futures = {pool.submit(run_cell, cell, str(store.root), agent_steps, device, threads, False, config_overrides, wandb, wait): cell
-                   for cell in cells}
+        futures = {pool.submit(run_cell, dataclasses.replace(spec, progress=False), str(store.root), threads): spec.cell
+                   for spec in specs}
         for future in cf.as_completed(futures):
             cell = futures[future]
             try:

@@ -1,88 +1,113 @@
-"""The one training loop every algorithm runs under, whatever the runner (local or Ray).
+"""The one training loop every algorithm runs under, whatever the runner (local or Ray), in pieces:
 
-    warm-up (uniform random actions) -> act -> observe -> update (once per agent step)
-    evaluate at step 0, every ``task.eval_every`` agent steps and at the end (K deterministic
-    episodes on a separate env seeded seed+100) -> checkpoint at the first episode end after
-    every ``checkpoint_every`` steps -> manifest ``complete``.
+- ``RunSpec`` (runners/grid.py): the description of one run (cell, budget, device, --set values,
+  checkpoint cadence, progress, sinks), made by the plan and handed through a runner to ``train_run``;
+- ``Stepper``: the stepping core, one agent step at a time: uniform warm-up, act, env step, observe,
+  update (TD3 main.py: once per step once t >= start_timesteps). Benchmarks and tests use it too;
+- ``Evaluator``: K deterministic episodes on a separate env (stream ``eval_env``), with the
+  protocol's epsilon-random actions (stream ``eval_epsilon``);
+- ``Checkpoint``: save/restore of the agent, the loop counters and every RNG (both envs, the
+  warm-up sampler, Python's and numpy's global RNGs);
+- ``RunRecord``: the manifest's lifecycle, ``running`` -> ``complete`` or ``failed`` with a reason.
 
-Resume: checkpoints are taken at episode boundaries and hold the agent (networks, optimizers,
-replay, RNGs, counters), the loop counters and the RNG states of both envs and of the warm-up
-action sampler, so a resumed run continues exactly as an uninterrupted one would. Evaluation rows
-written after the checkpoint are dropped on resume and recomputed, so none is lost or duplicated.
+Schedule: evaluate at step 0, every ``task.eval_every`` agent steps and at the end; checkpoint at the
+first episode end after every ``checkpoint_every`` steps. Seeds: one stream per consumer from
+``bench/seeding.py``, all recorded in the manifest.
+
+Resume: checkpoints are taken at episode boundaries and hold everything above, so a resumed run
+continues exactly as an uninterrupted one would. Evaluation rows written after the checkpoint are
+dropped on resume and recomputed, so none is lost or duplicated.
 """
 from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import random
 import shutil
-import os
 import sys
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 
-from algorithms.base import Agent, Transition, action_kind, observation_kind, resolve
+from algorithms.base import Agent, Transition, action_kind, observation_kind
 from algorithms.common.safe_state import load_state, save_state
+from algorithms.registry import info as algorithm_info
+from bench import seeding
 from bench.errors import Diverged, UserError
 from bench.provenance import provenance
 from results.store import Cell, Store, atomic_write
-from suites import get_suite, get_task
-from suites.envs import get_env_rng_state, set_env_rng_state
+from runners.config import ResolvedConfig, jsonable, resolve_run_config
+from runners.grid import RunSpec, conflict, incompatibility, resolve_task  # noqa: F401  (re-exported)
 from runners.cell_guard import guarded
 from runners.sinks import Sink
+from suites.envs import get_env_rng_state, set_env_rng_state
 from suites.task import Task
 
 CHECK_EVERY = 1000  # agent steps between finiteness checks of the update metrics (one host sync each)
 
 
-def resolve_task(cell: Cell, agent_steps: int | None = None) -> Task:
-    task = get_task(get_suite(cell.suite), cell.task)
-    if agent_steps is not None and agent_steps != task.agent_steps:
-        task = task.with_budget(agent_steps)
-    return task
-
+# -- configuration ------------------------------------------------------------------------------
 
 def resolve_config(suite: str, algo: str, config_overrides: dict[str, Any] | None = None,
                    task: str | None = None) -> tuple[type[Agent], Any]:
-    """The agent class and its config: paper defaults <- variant <- suite's overrides <- task's overrides <- --set."""
-    base = algo.partition("@")[0]
-    suite_obj = get_suite(suite)
-    suite_overrides = suite_obj.agent_overrides.get(base, {})
-    task_overrides = get_task(suite_obj, task).agent_overrides.get(base, {}) if task is not None else {}
-    return resolve(algo, {**suite_overrides, **task_overrides, **(config_overrides or {})})
+    """The agent class and its config: paper defaults <- variant <- suite <- task (warm-up, overrides) <- --set."""
+    resolved = resolve_run_config(suite, algo, task, config_overrides)
+    return resolved.agent_cls, resolved.config
 
 
-def incompatibility(agent_cls: type[Agent], task: Task) -> str | None:
-    """Why this agent cannot run this task, or None when it can."""
-    if task.action not in agent_cls.action_kinds:
-        return f"{agent_cls.name} supports {'/'.join(agent_cls.action_kinds)} actions, task has {task.action} actions"
-    if task.observation not in agent_cls.observation_kinds:
-        return f"{agent_cls.name} supports {'/'.join(agent_cls.observation_kinds)} observations, task has {task.observation}"
-    return None
+# -- the stepping core ----------------------------------------------------------------------------
+
+class Stepper:
+    """One agent step at a time on ``env``: uniform random actions for the first ``warmup`` steps
+    (the env's action space sampler), then ``agent.act(explore=True)`` and one ``agent.update(t)``
+    per step. The first reset uses ``reset_seed``; episodes restart on their own."""
+
+    def __init__(self, env, agent: Agent, warmup: int, reset_seed: int | None = None):
+        self.env, self.agent, self.warmup = env, agent, int(warmup)
+        self.reset_seed = reset_seed
+        self.obs: Any = None
+        self.episode_done = True  # the next step resets the env
+        self.updates, self.update_time = 0, 0.0
+
+    def step(self, t: int) -> dict[str, torch.Tensor]:
+        """Agent step ``t``; returns the update's metrics ({} in the warm-up)."""
+        if self.episode_done:
+            self.obs, _ = self.env.reset(seed=self.reset_seed)
+            self.reset_seed, self.episode_done = None, False
+        action = self.env.action_space.sample() if t < self.warmup else self.agent.act(self.obs, explore=True)
+        next_obs, reward, terminated, truncated, _ = self.env.step(action)
+        self.agent.observe(Transition(self.obs, np.asarray(action), float(reward), next_obs, bool(terminated), bool(truncated)))
+        self.obs, self.episode_done = next_obs, bool(terminated or truncated)
+        if t < self.warmup:
+            return {}
+        start = time.perf_counter()
+        metrics = self.agent.update(t)
+        self.update_time += time.perf_counter() - start
+        self.updates += 1
+        return metrics
+
+    def run(self, steps: int, start: int = 0) -> dict[str, torch.Tensor]:
+        """Steps ``start .. start + steps - 1``; returns the last metrics."""
+        metrics: dict[str, torch.Tensor] = {}
+        for t in range(start, start + steps):
+            metrics = self.step(t) or metrics
+        return metrics
 
 
-def effective_warmup(task: Task, config: Any, config_overrides: dict[str, Any] | None) -> int:
-    """Random warm-up steps: an explicit ``start_steps`` override, else the task's (scaled-down suites), else the agent's."""
-    if task.warmup_steps is not None and "start_steps" not in (config_overrides or {}):
-        return task.warmup_steps
-    return int(getattr(config, "start_steps", 0))
+# -- evaluation -----------------------------------------------------------------------------------
 
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-def evaluate(agent: Agent, env, episodes: int, first_seed: int | None, epsilon: float = 0.0) -> list[float]:
+def evaluate(agent: Agent, env, episodes: int, first_seed: int | None, epsilon: float = 0.0,
+             epsilon_seed: int | None = None) -> list[float]:
     """Undiscounted returns of ``episodes`` full episodes of the deterministic policy (with an
-    epsilon-random action where the protocol asks for it, drawn from the eval env's action space)."""
+    epsilon-random action where the protocol asks for it, drawn from the eval env's action space,
+    seeded ``epsilon_seed`` (default ``first_seed``) on the first call)."""
     returns = []
     if first_seed is not None:
-        env.action_space.seed(first_seed)
+        env.action_space.seed(first_seed if epsilon_seed is None else epsilon_seed)
     for i in range(episodes):
         obs, _ = env.reset(seed=first_seed if i == 0 else None)
         done, total = False, 0.0
@@ -98,6 +123,226 @@ def evaluate(agent: Agent, env, episodes: int, first_seed: int | None, epsilon: 
     return returns
 
 
+class Evaluator:
+    """The evaluation env of a run: seeded on its first evaluation, continuing across later ones."""
+
+    def __init__(self, env, task: Task, seeds: dict[str, int]):
+        self.env, self.episodes, self.epsilon = env, task.eval_episodes, task.eval_epsilon
+        self.seeds = seeds
+        self.started = False
+
+    def __call__(self, agent: Agent) -> list[float]:
+        first = None if self.started else self.seeds["eval_env"]
+        self.started = True
+        return evaluate(agent, self.env, self.episodes, first, self.epsilon, self.seeds["eval_epsilon"])
+
+    def rng_state(self) -> dict[str, Any] | None:
+        if not self.started:
+            return None
+        return {"env": get_env_rng_state(self.env), "action_space": self.env.action_space.np_random.bit_generator.state}
+
+    def restore(self, state: dict[str, Any] | None) -> None:
+        if state is None:
+            return
+        self.env.reset(seed=self.seeds["eval_env"])  # build the env's RNG, then overwrite it with the saved state
+        set_env_rng_state(self.env, state["env"])
+        self.env.action_space.np_random.bit_generator.state = state["action_space"]
+        self.started = True
+
+
+# -- checkpoint -----------------------------------------------------------------------------------
+
+@dataclass
+class Counters:
+    step: int = 0
+    episodes: int = 0
+    updates: int = 0
+    train_time: float = 0.0
+    eval_time: float = 0.0
+    update_time: float = 0.0
+    last_eval: float | None = None
+
+
+class Checkpoint:
+    """The resumable state of a run at an episode boundary, in ``path`` (replaced atomically)."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    def save(self, agent: Agent, counters: Counters, stepper: Stepper, evaluator: Evaluator) -> None:
+        state = {
+            "agent": agent.state_dict(), "loop": dataclasses.asdict(counters),
+            "env_rng": get_env_rng_state(stepper.env),
+            "action_space_rng": stepper.env.action_space.np_random.bit_generator.state,
+            "evaluator_rng": evaluator.rng_state(),
+            "python_rng": random.getstate(), "numpy_global_rng": np.random.get_state(),
+        }
+        atomic_write(self.path, lambda p: save_state(state, p))  # plain data only: loads with weights_only=True
+
+    def load(self, device: str) -> dict[str, Any]:
+        """The saved state; a crafted pickle or a corrupt file is a UserError naming it (algorithms.common.safe_state)."""
+        return load_state(self.path, device, remedy=f"; delete it (rm {self.path}) to restart the cell")
+
+    def restore(self, agent: Agent, stepper: Stepper, evaluator: Evaluator, seeds: dict[str, int],
+                state: dict[str, Any] | None = None) -> Counters:
+        state = self.load(agent.device) if state is None else state
+        try:
+            agent.load_state_dict(state["agent"])
+            counters = Counters(**state["loop"])
+        except Exception as exc:  # noqa: BLE001
+            raise UserError(f"corrupt checkpoint {self.path} ({type(exc).__name__}: {exc}); "
+                            f"delete it to restart the cell") from None
+        stepper.env.reset(seed=seeds["train_env"])  # build the env's RNG, then overwrite it with the saved state
+        set_env_rng_state(stepper.env, state["env_rng"])
+        stepper.env.action_space.np_random.bit_generator.state = state["action_space_rng"]
+        stepper.reset_seed = None
+        if "evaluator_rng" in state:
+            evaluator.restore(state["evaluator_rng"])
+        elif state.get("eval_env_rng") is not None:  # a checkpoint written before Evaluator existed
+            evaluator.restore({"env": state["eval_env_rng"], "action_space": state["eval_action_space_rng"]})
+        random.setstate(state["python_rng"])
+        np.random.set_state(state["numpy_global_rng"])
+        stepper.updates, stepper.update_time = counters.updates, counters.update_time
+        return counters
+
+    def remove(self) -> None:
+        shutil.rmtree(self.path.parent, ignore_errors=True)
+
+
+# -- the run record (manifest lifecycle) ----------------------------------------------------------
+
+class RunRecord:
+    """The manifest of one cell in the store, and the sink that mirrors it."""
+
+    def __init__(self, store: Store, cell: Cell, sink: Sink | None):
+        self.store, self.cell, self.sink = store, cell, sink or Sink()
+        self.manifest: dict[str, Any] = {}
+
+    def start(self, existing: dict | None, spec: RunSpec, task: Task, resolved: ResolvedConfig, agent: Agent) -> None:
+        self.manifest = existing or {
+            "cell": dataclasses.asdict(self.cell),
+            "algo": self.cell.algo.partition("@")[0],
+            "variant": self.cell.algo.partition("@")[2] or None,
+            "config": resolved.as_dict(),
+            "config_sources": resolved.sources,  # field -> paper default / variant / suite / task / --set
+            "config_id": self.cell.config_id,
+            "overrides": jsonable(resolved.overrides),  # what --set changed: the run's identity and report label
+            "config_overrides": jsonable(dict(spec.config_overrides)),  # the --set values as given (reproduce command)
+            "protocol": task.protocol(),
+            "warmup_steps": resolved.warmup_steps,
+            "warmup_source": resolved.warmup_source,
+            # the agent's declaration (algorithms.registry): curve checks of reduced budgets rely on it
+            "budget_dependent_fields": list(algorithm_info(self.cell.algo.partition("@")[0]).budget_dependent_fields),
+            "seeding": seeding.record(self.cell.seed),
+            "num_parameters": agent.num_parameters(),
+            "start_time": _now(),
+            "resumes": 0,
+        }
+        self.manifest.update(provenance(spec.device))
+        self.manifest.update(status="running", reason=None)
+        self.manifest.update(self.sink.start(self.cell, self.manifest, self.store.cell_dir(self.cell)))
+
+    def resumed(self) -> None:
+        self.manifest["resumes"] = self.manifest.get("resumes", 0) + 1
+
+    def write(self, **fields: Any) -> None:
+        self.manifest.update(fields)
+        self.store.write_manifest(self.cell, self.manifest)
+
+    def failed(self, exc: BaseException) -> None:
+        self.write(status="failed", reason=f"{type(exc).__name__}: {exc}", end_time=_now())
+        self.sink.finish("failed")
+
+    def complete(self, counters: Counters, task: Task, warmup: int) -> None:
+        c = counters
+        self.write(
+            status="complete", end_time=_now(), checkpoint_step=None,
+            wall_clock_s=round(c.train_time + c.eval_time, 2), train_time_s=round(c.train_time, 2),
+            eval_time_s=round(c.eval_time, 2), agent_steps_done=c.step, episodes=c.episodes, updates=c.updates,
+            steps_per_sec=round(c.step / max(c.train_time, 1e-9), 2),
+            updates_per_sec=round(c.updates / max(c.update_time, 1e-9), 2) if c.updates else None,
+            post_warmup_steps=max(0, task.agent_steps - warmup), final_return=c.last_eval,
+        )
+        self.sink.finish("complete")
+
+
+# -- the loop -------------------------------------------------------------------------------------
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+@dataclass
+class _Run:
+    """The live pieces of one run, built by ``_build``."""
+
+    spec: RunSpec
+    task: Task
+    resolved: ResolvedConfig
+    agent: Agent
+    stepper: Stepper
+    evaluator: Evaluator
+    checkpoint: Checkpoint
+    record: RunRecord
+    counters: Counters = field(default_factory=Counters)
+    bar: Any = None
+
+
+def _build(spec: RunSpec, store: Store, existing: dict | None) -> _Run:
+    task, resolved, cell = spec.task(), spec.resolved(), spec.cell
+    seeds = seeding.derived_seeds(cell.seed)
+    seed_everything(seeds["agent_init"])
+    env, eval_env = task.make(seeds["train_env"]), task.make(seeds["eval_env"])
+    env.action_space.seed(seeds["warmup"])
+    if action_kind(env.action_space) != task.action or observation_kind(env.observation_space) != task.observation:
+        raise RuntimeError(f"task {task.name} declares {task.action}/{task.observation} but its env has "
+                           f"{action_kind(env.action_space)}/{observation_kind(env.observation_space)}")
+    agent = resolved.agent_cls(env.observation_space, env.action_space, resolved.config, spec.device, cell.seed)
+    record = RunRecord(store, cell, spec.make_sink())
+    record.start(existing, spec, task, resolved, agent)
+    return _Run(spec, task, resolved, agent, Stepper(env, agent, resolved.warmup_steps, seeds["train_env"]),
+                Evaluator(eval_env, task, seeds), Checkpoint(store.checkpoint_path(cell)), record)
+
+
+def _resume_or_clean(run: _Run, store: Store, state: dict[str, Any] | None) -> None:
+    cell = run.spec.cell
+    if state is not None:
+        run.counters = run.checkpoint.restore(run.agent, run.stepper, run.evaluator, run.evaluator.seeds, state)
+        run.record.resumed()
+        store.truncate_evals(cell, run.counters.step)
+        store.truncate_diagnostics(cell, run.counters.step)
+    else:  # a previous attempt died before its first checkpoint: start clean
+        store.evals_path(cell).unlink(missing_ok=True)
+        store.diagnostics_path(cell).unlink(missing_ok=True)
+    run.record.write()
+
+
+def _evaluate(run: _Run, store: Store, step: int) -> None:
+    c, task, cell = run.counters, run.task, run.spec.cell
+    start = time.perf_counter()
+    returns = run.evaluator(run.agent)
+    c.eval_time += time.perf_counter() - start
+    mean = float(np.mean(returns))
+    if not math.isfinite(mean):
+        raise Diverged(f"non-finite evaluation return at agent step {step}")
+    row = {"step": step, "env_frames": step * task.action_repeat, "return_mean": round(mean, 6),
+           "return_std": round(float(np.std(returns)), 6), "returns": " ".join(f"{r:.6g}" for r in returns),
+           "wall_time": round(c.train_time + c.eval_time, 3)}
+    store.append_eval(cell, row)
+    diagnostics = run.agent.diagnostics()
+    if diagnostics:
+        store.append_diagnostics(cell, step, step * task.action_repeat, diagnostics)
+    c.last_eval = mean
+    run.record.sink.evaluation(step, row)
+    if run.bar is not None:
+        run.bar.set_postfix_str(f"eval {mean:.1f}", refresh=False)
+
+
 def _check_finite(metrics: dict[str, torch.Tensor], step: int) -> None:
     if not metrics:
         return
@@ -107,215 +352,98 @@ def _check_finite(metrics: dict[str, torch.Tensor], step: int) -> None:
         raise Diverged(f"non-finite {', '.join(bad)} at agent step {step}")
 
 
-@guarded  # the cell's lock (wait=True waits for another writer), stale temp files removed, OS errors recorded
-def train(
-    cell: Cell,
-    store: Store,
-    *,
-    agent_steps: int | None = None,
-    device: str = "cpu",
-    progress: bool = True,
-    checkpoint_every: int | None = None,
-    config_overrides: dict[str, Any] | None = None,
-    sink: Sink | None = None,
-) -> dict[str, Any]:
+def _train_steps(run: _Run, store: Store) -> None:
+    """Agent steps from the counters' step to the budget, with evaluations and checkpoints."""
+    c, task, stepper = run.counters, run.task, run.stepper
+    every = run.spec.checkpoint_every or task.eval_every
+    if c.step == 0 and c.last_eval is None:
+        _evaluate(run, store, 0)
+    next_checkpoint = (c.step // every + 1) * every
+    metrics: dict[str, torch.Tensor] = {}
+    segment_start = time.perf_counter()
+    while c.step < task.agent_steps:
+        metrics = stepper.step(c.step) or metrics
+        c.step = step = c.step + 1
+        c.updates, c.update_time = stepper.updates, stepper.update_time
+        if step % CHECK_EVERY == 0:
+            _inject_fault(run.spec.cell, step, store)
+            if metrics:
+                _check_finite(metrics, step)
+                run.record.sink.metrics(step, {k: float(v) for k, v in metrics.items()})
+        if run.bar is not None and step % 100 == 0:
+            run.bar.update(step - run.bar.n)
+        evaluating = step % task.eval_every == 0 or step == task.agent_steps
+        checkpointing = stepper.episode_done and next_checkpoint <= step < task.agent_steps
+        if stepper.episode_done:
+            c.episodes += 1
+        if evaluating or checkpointing:
+            c.train_time += time.perf_counter() - segment_start
+            if evaluating:
+                _evaluate(run, store, step)
+            if checkpointing:
+                run.checkpoint.save(run.agent, c, stepper, run.evaluator)
+                run.record.write(checkpoint_step=step)
+                next_checkpoint = (step // every + 1) * every
+            segment_start = time.perf_counter()
+    _check_finite(metrics, c.step)
+
+
+def _progress_bar(run: _Run):
+    if not run.spec.progress:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=run.task.agent_steps, initial=run.counters.step, unit="step", desc=run.spec.cell.label,
+                file=sys.stderr, dynamic_ncols=True, mininterval=1.0, leave=True)
+
+
+@guarded  # the cell's lock (spec.wait waits for another writer), stale temp files removed, OS errors recorded
+def train_run(spec: RunSpec, store: Store) -> dict[str, Any]:
     """Train one cell to completion (or resume it) and return its final manifest."""
-    task = resolve_task(cell, agent_steps)
-    agent_cls, config = resolve_config(cell.suite, cell.algo, config_overrides, task=cell.task)
-    protocol = task.protocol()
-    config_dict = dataclasses.asdict(config)
-    existing = store.read_manifest(cell)
+    existing = store.read_manifest(spec.cell)
     if existing is not None:
-        if existing.get("protocol", {}).get("protocol_id") != protocol["protocol_id"] or existing.get("config") != _jsonable(config_dict):
-            raise UserError(
-                f"{store.cell_dir(cell)} holds a run with a different protocol or config "
-                f"(agent_steps {existing.get('protocol', {}).get('agent_steps')} vs {task.agent_steps}); "
-                f"use another --out or delete that folder"
-            )
+        why = conflict(existing, spec.task(), spec.resolved())
+        if why:
+            raise UserError(f"{store.cell_dir(spec.cell)} holds a run under {why}; use another --out or delete that folder")
         if existing.get("status") == "complete":
             return existing
-
-    seed_everything(cell.seed)
-    env, eval_env = task.make(cell.seed), task.make(cell.seed + 100)
-    env.action_space.seed(cell.seed)
-    if action_kind(env.action_space) != task.action or observation_kind(env.observation_space) != task.observation:
-        raise RuntimeError(f"task {task.name} declares {task.action}/{task.observation} but its env has "
-                           f"{action_kind(env.action_space)}/{observation_kind(env.observation_space)}")
-    agent = agent_cls(env.observation_space, env.action_space, config, device, cell.seed)
-    warmup = effective_warmup(task, config, config_overrides)
-    checkpoint_every = checkpoint_every or task.eval_every
-
-    manifest: dict[str, Any] = existing or {
-        "cell": dataclasses.asdict(cell),
-        "algo": cell.algo.partition("@")[0],
-        "variant": cell.algo.partition("@")[2] or None,
-        "config": config_dict,
-        "config_overrides": _jsonable(dict(config_overrides or {})),  # the --set values (report: reproduce command)
-        "protocol": protocol,
-        "warmup_steps": warmup,
-        "num_parameters": agent.num_parameters(),
-        "start_time": _now(),
-        "resumes": 0,
-    }
-    manifest.update(provenance(device))
-    manifest.update(status="running", reason=None)
-    sink = sink or Sink()
-    manifest.update(sink.start(cell, manifest, store.cell_dir(cell)))
-
-    ckpt_path = store.checkpoint_path(cell)
-    loop = {"step": 0, "episodes": 0, "updates": 0, "train_time": 0.0, "eval_time": 0.0, "update_time": 0.0,
-            "last_eval": None}
-    first_reset = True
-    if ckpt_path.exists():
-        state = load_state(ckpt_path, agent.device, remedy=f"; delete it (rm {ckpt_path}) to restart the cell")
-        try:
-            agent.load_state_dict(state["agent"])
-        except Exception as exc:  # noqa: BLE001
-            raise UserError(f"corrupt checkpoint {ckpt_path} ({type(exc).__name__}: {exc}); delete it to restart the cell") from None
-        loop = state["loop"]
-        env.reset(seed=cell.seed)  # build the env's RNG, then overwrite it with the saved state
-        set_env_rng_state(env, state["env_rng"])
-        if state["eval_env_rng"] is not None:
-            eval_env.reset(seed=cell.seed + 100)
-            set_env_rng_state(eval_env, state["eval_env_rng"])
-            eval_env.action_space.np_random.bit_generator.state = state["eval_action_space_rng"]
-        env.action_space.np_random.bit_generator.state = state["action_space_rng"]
-        random.setstate(state["python_rng"])
-        np.random.set_state(state["numpy_global_rng"])
-        first_reset = False
-        manifest["resumes"] = manifest.get("resumes", 0) + 1
-        store.truncate_evals(cell, loop["step"])
-        store.truncate_diagnostics(cell, loop["step"])
-    else:  # a previous attempt died before its first checkpoint: start clean
-        store.evals_path(cell).unlink(missing_ok=True)
-        store.diagnostics_path(cell).unlink(missing_ok=True)
-    store.write_manifest(cell, manifest)
-    eval_first_seed = cell.seed + 100 if loop["last_eval"] is None else None
-
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=task.agent_steps, initial=loop["step"], unit="step", desc=cell.label, file=sys.stderr,
-                   dynamic_ncols=True, mininterval=1.0, leave=True)
-
-    def do_eval(step: int) -> None:
-        nonlocal eval_first_seed
-        e0 = time.perf_counter()
-        returns = evaluate(agent, eval_env, task.eval_episodes, eval_first_seed, task.eval_epsilon)
-        loop["eval_time"] += time.perf_counter() - e0
-        eval_first_seed = None
-        mean = float(np.mean(returns))
-        if not math.isfinite(mean):
-            raise Diverged(f"non-finite evaluation return at agent step {step}")
-        row = {
-            "step": step, "env_frames": step * task.action_repeat, "return_mean": round(mean, 6),
-            "return_std": round(float(np.std(returns)), 6), "returns": " ".join(f"{r:.6g}" for r in returns),
-            "wall_time": round(loop["train_time"] + loop["eval_time"], 3),
-        }
-        store.append_eval(cell, row)
-        diagnostics = agent.diagnostics()
-        if diagnostics:
-            store.append_diagnostics(cell, step, step * task.action_repeat, diagnostics)
-        loop["last_eval"] = mean
-        sink.evaluation(step, row)
-        if bar is not None:
-            bar.set_postfix_str(f"eval {mean:.1f}", refresh=False)
-
-    def save_checkpoint() -> None:
-        state = {
-            "agent": agent.state_dict(), "loop": dict(loop),
-            "env_rng": get_env_rng_state(env),
-            "eval_env_rng": get_env_rng_state(eval_env) if eval_first_seed is None else None,
-            "action_space_rng": env.action_space.np_random.bit_generator.state,
-            "eval_action_space_rng": eval_env.action_space.np_random.bit_generator.state,
-            "python_rng": random.getstate(), "numpy_global_rng": np.random.get_state(),
-        }
-        atomic_write(ckpt_path, lambda p: save_state(state, p))
-        manifest["checkpoint_step"] = loop["step"]
-        store.write_manifest(cell, manifest)
-
+    checkpoint = Checkpoint(store.checkpoint_path(spec.cell))
+    state = checkpoint.load(spec.device) if checkpoint.exists() else None  # refused before anything is written
+    run = _build(spec, store, existing)
     try:
-        if loop["step"] == 0 and loop["last_eval"] is None:
-            do_eval(0)
-        next_checkpoint = (loop["step"] // checkpoint_every + 1) * checkpoint_every
-        needs_reset, obs = True, None
-        metrics: dict[str, torch.Tensor] = {}
-        segment_start = time.perf_counter()
-        while loop["step"] < task.agent_steps:
-            if needs_reset:
-                obs, _ = env.reset(seed=cell.seed if first_reset else None)
-                first_reset, needs_reset = False, False
-            t = loop["step"]
-            action = env.action_space.sample() if t < warmup else agent.act(obs, explore=True)
-            next_obs, reward, terminated, truncated, _ = env.step(action)
-            agent.observe(Transition(obs, np.asarray(action), float(reward), next_obs, bool(terminated), bool(truncated)))
-            obs = next_obs
-            if t >= warmup:  # TD3 main.py: train once per step once t >= start_timesteps
-                u0 = time.perf_counter()
-                metrics = agent.update(t)
-                loop["update_time"] += time.perf_counter() - u0
-                loop["updates"] += 1
-            loop["step"] = step = t + 1
-            if step % CHECK_EVERY == 0:
-                _inject_fault(cell, step, store)
-                if metrics:
-                    _check_finite(metrics, step)
-                    sink.metrics(step, {k: float(v) for k, v in metrics.items()})
-            if bar is not None and step % 100 == 0:
-                bar.update(step - bar.n)
-            if step % task.eval_every == 0 or step == task.agent_steps:
-                loop["train_time"] += time.perf_counter() - segment_start
-                do_eval(step)
-                segment_start = time.perf_counter()
-            if terminated or truncated:
-                needs_reset = True
-                loop["episodes"] += 1
-                if step >= next_checkpoint and step < task.agent_steps:
-                    loop["train_time"] += time.perf_counter() - segment_start
-                    save_checkpoint()
-                    segment_start = time.perf_counter()
-                    next_checkpoint = (step // checkpoint_every + 1) * checkpoint_every
-        _check_finite(metrics, loop["step"])
+        _resume_or_clean(run, store, state)
+        run.bar = _progress_bar(run)
+        _train_steps(run, store)
     except KeyboardInterrupt:
-        if bar is not None:
-            bar.close()
-        sink.finish("interrupted")
+        run.record.sink.finish("interrupted")
         raise
     except Exception as exc:
-        if bar is not None:
-            bar.close()
-        manifest.update(status="failed", reason=f"{type(exc).__name__}: {exc}", end_time=_now())
-        store.write_manifest(cell, manifest)
-        sink.finish("failed")
+        run.record.failed(exc)
         if isinstance(exc, (Diverged, UserError)):
-            return manifest
+            return run.record.manifest
         raise
     finally:
-        env.close()
-        eval_env.close()
-    if bar is not None:
-        bar.update(task.agent_steps - bar.n)
-        bar.close()
-
+        if run.bar is not None:
+            run.bar.close()
+        run.stepper.env.close()
+        run.evaluator.env.close()
     # The resumable checkpoint (with the replay buffer) is replaced by the final networks only.
-    final = {"modules": {k: m.state_dict() for k, m in agent.modules().items()}, "config": config_dict}
-    atomic_write(store.cell_dir(cell) / "agent_final.pt", lambda p: save_state(final, p))
-    shutil.rmtree(ckpt_path.parent, ignore_errors=True)
-    post_warmup_steps = max(0, task.agent_steps - warmup)
-    manifest.update(
-        status="complete", end_time=_now(), checkpoint_step=None,
-        wall_clock_s=round(loop["train_time"] + loop["eval_time"], 2),
-        train_time_s=round(loop["train_time"], 2), eval_time_s=round(loop["eval_time"], 2),
-        agent_steps_done=loop["step"], episodes=loop["episodes"], updates=loop["updates"],
-        steps_per_sec=round(loop["step"] / max(loop["train_time"], 1e-9), 2),
-        updates_per_sec=round(loop["updates"] / max(loop["update_time"], 1e-9), 2) if loop["updates"] else None,
-        post_warmup_steps=post_warmup_steps,
-        final_return=loop["last_eval"],
-    )
-    store.write_manifest(cell, manifest)
-    sink.finish("complete")
-    return manifest
+    final = {"modules": {k: m.state_dict() for k, m in run.agent.modules().items()}, "config": run.resolved.as_dict()}
+    atomic_write(store.cell_dir(spec.cell) / "agent_final.pt", lambda p: save_state(final, p))
+    run.checkpoint.remove()
+    run.record.complete(run.counters, run.task, run.resolved.warmup_steps)
+    return run.record.manifest
+
+
+def train(cell: Cell, store: Store, *, agent_steps: int | None = None, device: str = "cpu", progress: bool = True,
+          checkpoint_every: int | None = None, config_overrides: dict[str, Any] | None = None,
+          sink: Sink | None = None, wait: bool = False) -> dict[str, Any]:
+    """``train_run`` with the run's description as keywords. A cell without a config id gets the one its
+    ``config_overrides`` give (so the run lands in its own folder)."""
+    if not cell.config_id:
+        cell = dataclasses.replace(cell, config_id=resolve_run_config(cell.suite, cell.algo, cell.task, config_overrides).config_id)
+    spec = RunSpec(cell, agent_steps, device, dict(config_overrides or {}), checkpoint_every, progress, sink=sink, wait=wait)
+    return train_run(spec, store)
 
 
 def _inject_fault(cell: Cell, step: int, store: Store) -> None:
@@ -336,10 +464,3 @@ def _inject_fault(cell: Cell, step: int, store: Store) -> None:
 
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z")
-
-
-def _jsonable(obj: Any) -> Any:
-    """The config as it reads back from manifest.json (tuples become lists)."""
-    import json
-
-    return json.loads(json.dumps(obj, default=str))

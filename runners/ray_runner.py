@@ -32,6 +32,7 @@ from ray import tune  # noqa: E402
 from bench.errors import UserError  # noqa: E402
 from results.lock import CellBusy, CellLock  # noqa: E402
 from results.store import Cell, Store  # noqa: E402
+from runners.grid import RunSpec  # noqa: E402
 from runners.local import Summary, run_cell  # noqa: E402
 from runners.sinks import WandbSettings  # noqa: E402
 
@@ -67,19 +68,18 @@ def _init_ray(address: str | None, num_cpus: int | None):
 
 def _trial(config: dict[str, Any]) -> None:
     """One Tune trial = one cell. Raises on failure so Tune retries it (the store holds the checkpoint)."""
-    cell = Cell(**config["cell"])
-    wandb = WandbSettings(**config["wandb"]) if config["wandb"] else None
+    run = dict(config["run"])
+    spec = RunSpec(**{**run, "cell": Cell(**run["cell"]), "wandb": WandbSettings(**run["wandb"]) if run["wandb"] else None,
+                      "device": config["device"], "progress": False})
     threads = max(1, int(config["cpus_per_trial"]))
-    manifest = run_cell(cell, config["root"], config["agent_steps"], config["device"], threads, False,
-                        config["config_overrides"], wandb, config.get("wait", False))
+    manifest = run_cell(spec, config["root"], threads)
     tune.report({"status": manifest["status"], "final_return": manifest.get("final_return") or float("nan")})
 
 
-def run_ray(cells: list[Cell], store: Store, *, agent_steps: int | None, device: str, address: str | None = None,
-            cpus_per_trial: float = 1, gpus_per_trial: float = 0, max_concurrent: int | None = None,
-            max_failures: int = 2, config_overrides: dict | None = None, wandb: WandbSettings | None = None,
+def run_ray(specs: list[RunSpec], store: Store, *, address: str | None = None, cpus_per_trial: float = 1,
+            gpus_per_trial: float = 0, max_concurrent: int | None = None, max_failures: int = 2,
             num_cpus: int | None = None, progress: bool = True) -> Summary:
-    """Run ``cells`` as Ray Tune trials; returns the summary read back from the store."""
+    """Run ``specs`` as Ray Tune trials; returns the summary read back from the store."""
     if cpus_per_trial <= 0 or gpus_per_trial < 0:
         raise UserError(f"bad resources: --cpus-per-trial {cpus_per_trial} must be > 0, --gpus-per-trial {gpus_per_trial} >= 0")
     _init_ray(address, num_cpus)
@@ -88,15 +88,13 @@ def run_ray(cells: list[Cell], store: Store, *, agent_steps: int | None, device:
         if cpus_per_trial > total.get("CPU", 0) or gpus_per_trial > total.get("GPU", 0):
             raise UserError(f"impossible resources: a trial asks for {cpus_per_trial} CPU / {gpus_per_trial} GPU, "
                             f"the cluster has {total.get('CPU', 0):g} CPU / {total.get('GPU', 0):g} GPU")
+        device = specs[0].device if specs else "cpu"
         if gpus_per_trial > 0 and device == "cpu":
             device = "cuda"
         root = str(Path(store.root).resolve())
-        param_space = {
-            "cell": tune.grid_search([asdict(c) for c in cells]), "root": root, "agent_steps": agent_steps,
-            "device": device, "cpus_per_trial": cpus_per_trial, "config_overrides": config_overrides or {},
-            "wandb": asdict(wandb) if wandb else None,
-        }
-        progress_cb = _Progress(len(cells), progress)
+        runs = [{**asdict(s), "sink": None} for s in specs]  # plain data: Tune's param space must be serialisable
+        param_space = {"run": tune.grid_search(runs), "root": root, "device": device, "cpus_per_trial": cpus_per_trial}
+        progress_cb = _Progress(len(specs), progress)
         tuner = tune.Tuner(
             tune.with_resources(_trial, {"cpu": cpus_per_trial, "gpu": gpus_per_trial}),
             param_space=param_space,
@@ -113,7 +111,8 @@ def run_ray(cells: list[Cell], store: Store, *, agent_steps: int | None, device:
         ray.shutdown()
 
     summary = Summary()
-    for cell in cells:
+    for spec in specs:
+        cell = spec.cell
         manifest = store.read_manifest(cell) or {"status": "failed", "reason": "the trial never started"}
         if manifest.get("status") == "running":  # left running: by a dead trial, or another process writes it now
             try:
@@ -140,12 +139,12 @@ class _Progress(tune.Callback):
 
     def on_trial_recover(self, iteration, trials, trial, **info):
         if self.bar is not None:
-            self.bar.set_postfix_str(f"retrying {trial.config['cell']['task']} seed {trial.config['cell']['seed']}", refresh=True)
+            self.bar.set_postfix_str(f"retrying {trial.config['run']['cell']['task']} seed {trial.config['run']['cell']['seed']}", refresh=True)
 
     def on_trial_error(self, iteration, trials, trial, **info):
         if self.bar is not None:
             self.bar.update(1)
-            self.bar.set_postfix_str(f"failed: {trial.config['cell']['task']}", refresh=True)
+            self.bar.set_postfix_str(f"failed: {trial.config['run']['cell']['task']}", refresh=True)
 
     def close(self):
         if self.bar is not None:

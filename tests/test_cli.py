@@ -61,6 +61,16 @@ def test_list_tasks_of_a_suite(capsys):
     assert "cartpole-balance" in out and "env frames" in out
 
 
+@pytest.mark.parametrize("argv", [["list"], ["run", "--algos", "nope"], ["show-config", "--algo", "td3@paper2018"]])
+def test_answers_without_importing_the_heavy_stacks(argv, tmp_path):
+    """bench list, show-config and input errors check names against the torch-free registry (issue 14, item 7)."""
+    code = ("import sys\nfrom bench.cli import main\nmain(sys.argv[1:])\n"
+            "print(' '.join(m for m in ('torch', 'dm_control', 'ray') if m in sys.modules) or 'none')")
+    proc = subprocess.run([sys.executable, "-c", code, *argv, *(["--out", str(tmp_path)] if argv[0] == "run" else [])],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.stdout.strip().splitlines()[-1] == "none"
+
+
 def test_bench_list_describes_every_variant_with_what_it_changes_and_its_source(capsys):
     """One line per variant: its description names a source (a paper table/figure/appendix, the official code or
     release, a commit), or says it is ours or a reconstruction."""

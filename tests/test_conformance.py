@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from algorithms import all_algo_ids, resolve
-from algorithms.base import Transition
 from algorithms.common.safe_state import load_state, save_state
+from runners.loop import Stepper
 from suites import get_suite
 
 # one cheap task per (action kind, observation kind)
@@ -40,15 +40,13 @@ def _build(algo_id, suite, task_name, seed):
 
 
 def _fill(agent, env, n, seed):
+    """``n`` random steps through the loop's stepping core; the observations seen."""
     env.action_space.seed(seed)
-    obs, _ = env.reset(seed=seed)
+    stepper = Stepper(env, agent, warmup=n, reset_seed=seed)
     observations = []
-    for _ in range(n):
-        action = env.action_space.sample()
-        next_obs, reward, terminated, truncated, _ = env.step(action)
-        agent.observe(Transition(obs, np.asarray(action), float(reward), next_obs, terminated, truncated))
-        observations.append(obs)
-        obs = next_obs if not (terminated or truncated) else env.reset()[0]
+    for t in range(n):
+        stepper.step(t)
+        observations.append(stepper.obs)
     return observations
 
 
@@ -101,3 +99,42 @@ def test_state_dict_round_trip_gives_identical_actions_and_update(algo_id, suite
         assert torch.equal(metrics_a[k], metrics_b[k]), k
     for k in params_a:
         assert torch.equal(params_a[k], params_b[k]), k
+
+
+LOOP_WARMUP, LOOP_STEPS = 300, 310  # as FILL: random steps first, then 10 agent steps with updates
+
+
+@pytest.fixture
+def tiny_tasks(monkeypatch):
+    """Every task at a 310-step budget with a 300-step warm-up, one evaluation episode at step 0 and at the end."""
+    import dataclasses
+
+    import runners.grid
+    import suites
+
+    original = suites.get_task
+
+    def tiny(suite, name):
+        task = original(suite, name)
+        return dataclasses.replace(task, agent_steps=LOOP_STEPS, eval_episodes=1, eval_every=LOOP_STEPS,
+                                   warmup_steps=LOOP_WARMUP)
+
+    monkeypatch.setattr(suites, "get_task", tiny)
+    monkeypatch.setattr(runners.grid, "get_task", tiny)
+
+
+@pytest.mark.parametrize("algo_id,suite,task", CASES)
+def test_runs_through_the_real_loop(algo_id, suite, task, tiny_tasks, tmp_path):
+    from results.store import Cell, Store
+    from runners.loop import train
+
+    overrides = dict(getattr(resolve(algo_id)[0], "conformance_overrides", {}))
+    manifest = train(Cell(suite, task, algo_id, 0), Store(tmp_path), progress=False,
+                     config_overrides=overrides)
+    assert manifest["status"] == "complete", manifest.get("reason")
+    assert manifest["warmup_steps"] == LOOP_WARMUP and manifest["updates"] == LOOP_STEPS - LOOP_WARMUP
+    store = Store(tmp_path)
+    cell = Cell(**manifest["cell"])
+    rows = store.read_evals(cell)
+    assert [int(r["step"]) for r in rows] == [0, LOOP_STEPS] and all(np.isfinite(float(r["return_mean"])) for r in rows)
+    assert (store.cell_dir(cell) / "agent_final.pt").exists() and not store.checkpoint_path(cell).exists()

@@ -42,10 +42,8 @@ def test_mrq_runs_from_pixels():
     """DMC cartpole-balance from 84x84 RGB, 3 stacked frames, action repeat 2: 300 steps, 200 updates
     (with encoder bursts) on CPU. Driven directly: the suite's 10-episode evaluations would render
     for minutes."""
-    import numpy as np
-
     from algorithms import resolve
-    from algorithms.base import Transition
+    from runners.loop import Stepper
 
     torch.set_num_threads(2)
     task = get_suite("dmc-visual").task("cartpole-balance")
@@ -55,20 +53,13 @@ def test_mrq_runs_from_pixels():
     torch.manual_seed(0)
     agent = cls(env.observation_space, env.action_space, cfg, "cpu", seed=0)
     assert agent.replay.frames.shape[1:] == (3, 84, 84)  # frames stored once, not stacks
-    obs, _ = env.reset(seed=0)
     env.action_space.seed(0)
-    updates = 0
+    stepper = Stepper(env, agent, warmup=100, reset_seed=0)
     for t in range(300):
-        action = env.action_space.sample() if t < 100 else agent.act(obs, explore=True)
-        next_obs, reward, terminated, truncated, _ = env.step(action)
-        agent.observe(Transition(obs, np.asarray(action), float(reward), next_obs, terminated, truncated))
-        obs = next_obs
-        if t >= 100:
-            metrics = agent.update(t)
-            updates += 1
-            assert all(torch.isfinite(v) for v in metrics.values())
+        metrics = stepper.step(t)
+        assert all(torch.isfinite(v) for v in metrics.values())
     env.close()
-    assert updates == 200 and agent.training_steps == 200
+    assert stepper.updates == 200 and agent.training_steps == 200
     assert "encoder_loss" in agent.update(300)  # training step 201: a burst of 50 encoder updates
 
 

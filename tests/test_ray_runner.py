@@ -12,6 +12,7 @@ import pytest
 
 from bench.cli import main
 from results.store import Cell, Store
+from runners.config import config_id
 
 TINY = ["--suite", "smoke", "--tasks", "Pendulum-v1", "--algos", "td3", "--quiet"]
 RAY = ["--runner", "ray", "--cpus-per-trial", "1"]
@@ -91,7 +92,7 @@ def test_wandb_offline_writes_metrics_to_the_run_directory(tmp_path, monkeypatch
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_SILENT", "true")
     assert main(["run", *TINY, "--steps", "2000", "--set", "start_steps=500", "--wandb", "--out", str(tmp_path)]) == 0
-    cell_dir = tmp_path / "runs/smoke/Pendulum-v1/td3/0"
+    cell_dir = Store(tmp_path).cell_dir(Cell("smoke", "Pendulum-v1", "td3", 0, config_id({"start_steps": 500})))
     manifest = json.loads((cell_dir / "manifest.json").read_text())
     run_id = manifest["wandb"]["run_id"]
     runs = list((cell_dir / "wandb").glob(f"offline-run-*-{run_id}"))

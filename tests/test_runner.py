@@ -8,8 +8,8 @@ from algorithms.td3 import TD3
 from bench.cli import build_parser, main
 from bench.errors import UserError
 from results.store import Cell, Store
-from runners.grid import make_plan
-from runners.local import run_local
+from runners.grid import RunSpec, make_plan
+from runners.local import _threads_per_worker, run_local
 
 
 def test_default_run_is_smoke_with_td3():
@@ -36,7 +36,7 @@ def test_diverged_cell_is_stored_failed_and_sweep_goes_on(tmp_path, monkeypatch)
 
     monkeypatch.setattr(TD3, "update", nan_update)
     cells = [Cell("smoke", "Pendulum-v1", "td3", 0), Cell("smoke", "cartpole-balance", "td3", 0)]
-    summary = run_local(cells, store, agent_steps=1200, device="cpu", progress=False)
+    summary = run_local([RunSpec(c, agent_steps=1200, progress=False) for c in cells], store)
     assert [c.task for c, _ in summary.failed] == ["Pendulum-v1"]
     assert [c.task for c in summary.completed] == ["cartpole-balance"]
     failed = store.read_manifest(cells[0])
@@ -63,5 +63,12 @@ def test_workers_run_cells_in_spawned_processes(tmp_path):
     store = Store(tmp_path)
     manifests = [json.loads(p.read_text()) for p in (tmp_path / "runs").glob("*/*/*/*/manifest.json")]
     assert len(manifests) == 4 and all(m["status"] == "complete" for m in manifests)
-    assert all(m["hardware"]["torch_threads"] == 1 for m in manifests)  # 2 cores / 2 workers
+    assert all(m["hardware"]["torch_threads"] == _threads_per_worker(2) for m in manifests)  # cores // workers, here
     assert len(store.read_evals(Cell("smoke", "cartpole-balance", "td3", 1))) == 6
+
+
+def test_threads_per_worker_divides_the_cores(monkeypatch):
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    assert [_threads_per_worker(w) for w in (1, 2, 3, 8, 16)] == [8, 4, 2, 1, 1]
+    monkeypatch.setattr("os.cpu_count", lambda: None)
+    assert _threads_per_worker(1) == 1

@@ -1,3 +1,2 @@
-"""ALM: networks and distribution helpers (networks.py), the window replay (replay.py), the agent and its
-ablation variants (agent.py)."""
-from algorithms.alm import agent  # noqa: F401  (registers alm and its variants)
+"""ALM: networks and distribution helpers (networks.py), the window replay (replay.py), the agent
+(agent.py); its Config and ablation variants (config.py, importable without torch)."""

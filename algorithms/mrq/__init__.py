@@ -1,3 +1,2 @@
-"""MR.Q: networks (networks.py), replay with subtrajectories and LAP (buffer.py), the agent, its
-schedule and the design-study variants (agent.py)."""
-from algorithms.mrq import agent  # noqa: F401  (registers mrq and its variants)
+"""MR.Q: networks (networks.py), replay with subtrajectories and LAP (buffer.py), the agent and its
+schedule (agent.py); its Config and design-study variants (config.py, importable without torch)."""

@@ -1,3 +1,3 @@
 """OMD (Optimal Model Design) and its MLE / VEP baselines: the agent (agent.py), its networks
-(networks.py), the implicit-function gradient (implicit.py) and the exact tabular study (tabular.py)."""
-from algorithms.omd import agent  # noqa: F401  (registers omd and its variants)
+(networks.py), the implicit-function gradient (implicit.py), the exact tabular study (tabular.py);
+its Config and variants (config.py, importable without torch)."""

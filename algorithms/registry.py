@@ -1,0 +1,154 @@
+"""The registry of algorithms and their named variants, importable without torch.
+
+Each algorithm's ``Config`` dataclass (paper defaults with source notes) and its variants live in a
+torch-free module (``algorithms/td3_config.py``, ``algorithms/mrq/config.py``, ...) that calls
+``register_algorithm`` and ``register_variant``; the agent class (torch) is named by its import path
+and imported only when a run needs it (``agent_class``). So ``bench list``, ``bench show-config``
+and every input error answer without loading torch.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+from bench.errors import UserError
+
+# the torch-free modules that register each algorithm and its variants
+CONFIG_MODULES = ("algorithms.alm.config", "algorithms.iqrl_config", "algorithms.mrq.config", "algorithms.omd.config",
+                  "algorithms.td3_config")
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    overrides: dict[str, Any]
+    description: str
+
+
+@dataclass(frozen=True)
+class AlgoInfo:
+    name: str
+    config: type  # the Config dataclass
+    agent: str  # "module:Class" of the Agent subclass
+    action_kinds: tuple[str, ...]
+    observation_kinds: tuple[str, ...]
+    # Config fields whose effect scales with the total budget (a schedule proportional to it). The agent
+    # contract never passes the budget, so every agent here declares none; a run's curve up to step k is
+    # then the same whatever its budget, and reduced-budget runs are comparable with published curves
+    # within their budget (analysis.curves). Recorded in every manifest.
+    budget_dependent_fields: tuple[str, ...] = ()
+
+
+_INFOS: dict[str, AlgoInfo] = {}
+_VARIANTS: dict[str, dict[str, Variant]] = {}
+
+
+def register_algorithm(name: str, config: type, *, agent: str, action_kinds: tuple[str, ...] = ("continuous",),
+                       observation_kinds: tuple[str, ...] = ("state",), budget_dependent_fields: tuple[str, ...] = ()) -> None:
+    if name in _INFOS:
+        raise ValueError(f"algorithm {name!r} registered twice")
+    if not dataclasses.is_dataclass(config):
+        raise TypeError(f"the Config of {name} must be a dataclass")
+    _INFOS[name] = AlgoInfo(name, config, agent, tuple(action_kinds), tuple(observation_kinds), tuple(budget_dependent_fields))
+    _VARIANTS.setdefault(name, {})
+
+
+def register_variant(algo: str, name: str, description: str, **overrides: Any) -> None:
+    """A named config override, e.g. ``register_variant("td3", "paper2018", "...", batch_size=100)``."""
+    fields = {f.name for f in dataclasses.fields(_INFOS[algo].config)}
+    unknown = set(overrides) - fields
+    if unknown:
+        raise TypeError(f"variant {algo}@{name} overrides unknown config fields {sorted(unknown)}")
+    _VARIANTS[algo][name] = Variant(name, dict(overrides), description)
+
+
+def infos() -> dict[str, AlgoInfo]:
+    for module in CONFIG_MODULES:
+        importlib.import_module(module)
+    return dict(_INFOS)
+
+
+def info(name: str) -> AlgoInfo:
+    known = infos()
+    if name not in known:
+        raise UserError(f"unknown algorithm {name!r}{_did_you_mean(name, known)}; valid: {_choices(known)}")
+    return known[name]
+
+
+def variants(algo: str) -> dict[str, Variant]:
+    infos()
+    return dict(_VARIANTS.get(algo, {}))
+
+
+def all_algo_ids() -> list[str]:
+    """Every runnable name: each algorithm and each ``algo@variant``."""
+    ids = []
+    for algo in sorted(infos()):
+        ids.append(algo)
+        ids.extend(f"{algo}@{v}" for v in sorted(variants(algo)))
+    return ids
+
+
+def check_algo_id(algo_id: str) -> AlgoInfo:
+    """The algorithm of ``'td3@paper2018'``; UserError for an unknown algorithm or variant."""
+    base, _, variant = algo_id.partition("@")
+    algo = info(base)
+    if variant and variant not in _VARIANTS[base]:
+        known = _VARIANTS[base]
+        raise UserError(f"unknown variant {variant!r} of {base}{_did_you_mean(variant, known)}; "
+                        f"valid: {_choices(known) or '(none)'}")
+    return algo
+
+
+def resolve_config(algo_id: str, overrides: dict[str, Any] | None = None) -> tuple[AlgoInfo, Any]:
+    """``'td3@paper2018'`` -> (its AlgoInfo, the Config with the variant's then ``overrides``' values).
+    Raises UserError for unknown names, unknown fields and values of the wrong type."""
+    algo = check_algo_id(algo_id)
+    base, _, variant = algo_id.partition("@")
+    merged: dict[str, Any] = dict(_VARIANTS[base][variant].overrides) if variant else {}
+    merged.update(overrides or {})
+    fields = {f.name for f in dataclasses.fields(algo.config)}
+    bad = set(merged) - fields
+    if bad:
+        raise UserError(f"unknown config field(s) {sorted(bad)} for {base}; valid: {_choices(fields)}")
+    defaults = algo.config()
+    for key, value in (overrides or {}).items():
+        _check_type(base, key, getattr(defaults, key), value)
+    config = dataclasses.replace(defaults, **merged)
+    validate = getattr(config, "validate", None)
+    if validate is not None:  # each Config owns its value ranges (algorithms/common/checks.py), checked when the plan is made
+        try:
+            validate()
+        except UserError as exc:
+            raise UserError(f"bad {algo_id} config value {exc}") from None
+    return algo, config
+
+
+def agent_class(name: str) -> type:
+    """The Agent subclass of algorithm ``name`` (imports its module, and so torch)."""
+    module, _, cls = info(name).agent.partition(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def _check_type(algo: str, key: str, default: Any, value: Any) -> None:
+    """Overrides must have the default's type (ints are accepted for floats, lists for tuples)."""
+    ok = {bool: lambda v: isinstance(v, bool),
+          int: lambda v: isinstance(v, int) and not isinstance(v, bool),
+          float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+          str: lambda v: isinstance(v, str),
+          tuple: lambda v: isinstance(v, (tuple, list))}.get(type(default), lambda v: True)
+    if not ok(value):
+        raise UserError(f"bad value {value!r} for {algo} config field {key!r}; valid: a {type(default).__name__} "
+                        f"like the default {default!r}")
+
+
+def _choices(options) -> str:
+    return ", ".join(sorted(options))
+
+
+def _did_you_mean(word: str, options) -> str:
+    close = difflib.get_close_matches(word, list(options), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
