@@ -257,13 +257,14 @@ def _distracted_pendulum_return(steps=6000, warmup=1000, seed=0, distractors=30,
 
 @pytest.mark.slow
 def test_iqrl_learns_pendulum_through_distractors():
-    """Random play scores about -1300 to -1650. Measured (seed 0, 6000 steps, 1 thread): iQRL -633 (-668 at
-    5000); frozen random encoder (enc_lr=0, no representation update) -1609 (never better than -1313): fails.
-    The release's +cos sign reaches -907 (-1152 at 5000): it still self-predicts (up to a sign), so it is not
-    the cripple this test rejects. On plain Pendulum (no distractors) the frozen encoder and the +cos sign both
-    learn (-796 / -206 vs -276), so the distractors are what makes the representation matter.
-    (measured under the seeding before bench/seeding.py's named streams; not re-measured since, threshold unchanged)"""
-    assert _distracted_pendulum_return() > -1000
+    """Random play scores about -1300 to -1650. Measured under the named seeding streams (bench/seeding.py;
+    6000 steps, 1 thread): iQRL -1021 / -1027 / -878 on seeds 0 / 1 / 2; a frozen random encoder (enc_lr=1e-12:
+    no representation learning) -1278 / -1372 on seeds 0 / 1: the mean over seeds 0 and 1 (-1024 vs -1325)
+    separates them. (Under the seeding before the named streams, seed 0 alone gave iQRL -633 and the frozen
+    encoder -1609.) The release's +cos sign still self-predicts (up to a sign), so it is not the cripple this
+    test rejects; on plain Pendulum (no distractors) the frozen encoder learns too, so the distractors are
+    what makes the representation matter."""
+    assert np.mean([_distracted_pendulum_return(seed=seed) for seed in (0, 1)]) > -1150
 
 
 def test_official_variant_sets_every_release_behaviour_the_readme_lists():
