@@ -40,6 +40,10 @@ class AlgoInfo:
     # then the same whatever its budget, and reduced-budget runs are comparable with published curves
     # within their budget (analysis.curves). Recorded in every manifest.
     budget_dependent_fields: tuple[str, ...] = ()
+    # Most torch threads one cell of this agent uses (None: the cores its runner gives it). Small networks
+    # are launch-bound: benchmarks/threads.py (2 cores, quiet) measured TD3 127.7 vs 63.6 updates/s and
+    # OMD 200.1 vs 51.1 with 1 vs 2 threads, MR.Q 8.92 vs 8.55; ALM 1.77 vs 2.04 keeps the cores.
+    max_torch_threads: int | None = None
 
 
 _INFOS: dict[str, AlgoInfo] = {}
@@ -47,12 +51,14 @@ _VARIANTS: dict[str, dict[str, Variant]] = {}
 
 
 def register_algorithm(name: str, config: type, *, agent: str, action_kinds: tuple[str, ...] = ("continuous",),
-                       observation_kinds: tuple[str, ...] = ("state",), budget_dependent_fields: tuple[str, ...] = ()) -> None:
+                       observation_kinds: tuple[str, ...] = ("state",), budget_dependent_fields: tuple[str, ...] = (),
+                       max_torch_threads: int | None = None) -> None:
     if name in _INFOS:
         raise ValueError(f"algorithm {name!r} registered twice")
     if not dataclasses.is_dataclass(config):
         raise TypeError(f"the Config of {name} must be a dataclass")
-    _INFOS[name] = AlgoInfo(name, config, agent, tuple(action_kinds), tuple(observation_kinds), tuple(budget_dependent_fields))
+    _INFOS[name] = AlgoInfo(name, config, agent, tuple(action_kinds), tuple(observation_kinds), tuple(budget_dependent_fields),
+                            max_torch_threads)
     _VARIANTS.setdefault(name, {})
 
 

@@ -54,6 +54,15 @@ def _threads_per_worker(workers: int) -> int:
     return max(1, (os.cpu_count() or 1) // max(1, workers))
 
 
+def cell_threads(algo: str, available: int) -> int:
+    """Torch threads of one cell: what its runner gives it, capped by the agent's ``max_torch_threads``
+    (algorithms.registry; measured by benchmarks/threads.py). Recorded in the manifest (hardware.torch_threads)."""
+    from algorithms.registry import info
+
+    cap = info(algo.partition("@")[0]).max_torch_threads
+    return max(1, min(available, cap)) if cap else max(1, available)
+
+
 def die_with_parent(parent_pid: int) -> None:
     """Worker initializer: end this process when ``parent_pid`` dies (Linux: PR_SET_PDEATHSIG; elsewhere a watch thread)."""
     try:
@@ -78,7 +87,7 @@ def run_cell(spec: RunSpec, root: str, threads: int) -> dict[str, Any]:
 
     from runners.loop import train_run
 
-    torch.set_num_threads(threads)
+    torch.set_num_threads(cell_threads(spec.cell.algo, threads))
     try:
         return train_run(spec, Store(root))
     except CellBusy as exc:

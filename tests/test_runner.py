@@ -9,7 +9,7 @@ from bench.cli import build_parser, main
 from bench.errors import UserError
 from results.store import Cell, Store
 from runners.grid import RunSpec, make_plan
-from runners.local import _threads_per_worker, run_local
+from runners.local import _threads_per_worker, cell_threads, run_local
 
 
 def test_default_run_is_smoke_with_td3():
@@ -63,7 +63,7 @@ def test_workers_run_cells_in_spawned_processes(tmp_path):
     store = Store(tmp_path)
     manifests = [json.loads(p.read_text()) for p in (tmp_path / "runs").glob("*/*/*/*/manifest.json")]
     assert len(manifests) == 4 and all(m["status"] == "complete" for m in manifests)
-    assert all(m["hardware"]["torch_threads"] == _threads_per_worker(2) for m in manifests)  # cores // workers, here
+    assert all(m["hardware"]["torch_threads"] == cell_threads("td3", _threads_per_worker(2)) for m in manifests)
     assert len(store.read_evals(Cell("smoke", "cartpole-balance", "td3", 1))) == 6
 
 
@@ -72,3 +72,8 @@ def test_threads_per_worker_divides_the_cores(monkeypatch):
     assert [_threads_per_worker(w) for w in (1, 2, 3, 8, 16)] == [8, 4, 2, 1, 1]
     monkeypatch.setattr("os.cpu_count", lambda: None)
     assert _threads_per_worker(1) == 1
+
+
+def test_small_agents_cap_their_torch_threads():
+    assert cell_threads("td3", 8) == cell_threads("td3@paper2018", 2) == cell_threads("omd", 4) == cell_threads("mrq", 2) == 1
+    assert cell_threads("alm", 8) == 8 and cell_threads("iqrl", 2) == 2 and cell_threads("td3", 0) == 1

@@ -83,7 +83,8 @@ class Config:
         checks.no_more_than(self, "lower", "upper")
 
 
-register_algorithm("mrq", Config, agent="algorithms.mrq.agent:MRQ", action_kinds=("continuous", "discrete"), observation_kinds=("state", "pixels"))
+register_algorithm("mrq", Config, agent="algorithms.mrq.agent:MRQ", action_kinds=("continuous", "discrete"), observation_kinds=("state", "pixels"),
+                   max_torch_threads=1)  # benchmarks/threads.py: 1 thread is as fast or faster
 
 # Design study (paper section 5.2, Table 2; spec section 12), each a config switch.
 _VARIANTS = {

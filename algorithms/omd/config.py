@@ -57,7 +57,8 @@ class Config:
         checks.non_negative(self, "cg_damping", "sac_target_entropy_scale")
 
 
-register_algorithm("omd", Config, agent="algorithms.omd.agent:OMD", action_kinds=("discrete", "continuous"), observation_kinds=("state",))
+register_algorithm("omd", Config, agent="algorithms.omd.agent:OMD", action_kinds=("discrete", "continuous"), observation_kinds=("state",),
+                   max_torch_threads=1)  # benchmarks/threads.py: 1 thread is as fast or faster
 
 register_variant("omd", "mle", "MLE baseline (Dyna): model trained by next-state + reward MSE, Q (or SAC) on model targets (paper Fig. 4 / "
                  "App. F; official --agent_type mle, --config.algo=mle)",
