@@ -58,14 +58,6 @@ def per_task(scores: pd.DataFrame, algo: str, value: str = "normalized", tasks: 
     return out, excluded
 
 
-def score_matrix(scores: pd.DataFrame, algo: str, value: str = "normalized") -> tuple[np.ndarray, list[str]]:
-    """(seeds x tasks) matrix of one algorithm, tasks sorted; every task needs the same seed count."""
-    values, _ = per_task(scores, algo, value)
-    if len({len(v) for v in values}) != 1:
-        raise ValueError(f"{algo}: unequal seed counts across tasks; use per_task")
-    return np.stack(values, axis=1), sorted(scores[scores["algo"] == algo]["task"].unique())
-
-
 def performance_profile(per_algo: dict[str, list[np.ndarray]], taus: np.ndarray, *, seed: int = 0,
                         reps: int = 2000) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """{algo: (fraction of runs with score > tau, ci_low, ci_high)} per tau: each task weighs 1/T (rliable's

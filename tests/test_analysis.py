@@ -6,7 +6,7 @@ import pytest
 from analysis.importers import import_mrq_results, import_td3_curves
 from analysis.load import COLUMNS, load_runs
 from analysis import stats
-from analysis.scores import add_normalized, final_scores, score_matrix
+from analysis.scores import add_normalized, final_scores, per_task
 from bench.errors import UserError
 from results.store import Cell, Store
 
@@ -124,5 +124,5 @@ def test_task_ci_and_final_scores():
                           "step": [0, 10, 0, 10], "return": [18.791, 3226.0, 18.791, 18.791]})
     scores = add_normalized(final_scores(table), {"gym": "gym-td3"})
     assert scores["normalized"].tolist() == pytest.approx([1.0, 0.0])
-    matrix, tasks = score_matrix(scores, "x")
-    assert matrix.shape == (2, 1) and tasks == ["Hopper-v4"]
+    tasks, excluded = per_task(scores, "x")
+    assert [len(t) for t in tasks] == [2] and excluded == 0
