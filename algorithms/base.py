@@ -16,8 +16,8 @@ import numpy as np
 import torch
 
 from algorithms import registry
-from bench.errors import UserError
-from bench.seeding import stream_seed
+from core.errors import UserError
+from core.seeding import stream_seed
 
 
 @dataclass

@@ -14,10 +14,10 @@ import importlib
 from dataclasses import dataclass
 from typing import Any
 
-from bench.errors import UserError
+from core.errors import UserError
 
 # the torch-free modules that register each algorithm and its variants
-CONFIG_MODULES = ("algorithms.alm.config", "algorithms.iqrl_config", "algorithms.mrq.config", "algorithms.omd.config",
+CONFIG_MODULES = ("algorithms.alm.config", "algorithms.iqrl.config", "algorithms.mrq.config", "algorithms.omd.config",
                   "algorithms.td3_config")
 
 

@@ -55,7 +55,7 @@ import pandas as pd
 from analysis import stats
 from analysis.importers import IMPORTED_PROTOCOLS
 from analysis.normalize import normalize
-from bench.errors import UserError
+from core.errors import UserError
 
 CLAIMS_DIR = Path(__file__).resolve().parent.parent / "results" / "reference" / "claims"
 CLAIM_COLUMNS = ["claim_id", "paper", "table", "cell", "suite", "task", "algo", "baseline", "protocol", "step", "metric",

@@ -19,7 +19,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.errors import UserError
+from core.errors import UserError
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.load import COLUMNS, empty_table
-from bench.errors import UserError
+from core.errors import UserError
 
 # MR.Q env-name prefixes -> our suites, with the action repeat that turns agent steps into frames
 _MRQ_SUITES = (("Dmc-visual-", "dmc-visual", 2), ("Dmc-", "dmc-proprio", 2), ("Gym-", "gym", 1), ("Atari-", "atari", 4))

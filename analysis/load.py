@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.errors import UserError
+from core.errors import UserError
 from results.names import safe_name
 from results.store import run_label
 

@@ -12,7 +12,7 @@ import csv
 import functools
 from pathlib import Path
 
-from bench.errors import UserError
+from core.errors import UserError
 
 REFERENCE_DIR = Path(__file__).resolve().parent.parent / "results" / "reference"
 NORMALIZATIONS = ("dmc", "gym-td3", "atari-hns")

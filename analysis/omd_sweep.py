@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.errors import UserError
+from core.errors import UserError
 
 SUITE = "omd-cartpole-sweep"
 _NAME = re.compile(r"^(?P<setting>.+)-qlr(?P<q_lr>[0-9.e+-]+)-tau(?P<tau>[0-9.e+-]+)$")

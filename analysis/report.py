@@ -28,7 +28,7 @@ from analysis.normalize import normalize
 from analysis.scores import final_scores, per_task, performance_profile, probability_of_improvement, sample_efficiency
 from analysis.tables import (aggregate_rows, design_study_table, digits_for, fmt, interval_text, mean_std_table, per_task_table,
                              seeds_text, write_table)
-from bench.errors import UserError
+from core.errors import UserError
 from results.names import inside, make_output_dir, safe_name
 from results.store import atomic_write_text, run_label
 

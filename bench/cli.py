@@ -27,7 +27,7 @@ os.environ.setdefault("PYOPENGL_PLATFORM", os.environ["MUJOCO_GL"])
 # machine, spinning made TD3's update 10x slower). Read once when torch loads libgomp: set it first.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from bench.errors import UserError  # noqa: E402
+from core.errors import UserError  # noqa: E402
 
 DEFAULT_SUITE = "smoke"
 DEFAULT_ALGOS = "td3"

@@ -10,7 +10,7 @@ import os
 import re
 from pathlib import Path
 
-from bench.errors import UserError
+from core.errors import UserError
 
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@+=,\[\] -]{0,199}")  # one component: no separators, no leading dot
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from bench.errors import UserError
+from core.errors import UserError
 
 EVAL_COLUMNS = ["step", "env_frames", "return_mean", "return_std", "returns", "wall_time"]
 DIAGNOSTIC_COLUMNS = ["step", "env_frames", "metric", "value"]  # long format: one row per metric per evaluation

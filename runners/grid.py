@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.errors import UserError
+from core.errors import UserError
 from results.store import Cell, Store
 from runners.config import ResolvedConfig, jsonable, resolve_run_config
 from suites import get_suite, get_task

@@ -36,9 +36,9 @@ import torch
 from algorithms.base import Agent, Transition, action_kind, observation_kind
 from algorithms.common.safe_state import load_state, save_state
 from algorithms.registry import info as algorithm_info
-from bench import seeding
-from bench.errors import Diverged, UserError
-from bench.provenance import provenance
+from core import seeding
+from core.errors import Diverged, UserError
+from core.provenance import provenance
 from results.store import Cell, Store, atomic_write
 from runners.config import ResolvedConfig, jsonable, resolve_run_config
 from runners.grid import RunSpec, conflict, incompatibility, resolve_task  # noqa: F401  (re-exported)

@@ -29,7 +29,7 @@ for _key, _value in QUIET_ENV.items():  # before ray is imported
 import ray  # noqa: E402
 from ray import tune  # noqa: E402
 
-from bench.errors import UserError  # noqa: E402
+from core.errors import UserError  # noqa: E402
 from results.lock import CellBusy, CellLock  # noqa: E402
 from results.store import Cell, Store  # noqa: E402
 from runners.grid import RunSpec  # noqa: E402

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import difflib
 
-from bench.errors import UserError
+from core.errors import UserError
 from suites.task import Suite, Task
 
 _SUITES: dict[str, Suite] = {}

@@ -7,7 +7,7 @@ from analysis.importers import import_mrq_results, import_td3_curves
 from analysis.load import COLUMNS, load_runs
 from analysis import stats
 from analysis.scores import add_normalized, final_scores, per_task
-from bench.errors import UserError
+from core.errors import UserError
 from results.store import Cell, Store
 
 MRQ_FIXTURE = (

@@ -3,7 +3,7 @@ manifest's config is what ran, each value with its source; seeds come from one S
 import json
 
 from analysis.load import load_runs
-from bench import seeding
+from core import seeding
 from bench.cli import main
 from results.store import Cell, Store, run_label
 from runners.config import config_id, resolve_run_config
@@ -60,7 +60,7 @@ def test_stored_run_of_another_config_is_refused_not_skipped(tmp_path):
     store.write_manifest(cell, {"status": "complete", "config": config, "config_sources": resolved.sources,
                                 "protocol": resolve_task(cell, 300).protocol()})
     import pytest
-    from bench.errors import UserError
+    from core.errors import UserError
 
     with pytest.raises(UserError, match="another config \\(batch_size 64 vs 256\\)"):
         make_plan("smoke", ["td3"], ["Pendulum-v1"], [0], store, agent_steps=300)

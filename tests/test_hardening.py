@@ -11,7 +11,7 @@ import torch
 from algorithms.common.replay import TransitionReplay
 from algorithms.common.safe_state import decode, encode, load_state, save_state
 from bench.cli import main
-from bench.errors import UserError
+from core.errors import UserError
 from results.store import Cell, Store
 
 SMOKE = ["--suite", "smoke", "--tasks", "Pendulum-v1", "--algos", "td3", "--quiet"]

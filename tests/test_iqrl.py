@@ -7,7 +7,7 @@ import torch
 
 from algorithms import resolve
 from algorithms.base import Transition
-from algorithms.iqrl import FSQ, RANK_TOLERANCES, codebook_usage, latent_rank
+from algorithms.iqrl.agent import FSQ, RANK_TOLERANCES, codebook_usage, latent_rank
 from results.store import Cell, Store
 from runners.loop import Stepper, resolve_config, train
 from suites import get_suite
@@ -257,7 +257,7 @@ def _distracted_pendulum_return(steps=6000, warmup=1000, seed=0, distractors=30,
 
 @pytest.mark.slow
 def test_iqrl_learns_pendulum_through_distractors():
-    """Random play scores about -1300 to -1650. Measured under the named seeding streams (bench/seeding.py;
+    """Random play scores about -1300 to -1650. Measured under the named seeding streams (core/seeding.py;
     6000 steps, 1 thread): iQRL -1021 / -1027 / -878 on seeds 0 / 1 / 2; a frozen random encoder (enc_lr=1e-12:
     no representation learning) -1278 / -1372 on seeds 0 / 1: the mean over seeds 0 and 1 (-1024 vs -1325)
     separates them. (Under the seeding before the named streams, seed 0 alone gave iQRL -633 and the frozen

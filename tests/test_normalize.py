@@ -4,7 +4,7 @@ import math
 import pytest
 
 from analysis.normalize import atari_55_game_subset, atari_table, conflicts, normalize
-from bench.errors import UserError
+from core.errors import UserError
 from suites import get_suite
 
 

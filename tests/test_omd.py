@@ -249,7 +249,7 @@ def test_omd_learns_cartpole_and_fails_without_its_implicit_model_gradient(tmp_p
     Measured, seed 0: OMD evaluations 19, 19, 131, 234, 228, 217 (mean of the last two 222); with the model
     gradient zeroed (Q learns from the frozen initial model, r_hat ~ 0, s'_hat ~ 0) 19, 18, 15, 17, 21, 13
     (mean of the last two 17). Threshold 100 on the mean of the last two evaluations.
-    (measured under the seeding before bench/seeding.py's named streams; not re-measured since, threshold unchanged)"""
+    (measured under the seeding before core/seeding.py's named streams; not re-measured since, threshold unchanged)"""
     torch.set_num_threads(1)
     if crippled:
         import algorithms.omd.agent as omd_agent
@@ -265,7 +265,7 @@ def test_bad_string_settings_are_one_line_user_errors_at_construction():
     import gymnasium as gym
 
     from algorithms import resolve
-    from bench.errors import UserError
+    from core.errors import UserError
 
     env = gym.make("CartPole-v1")
     for field, value in (("agent_type", "sarsa"), ("inverse_jacobian", "exact")):

@@ -18,7 +18,7 @@ from analysis.importers import import_alm_scores, import_iqrl_csvs, import_refer
 from analysis.load import protocol_fields
 from analysis.report import build, gather
 from bench.cli import main
-from bench.errors import UserError
+from core.errors import UserError
 from results.store import Cell, Store
 
 # ------------------------------------------------------------------------------------ importers

@@ -6,7 +6,7 @@ import torch
 
 from algorithms.td3 import TD3
 from bench.cli import build_parser, main
-from bench.errors import UserError
+from core.errors import UserError
 from results.store import Cell, Store
 from runners.grid import RunSpec, make_plan
 from runners.local import _threads_per_worker, cell_threads, run_local

@@ -66,7 +66,7 @@ from algorithms.alm.replay import WindowReplay
 from algorithms.base import Agent, Transition, register
 from algorithms.alm.config import Config  # the paper defaults and the variants, importable without torch
 from algorithms.common.nets import polyak_update
-from bench.errors import UserError
+from core.errors import UserError
 
 ACTOR_OBJECTIVES = ("lambda_svg", "td")
 

@@ -10,7 +10,7 @@ import dataclasses
 import math
 from typing import Any
 
-from bench.errors import UserError
+from core.errors import UserError
 
 
 class ConfigValueError(UserError):

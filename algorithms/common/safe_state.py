@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench.errors import UserError
+from core.errors import UserError
 
 _ARRAY = "__numpy_array__"  # marker key of an encoded numpy array
 

@@ -47,7 +47,7 @@ from algorithms.omd.config import Config  # the paper defaults and the variants,
 from algorithms.common.nets import polyak_update
 from algorithms.common.replay import TransitionReplay
 from algorithms.omd.implicit import implicit_gradient
-from bench.errors import UserError
+from core.errors import UserError
 from algorithms.omd.networks import Critic, Model, QNetwork, RandomValues, TanhGaussianPolicy, Temperature
 
 AGENT_TYPES = ("omd", "mle", "vep")

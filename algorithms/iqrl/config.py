@@ -1,7 +1,7 @@
 """iqrl: the config (defaults = paper / official code, each with its source) and the named variants.
 
 Importable without torch, so ``bench list`` and input errors answer at once; the agent is
-``algorithms.iqrl:IQRL``, imported only when a run needs it.
+``algorithms.iqrl.agent:IQRL``, imported only when a run needs it.
 """
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ class Config:
         checks.non_negative(self, "enc_weight_decay", "grad_clip_norm", "proj_dim", "exploration_noise_start",
                             "exploration_noise_end", "policy_noise", "noise_clip", "random_episodes", "diagnostics_batch")
 
-register_algorithm("iqrl", Config, agent="algorithms.iqrl:IQRL", action_kinds=("continuous",), observation_kinds=("state",))
+register_algorithm("iqrl", Config, agent="algorithms.iqrl.agent:IQRL", action_kinds=("continuous",), observation_kinds=("state",))
 
 # Ablations of the paper's figures (reference folders in shared/reference/iqrl: names in quotes).
 register_variant("iqrl", "no-fsq", "no quantization ('iQRL-no-normalization' in the paper draft figures norm-ablation / rank-comparison; "

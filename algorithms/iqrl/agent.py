@@ -58,11 +58,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from algorithms.base import Agent, Transition, register
-from algorithms.iqrl_config import Config  # the paper defaults and the variants, importable without torch
+from algorithms.iqrl.config import Config  # the paper defaults and the variants, importable without torch
 from algorithms.common.nets import EnsembleLinear, polyak_update
 from algorithms.common.safe_state import load_state
 from algorithms.mrq.buffer import MRQReplay
-from bench.errors import UserError
+from core.errors import UserError
 
 RANK_TOLERANCES = (1e-1, 1e-2, 1e-3)  # utils/helper.py calc_rank: atol = rtol at these three values (rank-0/1/2)
 
