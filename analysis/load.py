@@ -37,13 +37,17 @@ def empty_table() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=kinds.get(c, "float64")) for c in COLUMNS})
 
 
-def load_runs(root: str | Path = "results", *, include_incomplete: bool = False) -> pd.DataFrame:
-    """Every evaluation row of every cell under ``root/runs`` (complete cells only, unless asked)."""
+def load_runs(root: str | Path = "results", *, include_incomplete: bool = False, exclude: set[Path] | frozenset = frozenset()
+              ) -> pd.DataFrame:
+    """Every evaluation row of every cell under ``root/runs`` (complete cells only, unless asked), but the
+    cell folders in ``exclude``."""
     runs = Path(root) / "runs"
     if not runs.is_dir():
         raise UserError(f"no results store at {runs}; run 'bench run' first or pass the right --runs directory")
     rows = []
     for manifest in load_manifests(root, include_incomplete=include_incomplete):
+        if manifest["_dir"] in exclude:
+            continue
         manifest_path = manifest["_dir"] / "manifest.json"
         try:
             cell, protocol_id = manifest["cell"], manifest["protocol"]["protocol_id"]

@@ -48,13 +48,26 @@ class Inputs:
     runs_dirs: list[Path] = field(default_factory=list)
     studies: list[Path] = field(default_factory=list)  # raw study outputs (omd_tabular_runs.csv) for their own figures
     failed: list[dict] = field(default_factory=list)  # manifests of failed cells (diverged): counted in the tables
+    notes: list[str] = field(default_factory=list)  # what the reader should know about the inputs (cells read once)
+
+
+EVIDENCE_STORE = Path("results/evidence")  # our committed runs (make evidence), read by default beside results/
+
+
+def _cell_key(manifest: dict) -> tuple:
+    cell = manifest.get("cell") or {}
+    return (cell.get("suite"), cell.get("task"), cell.get("algo"), cell.get("config_id", ""), cell.get("seed"))
 
 
 def gather(runs: list[str | Path] | None, references: list[str | Path] | None) -> Inputs:
-    """Our runs (default ``results/``; a missing default store is skipped) plus imported data."""
+    """Our runs plus imported data. By default the stores are ``results/`` and the committed evidence
+    ``results/evidence/`` (each skipped when missing); both are "our runs". One cell (suite, task, algo,
+    config, seed) is never read twice: given explicitly in two stores it is an error naming both; by
+    default the evidence copy of a cell that ``results/`` also holds is left out and ``notes`` says so."""
     explicit = bool(runs)
-    runs_dirs = [Path(r) for r in (runs or ["results"])]
-    frames, manifests, protocols, studies, failed = [], [], {}, [], []
+    runs_dirs = [Path(r) for r in (runs or ["results", EVIDENCE_STORE])]
+    frames, manifests, protocols, studies, failed, notes = [], [], {}, [], [], []
+    seen: dict[tuple, Path] = {}
     for d in runs_dirs:
         for f in sorted((d / "studies").rglob("omd_tabular_runs.csv")):
             frames.append(import_omd_tabular(f))
@@ -63,17 +76,26 @@ def gather(runs: list[str | Path] | None, references: list[str | Path] | None) -
             if explicit and not (d / "studies").is_dir():
                 raise UserError(f"{d}: not a results store (no {d / 'runs'} folder); pass the --out folder of 'bench run'")
             continue
-        frames.append(load_runs(d))
         everything = load_manifests(d, include_incomplete=True)
-        manifests += [m for m in everything if m.get("status") == "complete"]
-        failed += [m for m in everything if m.get("status") == "failed"]
+        repeated = {_cell_key(m): m["_dir"] for m in everything if _cell_key(m) in seen}
+        if repeated and explicit:
+            key, where = next(iter(repeated.items()))
+            raise UserError(f"{where}: the same cell as {seen[key]} (one cell is never counted twice); valid: stores "
+                            f"that hold different cells")
+        if repeated:
+            notes.append(f"{len(repeated)} cell(s) of {d} also in {seen[next(iter(repeated))].parents[4]}: read from there only")
+        keep = [m for m in everything if _cell_key(m) not in repeated]
+        seen.update({_cell_key(m): m["_dir"] for m in keep})
+        frames.append(load_runs(d, exclude={m["_dir"] for m in everything if _cell_key(m) in repeated}))
+        manifests += [m for m in keep if m.get("status") == "complete"]
+        failed += [m for m in keep if m.get("status") == "failed"]
         protocols.update(run_protocols(d))
     for r in references or []:
         frames.append(import_reference(r))
         studies += sorted(Path(r).rglob("omd_tabular_runs.csv"))
     frames = [f for f in frames if not f.empty]
     data = pd.concat(frames, ignore_index=True)[COLUMNS] if frames else empty_table()
-    return Inputs(data, manifests, protocols, runs_dirs, studies, failed)
+    return Inputs(data, manifests, protocols, runs_dirs, studies, failed, notes)
 
 
 def _curves(data: pd.DataFrame, value: str, *, max_points: int = 60) -> pd.DataFrame:
@@ -257,10 +279,11 @@ def build(inputs: Inputs, out: str | Path = "results/report", *, claims_files=No
         sections.append((suite, sub, final, aggregates, sources, _compute(inputs.manifests, suite, out), norm, failed))
     for i, study in enumerate(inputs.studies):
         written += _omd_tabular_figures(pd.read_csv(study), out / "omd-tabular", "" if i == 0 else f"_{i}")
-    status = reproduction_status(data, inputs)
+    status = reproduction_status(data, inputs, load_claims(claims_files))
     if not status.empty:
         written += write_table(status, out / "reproduction", "reproduction status: our runs' learning curves against the published runs "
-                                                             "of the same algorithm and task (bench check --against)")
+                                                             "of the same algorithm and task (bench check --against), else against "
+                                                             "published point claims within their budget")
     verdicts = verdict_table(check(load_claims(claims_files), data, inputs.protocols, seed=seed, reps=reps))
     written += write_table(verdicts.assign(**{c: verdicts[c].map(lambda x: "" if pd.isna(x) else f"{x:.4g}")
                                               for c in ("estimate", "diff_low", "diff_high", "detectable")}),
@@ -458,17 +481,19 @@ code { font-size: 12px; } .figs img { max-width: 900px; } figure { margin: 1em 0
 """
 
 
-def reproduction_status(data: pd.DataFrame, inputs: Inputs) -> pd.DataFrame:
+def reproduction_status(data: pd.DataFrame, inputs: Inputs, claims: list | None = None) -> pd.DataFrame:
     """Per published (algorithm, suite): "matches published up to step k (n seeds)", "differs from step k
-    (task)", "not comparable: ..." or "not yet run", from ``analysis.curves`` (protocol differences are
-    accepted and stated, as a reviewer reading the table needs the comparison, not a refusal)."""
+    (task)", "not comparable: ..." or "not yet run", from ``analysis.curves``; then per (algorithm, suite)
+    of our runs that no published curve covers, the published point claims at steps within its budget
+    ("consistent with the published value at step k (n seeds)" / "differs at step k (task)"), else "no
+    published curve or claim". Protocol differences are accepted and stated, as a reviewer reading the
+    table needs the comparison, not a refusal; never written by hand (README block: ``bench status``)."""
     from analysis import curves
 
     cols = ["published", "suite", "our algo", "status", "detail"]
     published = data[data["source"].str.startswith("published:") & data["algo"].map(curves._is_published_label)]
-    if published.empty:
-        return pd.DataFrame(columns=cols)
-    verdicts = curves.check_curves(data, inputs.protocols, curves.declarations(inputs.manifests), allow_protocol_mismatch=True)
+    verdicts = curves.check_curves(data, inputs.protocols, curves.declarations(inputs.manifests), allow_protocol_mismatch=True) \
+        if not published.empty else []
     rows = []
     for (algo, pid), g in published.groupby(["algo", "protocol_id"], sort=True):
         mine = [v for v in verdicts if v.published == pid and curves._base(v.algo) == curves._base(algo)]
@@ -488,7 +513,37 @@ def reproduction_status(data: pd.DataFrame, inputs: Inputs) -> pd.DataFrame:
             else:
                 status, detail = "not comparable", cells[0].detail
             rows.append({"published": f"{algo} ({pid})", "suite": g["suite"].iloc[0], "our algo": ours or "-", "status": status, "detail": detail})
+    covered = {(r["suite"], r["our algo"]) for r in rows if r["status"] not in ("not yet run", "not comparable")}
+    covered |= {(v.suite, v.algo) for v in verdicts if v.verdict in (curves.MATCHES, curves.DIFFERS)}
+    rows += _claim_status(data[data["source"] == "runs"], inputs, claims, covered)
     return pd.DataFrame(rows, columns=cols)
+
+
+def _claim_status(ours: pd.DataFrame, inputs: Inputs, claims: list | None, covered: set) -> list[dict]:
+    """Status rows of our (algorithm, suite) cells from published point claims (single tasks, within budget)."""
+    from analysis import claims as cl
+
+    rows = []
+    claims = [c for c in (claims if claims is not None else load_claims()) if c.task != "*"]
+    known = {**cl.IMPORTED_PROTOCOLS, **inputs.protocols}
+    for (suite, algo), g in ours.groupby(["suite", "algo"], sort=True):
+        if (suite, algo) in covered:
+            continue
+        budget = int(g["step"].max())
+        mine = [c for c in claims if c.suite == suite and c.algo == algo and c.step <= budget]
+        verdicts = [v for v in cl.check(mine, g, inputs.protocols, allow_protocol_mismatch=True, reps=200)
+                    if v.verdict in (cl.CONSISTENT, cl.INCONSISTENT)]
+        if not verdicts:
+            rows.append({"published": "-", "suite": suite, "our algo": algo, "status": "no published curve or claim",
+                         "detail": f"{g['task'].nunique()} task(s), {g.groupby('task')['seed'].nunique().min()} seeds or more, to step {budget:,}"})
+            continue
+        for v in sorted(verdicts, key=lambda v: (v.claim.task, v.claim.step)):
+            diffs = sorted({d for pid in g["protocol_id"].unique() for d in cl._protocol_differences(v.claim, known.get(pid))})
+            status = (f"consistent with the published value at step {v.claim.step:,} ({v.n_seeds} seeds)" if v.verdict == cl.CONSISTENT
+                      else f"differs at step {v.claim.step:,} ({v.claim.task})")
+            rows.append({"published": f"{v.claim.paper}, {v.claim.table}: {v.claim.cell}", "suite": suite, "our algo": algo,
+                         "status": status, "detail": v.detail + (f" Protocol differs: {'; '.join(diffs)}." if diffs else "")})
+    return rows
 
 
 def _html(sections: list[str], verdicts: pd.DataFrame, status: pd.DataFrame | None = None) -> str:
@@ -503,7 +558,9 @@ def _html(sections: list[str], verdicts: pd.DataFrame, status: pd.DataFrame | No
             f"<style>{_STYLE}</style></head><body><h1>latentbench leaderboard</h1><p>suites: {nav} · <a href=\"#claims\">claims</a></p>"
             + "".join(sections)
             + (f'<section id="reproduction"><h2>Reproduction status</h2><p>Our runs\' learning curves against the published runs of the '
-               f'same algorithm and task, step by step (Welch t, Bonferroni over steps: 5% false "differs" per cell).</p>'
+               f'same algorithm and task, step by step (Welch t, Bonferroni over steps: 5% false "differs" per cell); where no '
+               f'published curve exists, against the published point claims within the run\'s budget (bench check\'s rule, 5% '
+               f'two-sided). Protocol differences are stated, not refused.</p>'
                f'{_table([[(c, str(v), str(v)) for c, v in r.items()] for r in status.to_dict("records")], "reproduction-table")}</section>'
                if status is not None and not status.empty else "")
             + f'<section id="claims"><h2>Published claims</h2><p>{html.escape(summary)} (claims without any matching data are listed only in '

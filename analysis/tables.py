@@ -18,12 +18,18 @@ def _tex(text: str) -> str:
     return "".join(_LATEX_SPECIAL.get(c, c) for c in str(text))
 
 
+def markdown_table(df: pd.DataFrame) -> list[str]:
+    """The lines of a Markdown table; every cell already formatted as text."""
+    df = df.astype(str)
+    md = ["| " + " | ".join(df.columns) + " |", "|" + "|".join("---" for _ in df.columns) + "|"]
+    return md + ["| " + " | ".join(v.replace("|", "\\|") for v in row) + " |" for row in df.itertuples(index=False)]
+
+
 def write_table(df: pd.DataFrame, base: Path, caption: str = "") -> list[Path]:
     """``base.csv``, ``base.md`` and ``base.tex``; every cell already formatted as text."""
     df = df.astype(str)
     cols = list(df.columns)
-    md = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
-    md += ["| " + " | ".join(v.replace("|", "\\|") for v in row) + " |" for row in df.itertuples(index=False)]
+    md = markdown_table(df)
     tex = [r"\begin{table}[t]", r"\centering"]
     if caption:
         tex.append(r"\caption{" + _tex(caption) + "}")
