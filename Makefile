@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup bench test test-fast evidence clean-venv
+.PHONY: setup bench test test-fast lint format evidence clean-venv
 
 # Installs the pinned set (constraints.txt pins the CPU torch build, so no CUDA download).
 $(STAMP): pyproject.toml constraints.txt
@@ -19,6 +19,15 @@ bench: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest
+
+# ruff (config in pyproject.toml): lint rules, import order, and the formatter's layout; CI runs it before the tests.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
 
 test-fast: $(STAMP)
 	$(VENV)/bin/python -m pytest -m "not slow"
