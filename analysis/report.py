@@ -386,8 +386,8 @@ def _section(suite, sub, final, aggregates, sources, compute, norm, failed, stud
         board.append([("algo", algo, algo), ("source", sources.get(algo, ""), sources.get(algo, "")),
                       ("tasks", f"{f['task'].nunique()} of {tasks_total}", f["task"].nunique()),
                       ("seeds per cell", seeds_col, seeds.min()), *columns,
-                      ("params", _num(c["params"].median() if len(c) else None, 0), c["params"].median() if len(c) else -1),
-                      ("updates/s", _num(c["updates_per_sec"].median() if len(c) else None, 1), c["updates_per_sec"].median() if len(c) else -1),
+                      ("params", _num(_median(c, "params"), 0), _median(c, "params", -1)),
+                      ("updates/s", _num(_median(c, "updates_per_sec"), 1), _median(c, "updates_per_sec", -1)),
                       ("wall-clock h (sum)", _num(c["wall_clock_s"].sum() / 3600 if len(c) else None, 2), c["wall_clock_s"].sum() if len(c) else -1)])
     cells = []
     digits = {task: digits_for(g["return"]) for task, g in final.groupby("task")}
@@ -413,8 +413,8 @@ def _section(suite, sub, final, aggregates, sources, compute, norm, failed, stud
                       ("normalized", fmt(nrm.mean(), 3) if norm and len(nrm) else "", nrm.mean() if norm and len(nrm) else 0),
                       ("seeds", seeds_text(len(ok), len(v) - len(ok), failed.get((task, algo), 0)), len(ok)),
                       ("step", f"{int(f['step'].max()):,}", int(f["step"].max())),
-                      ("params", _num(c["params"].median() if len(c) else None, 0), c["params"].median() if len(c) else -1),
-                      ("updates/s", _num(c["updates_per_sec"].median() if len(c) else None, 1), c["updates_per_sec"].median() if len(c) else -1),
+                      ("params", _num(_median(c, "params"), 0), _median(c, "params", -1)),
+                      ("updates/s", _num(_median(c, "updates_per_sec"), 1), _median(c, "updates_per_sec", -1)),
                       ("runs", links, None), ("reproduce", f"<code>{html.escape(command)}</code>" if command else "", None)])
     imgs = "".join(f'<figure><img src="{html.escape(f)}" alt="{html.escape(_caption(f))}"><figcaption>{html.escape(_caption(f))}</figcaption></figure>'
                    for f in figures if f.endswith(".svg"))
@@ -426,6 +426,12 @@ def _section(suite, sub, final, aggregates, sources, compute, norm, failed, stud
             f'<a href="{html.escape(suite)}/scores.tex">tex</a></p>'
             f"<h3>Leaderboard</h3>{_table(board, 'board-' + suite)}<h3>Cells (final = each run's budget)</h3>{_table(cells, 'cells-' + suite)}"
             f'<div class="figs">{imgs}</div></section>')
+
+
+def _median(compute: pd.DataFrame, column: str, missing=None):
+    """Median of a compute column over the cells that recorded it (published rows record none)."""
+    values = pd.to_numeric(compute[column], errors="coerce").dropna() if len(compute) else ()
+    return float(np.median(values)) if len(values) else missing
 
 
 def _num(x, digits: int) -> str:
