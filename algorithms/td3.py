@@ -27,8 +27,7 @@ from algorithms.base import Agent, Transition, register
 from algorithms.td3_config import Config  # the paper defaults and the variants, importable without torch
 from algorithms.common.nets import EnsembleMLP, mlp, polyak_update
 from algorithms.common.replay import TransitionReplay
-
-
+from algorithms.common.seed_batch import Stacked, set_grads, stack_batches
 
 
 class Actor(nn.Module):
@@ -58,6 +57,25 @@ class Critic(nn.Module):
 
     def q1(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         return self.heads.member(torch.cat([obs, action], dim=-1), 0)
+
+
+# The losses once, for the agent's update and for a seed batch's vmapped update (modules or functional calls).
+def td3_target(actor_target, critic_target, b, noise, policy_noise: float, noise_clip: float, max_action: float,
+               discount: float) -> torch.Tensor:
+    """r + not_done * discount * min(Q1', Q2')(s', clip(pi'(s') + clip(noise * policy_noise)))."""
+    noise = (noise * policy_noise).clamp(-noise_clip, noise_clip)
+    next_action = (actor_target(b.next_obs) + noise).clamp(-max_action, max_action)
+    return b.reward + b.not_done * discount * torch.min(*critic_target(b.next_obs, next_action))
+
+
+def td3_critic_loss(critic, obs, action, target_q) -> tuple[torch.Tensor, torch.Tensor]:
+    """(MSE(Q1) + MSE(Q2), mean Q1)."""
+    q1, q2 = critic(obs, action)
+    return F.mse_loss(q1, target_q) + F.mse_loss(q2, target_q), q1.mean()
+
+
+def td3_actor_loss(actor, q1, obs) -> torch.Tensor:
+    return -q1(obs, actor(obs)).mean()
 
 
 @register("td3")
@@ -95,23 +113,19 @@ class TD3(Agent):
         cfg = self.config
         self.total_it += 1
         b = self.replay.sample(cfg.batch_size, self.torch_gen)
+        noise = torch.randn(b.action.shape, generator=self.torch_gen, device=self.device)
 
         with torch.no_grad():
-            noise = torch.randn(b.action.shape, generator=self.torch_gen, device=self.device)
-            noise = (noise * self.policy_noise).clamp(-self.noise_clip, self.noise_clip)
-            next_action = (self.actor_target(b.next_obs) + noise).clamp(-self.max_action, self.max_action)
-            target_q = torch.min(*self.critic_target(b.next_obs, next_action))
-            target_q = b.reward + b.not_done * cfg.discount * target_q
-
-        q1, q2 = self.critic(b.obs, b.action)
-        critic_loss = F.mse_loss(q1, target_q) + F.mse_loss(q2, target_q)
+            target_q = td3_target(self.actor_target, self.critic_target, b, noise, self.policy_noise, self.noise_clip,
+                                  self.max_action, cfg.discount)
+        critic_loss, q1 = td3_critic_loss(self.critic, b.obs, b.action, target_q)
         self.critic_opt.zero_grad(set_to_none=True)
         critic_loss.backward()
         self.critic_opt.step()
-        metrics = {"critic_loss": critic_loss.detach(), "q1": q1.detach().mean()}
+        metrics = {"critic_loss": critic_loss.detach(), "q1": q1.detach()}
 
         if self.total_it % cfg.policy_freq == 0:
-            actor_loss = -self.critic.q1(b.obs, self.actor(b.obs)).mean()
+            actor_loss = td3_actor_loss(self.actor, self.critic.q1, b.obs)
             self.actor_opt.zero_grad(set_to_none=True)
             actor_loss.backward()
             self.actor_opt.step()
@@ -125,3 +139,66 @@ class TD3(Agent):
 
     def load_extra_state(self, state: dict) -> None:
         self.total_it = state["total_it"]
+
+
+class TD3SeedBatch:
+    """S TD3 agents (one task, S seeds) updated as one vmapped computation (algorithms/common/seed_batch.py).
+
+    ``update`` is S agents' ``update`` at once: each seed samples its batch and target noise from its own
+    generator (as TD3.update does), then the target, critic and actor losses run under vmap over the seed
+    dimension and one fused Adam steps the stacked parameters. Returns per-seed metrics of shape (S,).
+    """
+
+    def __init__(self, agents: list[TD3]):
+        first = agents[0]
+        if any(a.config != first.config or a.device != first.device for a in agents):
+            raise ValueError("a seed batch holds agents of one config on one device")
+        self.agents, self.config, self.total_it = agents, first.config, first.total_it
+        self.actor, self.critic = Stacked([a.actor for a in agents], True), Stacked([a.critic for a in agents], True)
+        self.actor_target = Stacked([a.actor_target for a in agents], False)
+        self.critic_target = Stacked([a.critic_target for a in agents], False)
+        fused = first.device.type in ("cuda", "cpu")
+        self.actor_opt = torch.optim.Adam(self.actor.tensors(), lr=self.config.lr, fused=fused)
+        self.critic_opt = torch.optim.Adam(self.critic.tensors(), lr=self.config.lr, fused=fused)
+        consts = (first.policy_noise, first.noise_clip, first.max_action, self.config.discount)
+
+        def target(actor_t, critic_t, b, noise):
+            return td3_target(lambda o: self.actor_target.call(actor_t, o), lambda o, a: self.critic_target.call(critic_t, o, a),
+                              b, noise, *consts)
+
+        def critic_loss(critic_p, obs, action, target_q):
+            return td3_critic_loss(lambda o, a: self.critic.call(critic_p, o, a), obs, action, target_q)
+
+        def actor_loss(actor_p, critic_p, obs):
+            return td3_actor_loss(lambda o: self.actor.call(actor_p, o), lambda o, a: self.critic.call(critic_p, o, a, method="q1"), obs)
+
+        self._target = torch.func.vmap(target)
+        self._critic_grad = torch.func.vmap(torch.func.grad_and_value(critic_loss, has_aux=True))
+        self._actor_grad = torch.func.vmap(torch.func.grad_and_value(actor_loss))
+
+    def update(self, step: int) -> dict[str, torch.Tensor]:
+        cfg = self.config
+        self.total_it += 1
+        batches, noises = [], []
+        for a in self.agents:  # per-seed draws, in TD3.update's order
+            a.total_it = self.total_it
+            batches.append(a.replay.sample(cfg.batch_size, a.torch_gen))
+            noises.append(torch.randn(batches[-1].action.shape, generator=a.torch_gen, device=a.device))
+        b, noise = stack_batches(batches), torch.stack(noises)
+        with torch.no_grad():
+            target_q = self._target(self.actor_target.params, self.critic_target.params, b, noise)
+        grads, (critic_loss, q1) = self._critic_grad(self.critic.params, b.obs, b.action, target_q)
+        set_grads(self.critic, grads)
+        self.critic_opt.step()
+        metrics = {"critic_loss": critic_loss.detach(), "q1": q1.detach()}
+
+        if self.total_it % cfg.policy_freq == 0:
+            critic_now = {n: p.detach() for n, p in self.critic.params.items()}
+            grads, actor_loss = self._actor_grad(self.actor.params, critic_now, b.obs)
+            set_grads(self.actor, grads)
+            self.actor_opt.step()
+            with torch.no_grad():
+                torch._foreach_lerp_(self.critic_target.tensors(), self.critic.tensors(), cfg.tau)
+                torch._foreach_lerp_(self.actor_target.tensors(), self.actor.tensors(), cfg.tau)
+            metrics["actor_loss"] = actor_loss.detach()
+        return metrics

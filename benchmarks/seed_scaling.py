@@ -1,0 +1,78 @@
+"""Seed-vectorized updates: updates/s per seed and in aggregate for S seeds in one batch, against the same S
+seeds updated one after another, at paper size (TD3 on gym HalfCheetah: 256-256 networks, batch 256).
+
+    python -m benchmarks.seed_scaling [--seeds 1,2,4,8,16] [--updates 200] [--threads 1] [--device cpu]
+
+For each S both ways are timed in this one process, alternating, so the ratio holds on a loaded machine:
+"sequential" is S TD3 agents each calling ``update`` once per step (what S unbatched processes on one
+core cost), "batched" is ``TD3SeedBatch`` over the same S agents. Replay buffers are filled with 1,000
+random transitions of the real task first. Only the update is timed (it dominates a TD3 step); env
+stepping and acting are the same per seed either way.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+from algorithms.base import Transition
+from algorithms.td3 import TD3SeedBatch
+from benchmarks.common import make_agent
+from core.seeding import stream_seed
+
+
+def _agents(n: int, task: str, device: str, threads: int):
+    agents = []
+    for seed in range(n):
+        torch.manual_seed(stream_seed(seed, "agent_init"))
+        agent, env, _ = make_agent("td3", task, threads=threads, device=device)
+        rng = np.random.default_rng(seed)
+        obs, _ = env.reset(seed=seed)
+        for _ in range(1000):
+            action = rng.uniform(env.action_space.low, env.action_space.high).astype(np.float32)
+            next_obs, reward, terminated, truncated, _ = env.step(action)
+            agent.observe(Transition(obs, action, float(reward), next_obs, terminated, truncated))
+            obs = env.reset()[0] if terminated or truncated else next_obs
+        agents.append(agent)
+    return agents
+
+
+def _rate(update, updates: int, device: str) -> float:
+    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+    for i in range(10):
+        update(i)
+    sync()
+    start = time.perf_counter()
+    for i in range(updates):
+        update(i)
+    sync()
+    return updates / (time.perf_counter() - start)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--seeds", default="1,2,4,8,16")
+    p.add_argument("--updates", type=int, default=200, help="timed updates per point")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (TD3 cells run on 1: benchmarks.threads)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--task", default="gym:HalfCheetah-v4")
+    args = p.parse_args(argv)
+    print(f"TD3 {args.task}, {args.updates} updates per point, {args.threads} torch thread(s), device {args.device}")
+    print(f"{'S':>3}  {'sequential agg upd/s':>21}  {'batched agg upd/s':>18}  {'batched per seed':>17}  {'speed-up':>8}")
+    for s in (int(x) for x in args.seeds.split(",")):
+        sequential, batched = _agents(s, args.task, args.device, args.threads), _agents(s, args.task, args.device, args.threads)
+        batch = TD3SeedBatch(batched)
+
+        def one_by_one(i, agents=sequential):
+            for a in agents:
+                a.update(i)
+
+        seq = _rate(one_by_one, max(args.updates // s, 10), args.device) * s
+        bat = _rate(batch.update, args.updates, args.device) * s
+        print(f"{s:>3}  {seq:>21.1f}  {bat:>18.1f}  {bat / s:>17.1f}  {bat / seq:>7.2f}x", flush=True)
+
+
+if __name__ == "__main__":
+    main()
