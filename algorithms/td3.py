@@ -27,7 +27,7 @@ from algorithms.base import Agent, Transition, register
 from algorithms.td3_config import Config  # the paper defaults and the variants, importable without torch
 from algorithms.common.nets import EnsembleMLP, mlp, polyak_update
 from algorithms.common.replay import TransitionReplay
-from algorithms.common.seed_batch import Stacked, set_grads, stack_batches
+from algorithms.common.seed_batch import SeedAdam, Stacked, masked_lerp_, stack_batches
 
 
 class Actor(nn.Module):
@@ -142,25 +142,28 @@ class TD3(Agent):
 
 
 class TD3SeedBatch:
-    """S TD3 agents (one task, S seeds) updated as one vmapped computation (algorithms/common/seed_batch.py).
+    """S TD3 agents (one task and config, S seeds) updated as one vmapped computation (algorithms/common/seed_batch.py).
 
-    ``update`` is S agents' ``update`` at once: each seed samples its batch and target noise from its own
-    generator (as TD3.update does), then the target, critic and actor losses run under vmap over the seed
-    dimension and one fused Adam steps the stacked parameters. Returns per-seed metrics of shape (S,).
+    ``update(step, mask)`` is ``TD3.update`` of every seed in ``mask`` at once: each samples its batch and
+    target noise from its own generator, in TD3.update's order; the target, critic and actor losses run
+    under vmap over the seed dimension; ``SeedAdam`` steps the seeds in ``mask`` (the actor and targets of
+    those whose own update count is a multiple of ``policy_freq``). Metrics are per seed, shape (S,).
     """
 
     def __init__(self, agents: list[TD3]):
         first = agents[0]
         if any(a.config != first.config or a.device != first.device for a in agents):
             raise ValueError("a seed batch holds agents of one config on one device")
-        self.agents, self.config, self.total_it = agents, first.config, first.total_it
+        self.agents, self.config, cfg = agents, first.config, first.config
+        self.total_it = torch.tensor([a.total_it for a in agents])
         self.actor, self.critic = Stacked([a.actor for a in agents], True), Stacked([a.critic for a in agents], True)
         self.actor_target = Stacked([a.actor_target for a in agents], False)
         self.critic_target = Stacked([a.critic_target for a in agents], False)
-        fused = first.device.type in ("cuda", "cpu")
-        self.actor_opt = torch.optim.Adam(self.actor.tensors(), lr=self.config.lr, fused=fused)
-        self.critic_opt = torch.optim.Adam(self.critic.tensors(), lr=self.config.lr, fused=fused)
-        consts = (first.policy_noise, first.noise_clip, first.max_action, self.config.discount)
+        self.actor_opt, self.critic_opt = SeedAdam(self.actor.tensors(), cfg.lr), SeedAdam(self.critic.tensors(), cfg.lr)
+        for i, a in enumerate(agents):  # a resumed agent brings its moments and step counts
+            self.actor_opt.load(i, a.actor_opt)
+            self.critic_opt.load(i, a.critic_opt)
+        consts = (first.policy_noise, first.noise_clip, first.max_action, cfg.discount)
 
         def target(actor_t, critic_t, b, noise):
             return td3_target(lambda o: self.actor_target.call(actor_t, o), lambda o, a: self.critic_target.call(critic_t, o, a),
@@ -176,29 +179,53 @@ class TD3SeedBatch:
         self._critic_grad = torch.func.vmap(torch.func.grad_and_value(critic_loss, has_aux=True))
         self._actor_grad = torch.func.vmap(torch.func.grad_and_value(actor_loss))
 
-    def update(self, step: int) -> dict[str, torch.Tensor]:
-        cfg = self.config
-        self.total_it += 1
-        batches, noises = [], []
-        for a in self.agents:  # per-seed draws, in TD3.update's order
-            a.total_it = self.total_it
-            batches.append(a.replay.sample(cfg.batch_size, a.torch_gen))
-            noises.append(torch.randn(batches[-1].action.shape, generator=a.torch_gen, device=a.device))
-        b, noise = stack_batches(batches), torch.stack(noises)
+    def update(self, step: int, mask: list[bool] | None = None) -> dict[str, torch.Tensor]:
+        cfg, n = self.config, len(self.agents)
+        mask = torch.ones(n, dtype=torch.bool) if mask is None else torch.as_tensor(mask, dtype=torch.bool)
+        self.total_it += mask.long()
+        drawn = {}
+        for i in torch.nonzero(mask).flatten().tolist():  # per-seed draws, in TD3.update's order
+            a = self.agents[i]
+            b = a.replay.sample(cfg.batch_size, a.torch_gen)
+            drawn[i] = (b, torch.randn(b.action.shape, generator=a.torch_gen, device=a.device))
+        stand_in = next(iter(drawn.values()))  # masked seeds compute on it; their results are never applied
+        b = stack_batches([drawn.get(i, stand_in)[0] for i in range(n)])
+        noise = torch.stack([drawn.get(i, stand_in)[1] for i in range(n)])
+        device_mask = mask.to(self.agents[0].device)
         with torch.no_grad():
             target_q = self._target(self.actor_target.params, self.critic_target.params, b, noise)
         grads, (critic_loss, q1) = self._critic_grad(self.critic.params, b.obs, b.action, target_q)
-        set_grads(self.critic, grads)
-        self.critic_opt.step()
+        self.critic_opt.step(self.critic.grads(grads), device_mask)
         metrics = {"critic_loss": critic_loss.detach(), "q1": q1.detach()}
 
-        if self.total_it % cfg.policy_freq == 0:
-            critic_now = {n: p.detach() for n, p in self.critic.params.items()}
+        actor_mask = mask & (self.total_it % cfg.policy_freq == 0)
+        if bool(actor_mask.any()):
+            critic_now = {k: p.detach() for k, p in self.critic.params.items()}
             grads, actor_loss = self._actor_grad(self.actor.params, critic_now, b.obs)
-            set_grads(self.actor, grads)
-            self.actor_opt.step()
-            with torch.no_grad():
-                torch._foreach_lerp_(self.critic_target.tensors(), self.critic.tensors(), cfg.tau)
-                torch._foreach_lerp_(self.actor_target.tensors(), self.actor.tensors(), cfg.tau)
+            device_mask = actor_mask.to(self.agents[0].device)
+            self.actor_opt.step(self.actor.grads(grads), device_mask)
+            masked_lerp_(self.critic_target.tensors(), self.critic.tensors(), cfg.tau, device_mask)
+            masked_lerp_(self.actor_target.tensors(), self.actor.tensors(), cfg.tau, device_mask)
             metrics["actor_loss"] = actor_loss.detach()
+        self.last_actor_mask = actor_mask
         return metrics
+
+    def seed_metrics(self, metrics: dict[str, torch.Tensor], i: int) -> dict[str, torch.Tensor]:
+        """Seed ``i``'s metrics of the last ``update``, as its own ``TD3.update`` would have returned them."""
+        return {k: v[i] for k, v in metrics.items() if k != "actor_loss" or bool(self.last_actor_mask[i])}
+
+    def export(self, i: int) -> None:
+        """Seed ``i``'s optimizer moments and update count into its agent, so ``agents[i].state_dict()`` is
+        what its unbatched run would save (module tensors alias the batch: clone them before saving)."""
+        agent = self.agents[i]
+        self.actor_opt.export(i, agent.actor_opt)
+        self.critic_opt.export(i, agent.critic_opt)
+        agent.total_it = int(self.total_it[i])
+
+    def release(self, i: int) -> None:
+        """Seed ``i`` leaves the batch (finished or failed): its agent gets its own tensors and optimizer state."""
+        self.export(i)
+        agent = self.agents[i]
+        for stacked, module in ((self.actor, agent.actor), (self.critic, agent.critic), (self.actor_target, agent.actor_target),
+                                (self.critic_target, agent.critic_target)):
+            stacked.release(i, module)

@@ -53,7 +53,7 @@ def test_td3_seed_batch_equals_unbatched_runs():
             assert m["critic_loss"].item() == pytest.approx(m_batch["critic_loss"][i].item(), rel=1e-5, abs=1e-7)
             if "actor_loss" in m:
                 assert m["actor_loss"].item() == pytest.approx(m_batch["actor_loss"][i].item(), rel=1e-5, abs=1e-7)
-    assert set(m_batch) == {"critic_loss", "q1", "actor_loss"} and m_batch["critic_loss"].shape == (2,)
+    assert set(batch.seed_metrics(m_batch, 0)) == {"critic_loss", "q1", "actor_loss"} and m_batch["critic_loss"].shape == (2,)
     for a, b in zip(single, batched):  # the agents' own modules see the batched updates (acting, state_dict)
         assert (_params(a) - _params(b)).abs().max().item() < 1e-6
         obs = np.zeros(5, np.float32)
@@ -71,3 +71,34 @@ def test_a_seed_batch_that_mixes_up_seeds_is_caught():
         batch.update(step)
     assert (_params(single[0]) - _params(batched[0])).abs().max().item() < 1e-6
     assert (_params(single[1]) - _params(batched[1])).abs().max().item() > 1e-3
+
+
+def test_seeds_out_of_step_and_masked_seeds_stay_exact():
+    """A batch whose seeds resumed at different update counts (so their actor steps fall on different
+    updates) and a mask that holds a seed back: each seed still follows its own unbatched run, and a
+    seed's exported state (optimizer moments, update count) is its unbatched agent's."""
+    single, batched = _agents([0, 1]), _agents([0, 1])
+    for step in range(3):  # seed 1 is 3 updates ahead (odd: its actor steps are on the other parity)
+        single[1].update(step)
+        batched[1].update(step)
+    batch = TD3SeedBatch(batched)
+    for step in range(10):
+        single[0].update(step)
+        single[1].update(step)
+        metrics = batch.update(step)
+        assert set(batch.seed_metrics(metrics, 0)) != set(batch.seed_metrics(metrics, 1))  # one of them stepped its actor
+    before = _params(batched[1]).clone()
+    single[0].update(10)
+    batch.update(10, mask=[True, False])  # seed 1 held back
+    assert torch.equal(_params(batched[1]), before)
+    for i in (0, 1):
+        assert (_params(single[i]) - _params(batched[i])).abs().max().item() < 1e-6
+        batch.export(i)
+        assert batched[i].total_it == single[i].total_it
+        ours, theirs = batched[i].critic_opt.state_dict()["state"], single[i].critic_opt.state_dict()["state"]
+        assert float(ours[0]["step"]) == float(theirs[0]["step"])
+        assert all((ours[k]["exp_avg_sq"] - theirs[k]["exp_avg_sq"]).abs().max() < 1e-8 for k in theirs)
+    batch.release(1)  # seed 1 leaves: its modules no longer follow the batch
+    frozen = _params(batched[1]).clone()
+    batch.update(11, mask=[True, True])
+    assert torch.equal(_params(batched[1]), frozen)

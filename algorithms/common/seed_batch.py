@@ -5,8 +5,13 @@ so a seed batch starts from exactly the weights its unbatched runs start from. `
 parameters of S copies of one module into leaf tensors with a leading seed dimension (S, ...) and points
 every agent's module at its slice (the agents' own modules alias the stacked storage, so acting,
 evaluation and ``state_dict`` see every update). An algorithm's seed batch computes its losses once,
-under ``torch.func.vmap`` over the seed dimension with ``functional_call``, and steps one optimizer over
-the stacked tensors: Adam is elementwise, so that is S independent Adams with the same hyperparameters.
+under ``torch.func.vmap`` over the seed dimension with ``functional_call``, and steps one ``SeedAdam`` over
+the stacked tensors: Adam is elementwise, so with a step count per seed that is S independent Adams.
+
+Seeds need not move in lockstep: every update takes a mask of the seeds that update now (a seed that
+finished, diverged, or resumed from a later checkpoint than the others), and masked seeds keep their
+parameters, optimizer moments, step counts and targets untouched. A seed's state (``export``) is exactly
+its unbatched agent's, optimizer state included, so a batched cell's checkpoint resumes batched or not.
 
 Randomness stays per seed and in the unbatched order: the batch draws each seed's replay sample and
 noise from that seed's own generator before the vmapped math, never inside it. Results equal the
@@ -63,10 +68,67 @@ class Stacked:
     def tensors(self) -> list[torch.Tensor]:
         return list(self.params.values())
 
+    def grads(self, grads: dict[str, torch.Tensor]) -> list[torch.Tensor]:
+        return [grads[n] for n in self.params]
 
-def set_grads(stacked: Stacked, grads: dict[str, torch.Tensor]) -> None:
-    for name, p in stacked.params.items():
-        p.grad = grads[name]
+    @torch.no_grad()
+    def release(self, i: int, module: nn.Module) -> None:
+        """Give ``module`` (seed ``i``'s) parameters of its own again, with the batch's current values."""
+        for n, p in self.params.items():
+            _set_param(module, n, nn.Parameter(p[i].detach().clone(), requires_grad=p.requires_grad))
+
+
+def _per_seed(mask: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    return mask.view(-1, *([1] * (like.dim() - 1)))
+
+
+class SeedAdam:
+    """``torch.optim.Adam`` (no weight decay, no amsgrad) over stacked (S, ...) tensors, one step count per
+    seed; ``step(grads, mask)`` updates only the seeds in ``mask``. The update is torch's:
+    m <- lerp(m, g, 1 - b1); v <- b2 v + (1 - b2) g^2; p <- p - lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)."""
+
+    def __init__(self, params: list[torch.Tensor], lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
+        self.params, self.lr, self.betas, self.eps = params, lr, betas, eps
+        self.steps = torch.zeros(params[0].shape[0], dtype=torch.float64, device=params[0].device)
+        self.exp_avg = [torch.zeros_like(p, requires_grad=False) for p in params]
+        self.exp_avg_sq = [torch.zeros_like(p, requires_grad=False) for p in params]
+
+    @torch.no_grad()
+    def step(self, grads: list[torch.Tensor], mask: torch.Tensor) -> None:
+        b1, b2 = self.betas
+        self.steps += mask.to(self.steps.dtype)
+        t = self.steps.clamp(min=1)
+        step_size = (self.lr / (1 - b1 ** t)).to(self.params[0].dtype)
+        bc2_sqrt = ((1 - b2 ** t) ** 0.5).to(self.params[0].dtype)
+        for p, g, m, v in zip(self.params, grads, self.exp_avg, self.exp_avg_sq):
+            keep = _per_seed(mask, p)
+            m.copy_(torch.where(keep, m.lerp(g, 1 - b1), m))
+            v.copy_(torch.where(keep, v * b2 + (1 - b2) * g * g, v))
+            update = _per_seed(step_size, p) * m / (v.sqrt() / _per_seed(bc2_sqrt, p) + self.eps)
+            p.sub_(torch.where(keep, update, torch.zeros((), dtype=p.dtype, device=p.device)))
+
+    def export(self, i: int, optimizer: torch.optim.Optimizer) -> None:
+        """Seed ``i``'s moments and step count into its agent's own (unbatched) ``optimizer``."""
+        state = optimizer.state_dict()
+        state["state"] = {k: {"step": torch.tensor(float(self.steps[i])), "exp_avg": m[i].clone(), "exp_avg_sq": v[i].clone()}
+                          for k, (m, v) in enumerate(zip(self.exp_avg, self.exp_avg_sq))} if self.steps[i] > 0 else {}
+        optimizer.load_state_dict(state)
+
+    @torch.no_grad()
+    def load(self, i: int, optimizer: torch.optim.Optimizer) -> None:
+        """Seed ``i``'s moments and step count from its agent's own optimizer (a fresh or a resumed agent)."""
+        state = optimizer.state_dict()["state"]
+        self.steps[i] = float(state[0]["step"]) if state else 0.0
+        for k, (m, v) in enumerate(zip(self.exp_avg, self.exp_avg_sq)):
+            m[i] = state[k]["exp_avg"] if state else 0.0
+            v[i] = state[k]["exp_avg_sq"] if state else 0.0
+
+
+@torch.no_grad()
+def masked_lerp_(targets: list[torch.Tensor], sources: list[torch.Tensor], tau: float, mask: torch.Tensor) -> None:
+    """Polyak averaging of the seeds in ``mask``: target <- lerp(target, source, tau)."""
+    for t, s in zip(targets, sources):
+        t.copy_(torch.where(_per_seed(mask, t), t.lerp(s, tau), t))
 
 
 def stack_batches(batches: list[tuple]) -> tuple:
