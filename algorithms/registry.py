@@ -44,6 +44,9 @@ class AlgoInfo:
     # are launch-bound: benchmarks/threads.py (2 cores, quiet) measured TD3 127.7 vs 63.6 updates/s and
     # OMD 200.1 vs 51.1 with 1 vs 2 threads, MR.Q 8.92 vs 8.55; ALM 1.77 vs 2.04 keeps the cores.
     max_torch_threads: int | None = None
+    # "module:Class" of the agent's seed batch (algorithms/common/seed_batch.py: S seeds updated as one
+    # vmapped computation, ``bench run --seed-batch S``); None: its seeds run one cell at a time.
+    seed_batch: str | None = None
 
 
 _INFOS: dict[str, AlgoInfo] = {}
@@ -52,13 +55,13 @@ _VARIANTS: dict[str, dict[str, Variant]] = {}
 
 def register_algorithm(name: str, config: type, *, agent: str, action_kinds: tuple[str, ...] = ("continuous",),
                        observation_kinds: tuple[str, ...] = ("state",), budget_dependent_fields: tuple[str, ...] = (),
-                       max_torch_threads: int | None = None) -> None:
+                       max_torch_threads: int | None = None, seed_batch: str | None = None) -> None:
     if name in _INFOS:
         raise ValueError(f"algorithm {name!r} registered twice")
     if not dataclasses.is_dataclass(config):
         raise TypeError(f"the Config of {name} must be a dataclass")
     _INFOS[name] = AlgoInfo(name, config, agent, tuple(action_kinds), tuple(observation_kinds), tuple(budget_dependent_fields),
-                            max_torch_threads)
+                            max_torch_threads, seed_batch)
     _VARIANTS.setdefault(name, {})
 
 
@@ -136,6 +139,15 @@ def resolve_config(algo_id: str, overrides: dict[str, Any] | None = None) -> tup
 def agent_class(name: str) -> type:
     """The Agent subclass of algorithm ``name`` (imports its module, and so torch)."""
     module, _, cls = info(name).agent.partition(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def seed_batch_class(name: str) -> type | None:
+    """The seed-batch class of algorithm ``name`` (imports torch), or None where it has none."""
+    path = info(name).seed_batch
+    if path is None:
+        return None
+    module, _, cls = path.partition(":")
     return getattr(importlib.import_module(module), cls)
 
 

@@ -37,7 +37,8 @@ class Config:
 
 
 register_algorithm("td3", Config, agent="algorithms.td3:TD3", action_kinds=("continuous",), observation_kinds=("state",),
-                   max_torch_threads=1)  # benchmarks/threads.py: 1 thread is as fast or faster
+                   max_torch_threads=1,  # benchmarks/threads.py: 1 thread is as fast or faster
+                   seed_batch="algorithms.td3:TD3SeedBatch")
 
 register_variant(
     "td3", "paper2018", "TD3 paper / camera-ready code (bc98e62): 400-300 nets, Adam 1e-3, batch 100, absolute noise, 10k start",

@@ -172,9 +172,10 @@ class Checkpoint:
     def exists(self) -> bool:
         return self.path.exists()
 
-    def save(self, agent: Agent, counters: Counters, stepper: Stepper, evaluator: Evaluator) -> None:
+    def save(self, agent: Agent, counters: Counters, stepper: Stepper, evaluator: Evaluator,
+             agent_state: dict[str, Any] | None = None) -> None:
         state = {
-            "agent": agent.state_dict(), "loop": dataclasses.asdict(counters),
+            "agent": agent.state_dict() if agent_state is None else agent_state, "loop": dataclasses.asdict(counters),
             "env_rng": get_env_rng_state(stepper.env),
             "action_space_rng": stepper.env.action_space.np_random.bit_generator.state,
             "evaluator_rng": evaluator.rng_state(),
@@ -291,6 +292,9 @@ class _Run:
     record: RunRecord
     counters: Counters = field(default_factory=Counters)
     bar: Any = None
+    next_checkpoint: int = 0  # agent step after which the next episode end checkpoints
+    metrics: dict = field(default_factory=dict)  # the last update's metrics
+    segment_start: float = 0.0  # perf_counter at the start of the current training segment
 
 
 def _build(spec: RunSpec, store: Store, existing: dict | None) -> _Run:
@@ -354,38 +358,51 @@ def _check_finite(metrics: dict[str, torch.Tensor], step: int) -> None:
 
 def _train_steps(run: _Run, store: Store) -> None:
     """Agent steps from the counters' step to the budget, with evaluations and checkpoints."""
-    c, task, stepper = run.counters, run.task, run.stepper
-    every = run.spec.checkpoint_every or task.eval_every
+    _begin(run, store)
+    while run.counters.step < run.task.agent_steps:
+        _advance(run, store, run.stepper.step(run.counters.step))
+    _check_finite(run.metrics, run.counters.step)
+
+
+def _begin(run: _Run, store: Store) -> None:
+    """Before the first step of this attempt: the step-0 evaluation of a fresh run, the checkpoint schedule."""
+    c = run.counters
     if c.step == 0 and c.last_eval is None:
         _evaluate(run, store, 0)
-    next_checkpoint = (c.step // every + 1) * every
-    metrics: dict[str, torch.Tensor] = {}
-    segment_start = time.perf_counter()
-    while c.step < task.agent_steps:
-        metrics = stepper.step(c.step) or metrics
-        c.step = step = c.step + 1
-        c.updates, c.update_time = stepper.updates, stepper.update_time
-        if step % CHECK_EVERY == 0:
-            _inject_fault(run.spec.cell, step, store)
-            if metrics:
-                _check_finite(metrics, step)
-                run.record.sink.metrics(step, {k: float(v) for k, v in metrics.items()})
-        if run.bar is not None and step % 100 == 0:
-            run.bar.update(step - run.bar.n)
-        evaluating = step % task.eval_every == 0 or step == task.agent_steps
-        checkpointing = stepper.episode_done and next_checkpoint <= step < task.agent_steps
-        if stepper.episode_done:
-            c.episodes += 1
-        if evaluating or checkpointing:
-            c.train_time += time.perf_counter() - segment_start
-            if evaluating:
-                _evaluate(run, store, step)
-            if checkpointing:
-                run.checkpoint.save(run.agent, c, stepper, run.evaluator)
-                run.record.write(checkpoint_step=step)
-                next_checkpoint = (step // every + 1) * every
-            segment_start = time.perf_counter()
-    _check_finite(metrics, c.step)
+    every = run.spec.checkpoint_every or run.task.eval_every
+    run.next_checkpoint = (c.step // every + 1) * every
+    run.segment_start = time.perf_counter()
+
+
+def _advance(run: _Run, store: Store, metrics: dict[str, torch.Tensor], agent_state=None) -> None:
+    """After the stepper took agent step ``counters.step``: counters, finiteness checks and metrics every
+    CHECK_EVERY steps, evaluations and checkpoints on schedule. ``agent_state`` (a callable) gives the state a
+    checkpoint saves when it is not ``agent.state_dict()`` (a seed batch's seed)."""
+    c, task, stepper = run.counters, run.task, run.stepper
+    run.metrics = metrics or run.metrics
+    c.step = step = c.step + 1
+    c.updates, c.update_time = stepper.updates, stepper.update_time
+    if step % CHECK_EVERY == 0:
+        _inject_fault(run.spec.cell, step, store)
+        if run.metrics:
+            _check_finite(run.metrics, step)
+            run.record.sink.metrics(step, {k: float(v) for k, v in run.metrics.items()})
+    if run.bar is not None and step % 100 == 0:
+        run.bar.update(step - run.bar.n)
+    evaluating = step % task.eval_every == 0 or step == task.agent_steps
+    checkpointing = stepper.episode_done and run.next_checkpoint <= step < task.agent_steps
+    if stepper.episode_done:
+        c.episodes += 1
+    if evaluating or checkpointing:
+        c.train_time += time.perf_counter() - run.segment_start
+        if evaluating:
+            _evaluate(run, store, step)
+        if checkpointing:
+            run.checkpoint.save(run.agent, c, stepper, run.evaluator, agent_state() if agent_state else None)
+            run.record.write(checkpoint_step=step)
+            every = run.spec.checkpoint_every or task.eval_every
+            run.next_checkpoint = (step // every + 1) * every
+        run.segment_start = time.perf_counter()
 
 
 def _progress_bar(run: _Run):
@@ -427,12 +444,149 @@ def train_run(spec: RunSpec, store: Store) -> dict[str, Any]:
             run.bar.close()
         run.stepper.env.close()
         run.evaluator.env.close()
-    # The resumable checkpoint (with the replay buffer) is replaced by the final networks only.
+    return _finish(run, store)
+
+
+def _finish(run: _Run, store: Store) -> dict[str, Any]:
+    """A run that reached its budget: the resumable checkpoint (with the replay buffer) is replaced by the
+    final networks only, and the manifest says complete."""
     final = {"modules": {k: m.state_dict() for k, m in run.agent.modules().items()}, "config": run.resolved.as_dict()}
-    atomic_write(store.cell_dir(spec.cell) / "agent_final.pt", lambda p: save_state(final, p))
+    atomic_write(store.cell_dir(run.spec.cell) / "agent_final.pt", lambda p: save_state(final, p))
     run.checkpoint.remove()
     run.record.complete(run.counters, run.task, run.resolved.warmup_steps)
     return run.record.manifest
+
+
+# -- seed batches: S seeds of one (algo, task, config) in one process, updated as one computation ---------
+
+class _DeferredUpdate:
+    """The agent as a seed batch's Stepper sees it: it acts and observes as the agent; ``update`` only notes
+    that this step trains (the batch updates every such seed at once after all of them stepped)."""
+
+    def __init__(self, agent: Agent):
+        self.agent, self.pending = agent, False
+
+    def act(self, obs, explore: bool):
+        return self.agent.act(obs, explore)
+
+    def observe(self, transition: Transition) -> None:
+        self.agent.observe(transition)
+
+    def update(self, step: int) -> dict:
+        self.pending = True
+        return {}
+
+
+def _owned_state(batch, i: int, agent: Agent) -> dict[str, Any]:
+    """Seed ``i``'s checkpoint state: its unbatched agent's format, module tensors copied out of the batch's
+    stacked storage (``torch.save`` of a view would write every seed's parameters)."""
+    batch.export(i)
+    state = agent.state_dict()
+    state["modules"] = {k: {n: t.clone() for n, t in sd.items()} for k, sd in state["modules"].items()}
+    return state
+
+
+def train_seed_batch(specs: list[RunSpec], store: Store) -> list[dict[str, Any]]:
+    """Train the cells of ``specs`` (one algorithm, task, config and budget; S seeds) together: each seed
+    steps its own envs and writes its own cell (manifest with ``seed_batch`` and its members, evals,
+    checkpoints in the unbatched format) while one seed batch (``algorithms.registry.seed_batch_class``)
+    updates all seeds that train at that step. A seed that diverges is stored failed and leaves the
+    batch; the others go on. Returns the final manifests in ``specs`` order."""
+    from contextlib import ExitStack
+
+    from algorithms.registry import seed_batch_class
+    from results.lock import CellLock
+
+    key = {(s.cell.suite, s.cell.task, s.cell.algo, s.cell.config_id, s.agent_steps, s.device) for s in specs}
+    if len(key) != 1:
+        raise ValueError("a seed batch holds seeds of one algorithm, task, config, budget and device")
+    batch_cls = seed_batch_class(specs[0].cell.algo.partition("@")[0])
+    if batch_cls is None or len(specs) == 1:
+        return [train_run(spec, store) for spec in specs]
+    with ExitStack() as locks:
+        for spec in specs:
+            locks.enter_context(CellLock(store.cell_dir(spec.cell), wait=spec.wait))
+            store.remove_stale_temp_files(spec.cell)
+        return _train_seed_batch(specs, store, batch_cls)
+
+
+def _train_seed_batch(specs: list[RunSpec], store: Store, batch_cls: type) -> list[dict[str, Any]]:
+    done: dict[int, dict[str, Any]] = {}
+    runs: dict[int, _Run] = {}
+    for i, spec in enumerate(specs):
+        existing = store.read_manifest(spec.cell)
+        if existing is not None:
+            why = conflict(existing, spec.task(), spec.resolved())
+            if why:
+                raise UserError(f"{store.cell_dir(spec.cell)} holds a run under {why}; use another --out or delete that folder")
+            if existing.get("status") == "complete":
+                done[i] = existing
+                continue
+        checkpoint = Checkpoint(store.checkpoint_path(spec.cell))
+        state = checkpoint.load(spec.device) if checkpoint.exists() else None
+        run = _build(dataclasses.replace(spec, progress=False), store, existing)
+        _resume_or_clean(run, store, state)
+        runs[i] = run
+    order = sorted(runs)
+    members = [specs[i].cell.seed for i in order]
+    try:
+        if runs:
+            batch = batch_cls([runs[i].agent for i in order])
+            _batched_steps(runs, order, batch, store, members)
+    except KeyboardInterrupt:
+        for run in runs.values():
+            run.record.sink.finish("interrupted")
+        raise
+    except Exception as exc:
+        for run in runs.values():
+            if run.record.manifest.get("status") == "running":
+                run.record.failed(exc)
+        raise
+    finally:
+        for run in runs.values():
+            run.stepper.env.close()
+            run.evaluator.env.close()
+    return [done.get(i) or runs[i].record.manifest for i in range(len(specs))]
+
+
+def _batched_steps(runs: dict[int, _Run], order: list[int], batch, store: Store, members: list[int]) -> None:
+    active = {}  # position in the batch -> run, while it trains
+    for pos, i in enumerate(order):
+        run = runs[i]
+        run.stepper.agent = _DeferredUpdate(run.agent)
+        run.record.write(seed_batch=len(order), seed_batch_members=members)
+        _begin(run, store)
+        active[pos] = run
+    mask = [False] * len(order)
+    while active:
+        for pos, run in active.items():
+            run.stepper.agent.pending = False
+            run.stepper.step(run.counters.step)
+            mask[pos] = run.stepper.agent.pending
+        metrics = {}
+        if any(mask):
+            start = time.perf_counter()
+            metrics = batch.update(max(r.counters.step for r in active.values()), mask)
+            spent = time.perf_counter() - start
+        for pos, run in list(active.items()):
+            if mask[pos]:
+                run.stepper.update_time += spent  # each seed's updates/s is the batch's rate
+            try:
+                _advance(run, store, batch.seed_metrics(metrics, pos) if mask[pos] else {},
+                         lambda pos=pos, run=run: _owned_state(batch, pos, run.agent))
+                if run.counters.step >= run.task.agent_steps:
+                    _check_finite(run.metrics, run.counters.step)
+            except Diverged as exc:
+                batch.release(pos)
+                run.record.failed(exc)
+                del active[pos]
+                mask[pos] = False
+                continue
+            if run.counters.step >= run.task.agent_steps:
+                batch.release(pos)
+                _finish(run, store)
+                del active[pos]
+                mask[pos] = False
 
 
 def train(cell: Cell, store: Store, *, agent_steps: int | None = None, device: str = "cpu", progress: bool = True,
