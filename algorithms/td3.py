@@ -85,7 +85,7 @@ class TD3(Agent):
     def act(self, obs: np.ndarray, explore: bool) -> np.ndarray:
         action = self.actor(torch.as_tensor(obs, dtype=torch.float32, device=self.device)[None])[0].cpu().numpy()
         if explore:
-            action = action + self.np_rng.normal(0.0, self.max_action * self.config.expl_noise, size=self.action_dim)
+            action = action + self.np_rng.normal(0.0, self.max_action * self.config.exploration_noise, size=self.action_dim)
         return np.clip(action, -self.max_action, self.max_action).astype(np.float32)
 
     def observe(self, t: Transition) -> None:
@@ -110,7 +110,7 @@ class TD3(Agent):
         self.critic_opt.step()
         metrics = {"critic_loss": critic_loss.detach(), "q1": q1.detach().mean()}
 
-        if self.total_it % cfg.policy_freq == 0:
+        if self.total_it % cfg.actor_update_freq == 0:
             actor_loss = -self.critic.q1(b.obs, self.actor(b.obs)).mean()
             self.actor_opt.zero_grad(set_to_none=True)
             actor_loss.backward()

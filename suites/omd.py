@@ -65,7 +65,7 @@ def _task(name: str, distractors: int = 0, model_hidden: int | None = None) -> T
     return Task(name=name, env_id="CartPole-v1", library="gymnasium", make_env=make_with_distractors, agent_steps=200_000,
                 eval_every=1_000, eval_episodes=10, action="discrete", max_episode_frames=500,
                 env_kwargs=(("distractors", distractors),) if distractors else (),
-                agent_overrides={"omd": {"model_hidden": model_hidden}} if model_hidden else {})
+                agent_overrides={"omd": {"model_hidden_dim": model_hidden}} if model_hidden else {})
 
 
 OMD_CARTPOLE = register_suite(Suite(
@@ -116,7 +116,7 @@ HALFCHEETAH_OMD = {"start_steps": 10_000}  # mujoco/train.py start_training 1e4 
 
 
 def _halfcheetah(name: str, distractors: int = 0, model_hidden: int | None = None) -> Task:
-    overrides = dict(HALFCHEETAH_OMD, **({"sac_model_hidden": model_hidden} if model_hidden else {}))
+    overrides = dict(HALFCHEETAH_OMD, **({"sac_model_hidden_dim": model_hidden} if model_hidden else {}))
     return Task(name=name, env_id="HalfCheetah-v4", library="gymnasium", make_env=make_with_distractors, agent_steps=1_000_000,
                 eval_every=5_000, eval_episodes=10, max_episode_frames=1_000,
                 env_kwargs=(("distractors", distractors),) if distractors else (),
