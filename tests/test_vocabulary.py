@@ -200,3 +200,11 @@ def test_types_are_checked_at_construction_and_ints_become_floats():
         config_cls(batch_size="abc")
     config = config_cls(discount=1, hidden=[64, 64])
     assert config.discount == 1.0 and isinstance(config.discount, float) and config.hidden == (64, 64)
+
+
+def test_a_report_reproduces_an_old_run_with_current_names():
+    from analysis.report import _command
+
+    manifest = {"cell": {"suite": "smoke", "task": "Pendulum-v1", "algo": "alm", "seed": 0}, "protocol": {},
+                "config_overrides": {"expl_duration": 2000}}
+    assert _command(manifest, [0]).endswith("--set exploration_decay_steps=2000")
