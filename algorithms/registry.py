@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.errors import UserError
+from core.vocabulary import to_current
 
 # the torch-free modules that register each algorithm and its variants
 CONFIG_MODULES = ("algorithms.alm.config", "algorithms.iqrl.config", "algorithms.mrq.config", "algorithms.omd.config",
@@ -66,8 +67,10 @@ def register_algorithm(name: str, config: type, *, agent: str, action_kinds: tup
 
 
 def register_variant(algo: str, name: str, description: str, **overrides: Any) -> None:
-    """A named config override, e.g. ``register_variant("td3", "paper2018", "...", batch_size=100)``."""
+    """A named config override, e.g. ``register_variant("td3", "paper2018", "...", batch_size=100)``.
+    Old field names (``core.vocabulary.RENAMED``) are mapped to the current ones with a note."""
     fields = {f.name for f in dataclasses.fields(_INFOS[algo].config)}
+    overrides = to_current(overrides, fields, f"variant {algo}@{name}")
     unknown = set(overrides) - fields
     if unknown:
         raise TypeError(f"variant {algo}@{name} overrides unknown config fields {sorted(unknown)}")
@@ -114,25 +117,24 @@ def check_algo_id(algo_id: str) -> AlgoInfo:
 
 def resolve_config(algo_id: str, overrides: dict[str, Any] | None = None) -> tuple[AlgoInfo, Any]:
     """``'td3@paper2018'`` -> (its AlgoInfo, the Config with the variant's then ``overrides``' values).
-    Raises UserError for unknown names, unknown fields and values of the wrong type."""
+    Old field names are mapped to the current ones with a note (``core.vocabulary``). Raises UserError
+    for unknown names, unknown fields and values of the wrong type (``checks.types``, at construction)."""
     algo = check_algo_id(algo_id)
     base, _, variant = algo_id.partition("@")
-    merged: dict[str, Any] = dict(_VARIANTS[base][variant].overrides) if variant else {}
-    merged.update(overrides or {})
     fields = {f.name for f in dataclasses.fields(algo.config)}
+    merged: dict[str, Any] = dict(_VARIANTS[base][variant].overrides) if variant else {}
+    merged.update(to_current(overrides or {}, fields, base))
     bad = set(merged) - fields
     if bad:
-        raise UserError(f"unknown config field(s) {sorted(bad)} for {base}; valid: {_choices(fields)}")
-    defaults = algo.config()
-    for key, value in (overrides or {}).items():
-        _check_type(base, key, getattr(defaults, key), value)
-    config = dataclasses.replace(defaults, **merged)
-    validate = getattr(config, "validate", None)
-    if validate is not None:  # each Config owns its value ranges (algorithms/common/checks.py), checked when the plan is made
-        try:
+        raise UserError(f"unknown config field(s) {sorted(bad)} for {base}{_did_you_mean_any(bad, fields)}; "
+                        f"valid: {_choices(fields)}")
+    try:  # each Config checks its types on construction and owns its value ranges (algorithms/common/checks.py)
+        config = algo.config(**merged)
+        validate = getattr(config, "validate", None)
+        if validate is not None:
             validate()
-        except UserError as exc:
-            raise UserError(f"bad {algo_id} config value {exc}") from None
+    except UserError as exc:
+        raise UserError(f"bad {algo_id} config value {exc}") from None
     return algo, config
 
 
@@ -151,20 +153,16 @@ def seed_batch_class(name: str) -> type | None:
     return getattr(importlib.import_module(module), cls)
 
 
-def _check_type(algo: str, key: str, default: Any, value: Any) -> None:
-    """Overrides must have the default's type (ints are accepted for floats, lists for tuples)."""
-    ok = {bool: lambda v: isinstance(v, bool),
-          int: lambda v: isinstance(v, int) and not isinstance(v, bool),
-          float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-          str: lambda v: isinstance(v, str),
-          tuple: lambda v: isinstance(v, (tuple, list))}.get(type(default), lambda v: True)
-    if not ok(value):
-        raise UserError(f"bad value {value!r} for {algo} config field {key!r}; valid: a {type(default).__name__} "
-                        f"like the default {default!r}")
-
-
 def _choices(options) -> str:
     return ", ".join(sorted(options))
+
+
+def _did_you_mean_any(words, options) -> str:
+    for word in sorted(words):
+        hint = _did_you_mean(word, options)
+        if hint:
+            return hint
+    return ""
 
 
 def _did_you_mean(word: str, options) -> str:

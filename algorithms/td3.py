@@ -103,7 +103,7 @@ class TD3(Agent):
     def act(self, obs: np.ndarray, explore: bool) -> np.ndarray:
         action = self.actor(torch.as_tensor(obs, dtype=torch.float32, device=self.device)[None])[0].cpu().numpy()
         if explore:
-            action = action + self.np_rng.normal(0.0, self.max_action * self.config.expl_noise, size=self.action_dim)
+            action = action + self.np_rng.normal(0.0, self.max_action * self.config.exploration_noise, size=self.action_dim)
         return np.clip(action, -self.max_action, self.max_action).astype(np.float32)
 
     def observe(self, t: Transition) -> None:
@@ -124,7 +124,7 @@ class TD3(Agent):
         self.critic_opt.step()
         metrics = {"critic_loss": critic_loss.detach(), "q1": q1.detach()}
 
-        if self.total_it % cfg.policy_freq == 0:
+        if self.total_it % cfg.actor_update_freq == 0:
             actor_loss = td3_actor_loss(self.actor, self.critic.q1, b.obs)
             self.actor_opt.zero_grad(set_to_none=True)
             actor_loss.backward()
@@ -147,7 +147,7 @@ class TD3SeedBatch:
     ``update(step, mask)`` is ``TD3.update`` of every seed in ``mask`` at once: each samples its batch and
     target noise from its own generator, in TD3.update's order; the target, critic and actor losses run
     under vmap over the seed dimension; ``SeedAdam`` steps the seeds in ``mask`` (the actor and targets of
-    those whose own update count is a multiple of ``policy_freq``). Metrics are per seed, shape (S,).
+    those whose own update count is a multiple of ``actor_update_freq``). Metrics are per seed, shape (S,).
     """
 
     def __init__(self, agents: list[TD3]):
@@ -198,7 +198,7 @@ class TD3SeedBatch:
         self.critic_opt.step(self.critic.grads(grads), device_mask)
         metrics = {"critic_loss": critic_loss.detach(), "q1": q1.detach()}
 
-        actor_mask = mask & (self.total_it % cfg.policy_freq == 0)
+        actor_mask = mask & (self.total_it % cfg.actor_update_freq == 0)
         if bool(actor_mask.any()):
             critic_now = {k: p.detach() for k, p in self.critic.params.items()}
             grads, actor_loss = self._actor_grad(self.actor.params, critic_now, b.obs)

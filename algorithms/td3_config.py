@@ -21,10 +21,13 @@ class Config:
     policy_noise: float = 0.2  # main.py --policy_noise (target smoothing std)
     noise_clip: float = 0.5  # main.py --noise_clip
     noise_scaled_by_max_action: bool = True  # HEAD multiplies both by max_action; paper era did not
-    policy_freq: int = 2  # main.py --policy_freq (actor delay)
-    expl_noise: float = 0.1  # main.py --expl_noise, times max_action
+    actor_update_freq: int = 2  # main.py --policy_freq (actor delay)
+    exploration_noise: float = 0.1  # main.py --expl_noise, times max_action
     start_steps: int = 25_000  # main.py --start_timesteps (HEAD default; 1k for InvertedPendulum/Reacher)
     buffer_size: int = 1_000_000  # utils.ReplayBuffer max_size
+
+    def __post_init__(self) -> None:
+        checks.types(self)  # a value of the wrong type is a one-line error naming the field, at construction
 
     def validate(self) -> None:
         checks.finite(self)
@@ -32,8 +35,8 @@ class Config:
         checks.widths(self, "hidden")
         checks.positive(self, "lr")
         checks.fraction(self, "tau")
-        checks.non_negative(self, "policy_noise", "noise_clip", "expl_noise")
-        checks.at_least_one(self, "policy_freq")
+        checks.non_negative(self, "policy_noise", "noise_clip", "exploration_noise")
+        checks.at_least_one(self, "actor_update_freq")
 
 
 register_algorithm("td3", Config, agent="algorithms.td3:TD3", action_kinds=("continuous",), observation_kinds=("state",),

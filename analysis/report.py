@@ -29,6 +29,7 @@ from analysis.scores import final_scores, per_task, performance_profile, probabi
 from analysis.tables import (aggregate_rows, design_study_table, digits_for, fmt, interval_text, mean_std_table, per_task_table,
                              seeds_text, write_table)
 from core.errors import UserError
+from core.vocabulary import current_names
 from results.names import inside, make_output_dir, safe_name
 from results.store import atomic_write_text, run_label
 
@@ -177,7 +178,7 @@ def _command(m: dict, seeds: list[int]) -> str:
              "--seeds", ",".join(str(s) for s in sorted(seeds))]
     if proto.get("reduced_budget"):
         parts += ["--steps", str(proto["agent_steps"])]
-    for k, v in sorted((m.get("config_overrides") or {}).items()):
+    for k, v in sorted(current_names(cell["algo"], m.get("config_overrides")).items()):  # old names read as today's
         parts += ["--set", f"{k}={json.dumps(v) if not isinstance(v, str) else v}"]
     return shlex.join(parts)
 

@@ -20,6 +20,7 @@ import json
 import os
 import re
 import sys
+import warnings
 from pathlib import Path
 
 os.environ.setdefault("MUJOCO_GL", "egl")  # before anything imports mujoco / dm_control
@@ -29,6 +30,7 @@ os.environ.setdefault("PYOPENGL_PLATFORM", os.environ["MUJOCO_GL"])
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from core.errors import UserError  # noqa: E402
+from core.vocabulary import RenamedFieldWarning  # noqa: E402
 
 DEFAULT_SUITE = "smoke"
 DEFAULT_ALGOS = "td3"
@@ -507,7 +509,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_notes(previous):
+    """warnings.showwarning that prints an old config field name's note on the CLI's note channel (one line)."""
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, RenamedFieldWarning):
+            print(f"note   {message}", file=sys.stderr)
+        else:
+            previous(message, category, filename, lineno, file, line)
+    return show
+
+
 def main(argv: list[str] | None = None) -> int:
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", RenamedFieldWarning)  # core.vocabulary notes each old name once itself
+        warnings.showwarning = _show_notes(warnings.showwarning)
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

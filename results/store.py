@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from core.errors import UserError
+from core.vocabulary import current_names
 
 EVAL_COLUMNS = ["step", "env_frames", "return_mean", "return_std", "returns", "wall_time"]
 DIAGNOSTIC_COLUMNS = ["step", "env_frames", "metric", "value"]  # long format: one row per metric per evaluation
@@ -92,9 +93,11 @@ def overrides_label(overrides: dict[str, Any]) -> str:
 
 def run_label(manifest: dict[str, Any]) -> str:
     """How reports name a run: ``td3``, or ``td3 [lr=0.001]`` when --set changed its config. Manifests
-    written before config ids existed name their --set values in ``config_overrides`` only."""
+    written before config ids existed name their --set values in ``config_overrides`` only; old field names
+    read as the current ones (``core.vocabulary``)."""
     algo = manifest["cell"]["algo"]
     overrides = manifest["overrides"] if "overrides" in manifest else manifest.get("config_overrides")
+    overrides = current_names(algo, overrides)  # a run stored before a field rename is labelled as today's
     return f"{algo} [{overrides_label(overrides)}]" if overrides else algo
 
 

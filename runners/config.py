@@ -9,6 +9,12 @@ function of them; what the folder name must add is everything else that changed 
 i.e. the ``--set`` values that differ from the suite's resolved config. Those fields are the run's
 ``overrides``; a short stable hash of them is its ``config_id`` (``""`` when there are none), so
 ``td3 --set lr=1e-3`` lands in ``td3+<config_id>/`` and never shares a folder with ``td3/``.
+
+Field names: every layer may still use a field's old name (``core.vocabulary.RENAMED``, with a note); it
+is mapped to the current name first, so sources, overrides and the config_id know only current names
+(``--set gamma=0.9`` and ``--set discount=0.9`` are one folder). A run stored before a rename under
+``--set <old name>`` sits in the folder of the old name's hash: ``legacy_config_ids`` names it, and the
+planner takes a complete run found there as done.
 """
 from __future__ import annotations
 
@@ -18,6 +24,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from core.vocabulary import old_names, to_current
 from results.store import overrides_label  # noqa: F401  (re-exported: the report label of overrides)
 
 SOURCES = ("paper default", "variant", "suite", "task", "--set")
@@ -32,6 +39,8 @@ class ResolvedConfig:
     replaced: tuple[tuple[str, str, Any, Any], ...]  # (field, layer, its value, the variant's value): a suite/task layer replacing a variant setting
     warmup_steps: int  # uniform-random warm-up steps the loop takes
     warmup_source: str
+    # config ids a store written before a field rename gave these --set values (old names, values as given)
+    legacy_config_ids: tuple[str, ...] = ()
 
     @property
     def agent_cls(self) -> type:
@@ -77,10 +86,11 @@ def resolve_run_config(suite_name: str, algo: str, task_name: str | None = None,
         task_layer["start_steps"] = task.warmup_steps
     if task is not None:
         task_layer.update(task.agent_overrides.get(base, {}))
+    given = dict(set_overrides or {})
     layers = [("variant", dict(variants(base)[variant].overrides) if variant else {}),
-              ("suite", dict(suite.agent_overrides.get(base, {}))),
-              ("task", task_layer),
-              ("--set", dict(set_overrides or {}))]
+              ("suite", to_current(dict(suite.agent_overrides.get(base, {})), fields, f"suite {suite.name}, {base}")),
+              ("task", to_current(task_layer, fields, f"suite {suite.name}, task {task_name}, {base}")),
+              ("--set", to_current(given, fields, f"--set, {base}"))]
 
     sources = {name: "paper default" for name in fields}
     for layer, values in layers:
@@ -95,6 +105,14 @@ def resolve_run_config(suite_name: str, algo: str, task_name: str | None = None,
                      if k in variant_values and jsonable(values[k]) != jsonable(variant_values[k]))
     overrides = {k: getattr(config, k) for k in layers[3][1]
                  if jsonable(getattr(config, k)) != jsonable(getattr(suite_config, k))}
+    # before the rename (and before ints given for float fields became floats) the id hashed the old names
+    # and the values as given
+    as_given = {}
+    for key in overrides:
+        old = next(iter(old_names(base, {key: None})))
+        as_given[key] = given.get(key, given.get(old, getattr(config, key)))
+    legacy = tuple(dict.fromkeys(i for i in (config_id(old_names(base, as_given)), config_id(as_given))
+                                 if i != config_id(overrides)))
 
     if "start_steps" in fields:
         warmup, warmup_source = int(config.start_steps), sources["start_steps"]
@@ -102,4 +120,4 @@ def resolve_run_config(suite_name: str, algo: str, task_name: str | None = None,
         warmup, warmup_source = task.warmup_steps, "task"
     else:
         warmup, warmup_source = 0, "paper default"
-    return ResolvedConfig(info, config, sources, overrides, replaced, warmup, warmup_source)
+    return ResolvedConfig(info, config, sources, overrides, replaced, warmup, warmup_source, legacy)

@@ -6,10 +6,12 @@ refused with one line, never overwritten or silently taken as done.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
 from core.errors import UserError
+from core.vocabulary import current_names, to_current
 from results.store import Cell, Store
 from runners.config import ResolvedConfig, jsonable, resolve_run_config
 from suites import get_suite, get_task
@@ -26,9 +28,15 @@ class Plan:
     config_overrides: dict[str, Any] = field(default_factory=dict)
 
     def specs(self, device: str, *, progress: bool = True, wandb: Any = None, wait: bool = False) -> list[RunSpec]:
-        """The run descriptions of the cells to run."""
-        return [RunSpec(cell, self.agent_steps, device, dict(self.config_overrides), progress=progress, wandb=wandb, wait=wait)
-                for cell in self.todo]
+        """The run descriptions of the cells to run, their --set values under the current field names (the
+        plan noted any old name once; workers and manifests see only current names)."""
+        return [RunSpec(cell, self.agent_steps, device, self.current_overrides(cell.algo), progress=progress, wandb=wandb,
+                        wait=wait) for cell in self.todo]
+
+    def current_overrides(self, algo: str) -> dict[str, Any]:
+        resolved = next(r for (name, _), r in self.configs.items() if name == algo)
+        fields = [f.name for f in dataclasses.fields(resolved.config)]
+        return to_current(dict(self.config_overrides), fields, algo, note=False)
 
 
 @dataclass
@@ -79,9 +87,11 @@ def incompatibility(agent_cls: Any, task: Task) -> str | None:
 
 
 def stored_config(manifest: dict[str, Any]) -> Any:
-    """The config a stored manifest ran with. Manifests written before configs carried their sources
+    """The config a stored manifest ran with, under the current field names (``core.vocabulary``: a run
+    stored before a rename reads as if written today). Manifests written before configs carried their sources
     recorded the agent's ``start_steps`` in ``config`` and the warm-up that ran in ``warmup_steps``."""
-    config = dict(manifest.get("config") or {})
+    algo = manifest.get("algo") or (manifest.get("cell") or {}).get("algo") or ""
+    config = current_names(algo, manifest.get("config"))
     if "config_sources" not in manifest and "start_steps" in config and manifest.get("warmup_steps") is not None:
         config["start_steps"] = manifest["warmup_steps"]
     return config
@@ -121,6 +131,8 @@ def make_plan(suite_name: str, algos: list[str], tasks: list[str] | None, seeds:
                     plan.skipped.append((cell, why))
                     continue
                 manifest = store.read_manifest(cell)
+                if manifest is None and _complete_before_rename(store, cell, resolved, agent_steps, plan):
+                    continue
                 if manifest is not None:
                     other = conflict(manifest, resolve_task(cell, agent_steps), resolved)
                     if other:
@@ -131,6 +143,19 @@ def make_plan(suite_name: str, algos: list[str], tasks: list[str] | None, seeds:
                         continue
                 plan.todo.append(cell)
     return plan
+
+
+def _complete_before_rename(store: Store, cell: Cell, resolved: ResolvedConfig, agent_steps: int | None, plan: Plan) -> bool:
+    """A complete run of this config stored before a field rename, in the folder its old names hashed to:
+    taken as done (an incomplete one is left as it is; the cell runs in its current folder)."""
+    for legacy_id in resolved.legacy_config_ids:
+        old = dataclasses.replace(cell, config_id=legacy_id)
+        manifest = store.read_manifest(old)
+        if (manifest is not None and manifest.get("status") == "complete"
+                and conflict(manifest, resolve_task(cell, agent_steps), resolved) is None):
+            plan.done.append(old)
+            return True
+    return False
 
 
 __all__ = ["Plan", "RunSpec", "conflict", "incompatibility", "jsonable", "make_plan", "resolve_task", "stored_config"]

@@ -39,6 +39,7 @@ from algorithms.registry import info as algorithm_info
 from core import seeding
 from core.errors import Diverged, UserError
 from core.provenance import provenance
+from core.vocabulary import to_current
 from results.store import Cell, Store, atomic_write
 from runners.config import ResolvedConfig, jsonable, resolve_run_config
 from runners.grid import RunSpec, conflict, incompatibility, resolve_task  # noqa: F401  (re-exported)
@@ -593,7 +594,9 @@ def train(cell: Cell, store: Store, *, agent_steps: int | None = None, device: s
           checkpoint_every: int | None = None, config_overrides: dict[str, Any] | None = None,
           sink: Sink | None = None, wait: bool = False) -> dict[str, Any]:
     """``train_run`` with the run's description as keywords. A cell without a config id gets the one its
-    ``config_overrides`` give (so the run lands in its own folder)."""
+    ``config_overrides`` give (so the run lands in its own folder); old field names become current ones."""
+    fields = [f.name for f in dataclasses.fields(algorithm_info(cell.algo.partition("@")[0]).config)]
+    config_overrides = to_current(dict(config_overrides or {}), fields, cell.algo.partition("@")[0])
     if not cell.config_id:
         cell = dataclasses.replace(cell, config_id=resolve_run_config(cell.suite, cell.algo, cell.task, config_overrides).config_id)
     spec = RunSpec(cell, agent_steps, device, dict(config_overrides or {}), checkpoint_every, progress, sink=sink, wait=wait)

@@ -61,18 +61,18 @@ def make_with_distractors(task: Task, seed: int) -> gym.Env:
 make_cartpole = make_with_distractors  # the earlier name
 
 
-def _task(name: str, distractors: int = 0, model_hidden: int | None = None) -> Task:
+def _task(name: str, distractors: int = 0, model_width: int | None = None) -> Task:
     return Task(name=name, env_id="CartPole-v1", library="gymnasium", make_env=make_with_distractors, agent_steps=200_000,
                 eval_every=1_000, eval_episodes=10, action="discrete", max_episode_frames=500,
                 env_kwargs=(("distractors", distractors),) if distractors else (),
-                agent_overrides={"omd": {"model_hidden": model_hidden}} if model_hidden else {})
+                agent_overrides={"omd": {"model_hidden_dim": model_width}} if model_width else {})
 
 
 OMD_CARTPOLE = register_suite(Suite(
     name="omd-cartpole",
     description="OMD misspecification study: CartPole-v1 with model width 1-12 or 16-512 Gaussian distractors (paper Fig. 4)",
     tasks=(_task("CartPole-v1"),
-           *(_task(f"CartPole-v1-width{w}", model_hidden=w) for w in MODEL_WIDTHS),
+           *(_task(f"CartPole-v1-width{w}", model_width=w) for w in MODEL_WIDTHS),
            *(_task(f"CartPole-v1-distract{d}", distractors=d) for d in DISTRACTORS)),
 ))
 
@@ -115,8 +115,8 @@ HALFCHEETAH_DISTRACTORS = DISTRACTORS  # our choice (Figure 8 right, values not 
 HALFCHEETAH_OMD = {"start_steps": 10_000}  # mujoco/train.py start_training 1e4 (the agent's default is CartPole's 1000)
 
 
-def _halfcheetah(name: str, distractors: int = 0, model_hidden: int | None = None) -> Task:
-    overrides = dict(HALFCHEETAH_OMD, **({"sac_model_hidden": model_hidden} if model_hidden else {}))
+def _halfcheetah(name: str, distractors: int = 0, model_width: int | None = None) -> Task:
+    overrides = dict(HALFCHEETAH_OMD, **({"sac_model_hidden_dim": model_width} if model_width else {}))
     return Task(name=name, env_id="HalfCheetah-v4", library="gymnasium", make_env=make_with_distractors, agent_steps=1_000_000,
                 eval_every=5_000, eval_episodes=10, max_episode_frames=1_000,
                 env_kwargs=(("distractors", distractors),) if distractors else (),
@@ -128,6 +128,6 @@ OMD_HALFCHEETAH = register_suite(Suite(
     description="OMD vs MLE on HalfCheetah (paper App. F, Fig. 8): model width 4-256 or 16-512 Gaussian distractors; "
                 "SAC inner optimizer, 1M steps, 10k warm-up; widths/counts our choice",
     tasks=(_halfcheetah("HalfCheetah-v4"),
-           *(_halfcheetah(f"HalfCheetah-v4-width{w}", model_hidden=w) for w in HALFCHEETAH_MODEL_WIDTHS),
+           *(_halfcheetah(f"HalfCheetah-v4-width{w}", model_width=w) for w in HALFCHEETAH_MODEL_WIDTHS),
            *(_halfcheetah(f"HalfCheetah-v4-distract{d}", distractors=d) for d in HALFCHEETAH_DISTRACTORS)),
 ))

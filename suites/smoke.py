@@ -25,10 +25,11 @@ SMOKE = register_suite(Suite(
     ),
     # MR.Q at 128-wide networks (paper: 512) so a smoke cell takes minutes, not hours, on 2 CPU cores.
     # iQRL at 128-wide networks and latents (paper: 512 / 1024), no warm-up episodes beyond the 1000 random steps.
-    agent_overrides={"mrq": dict(zs_dim=128, zsa_dim=128, za_dim=64, enc_hdim=128, value_hdim=128, policy_hdim=128),
+    agent_overrides={"mrq": dict(zs_dim=128, zsa_dim=128, za_dim=64, enc_hidden_dim=128, value_hidden_dim=128,
+                                 policy_hidden_dim=128),
                      "iqrl": dict(hidden=(128, 128), enc_hidden=(128,), latent_dim=128, random_episodes=0),
                      # ALM at 128/256-wide networks, batch 128, Adam 3e-4 (paper: 512/1024, 512, 1e-4), the exploration
                      # schedule over 5k agent steps (paper: 100k) and the tanh actor rescaled to Pendulum's +-2 torque.
                      "alm": dict(hidden_dim=128, model_hidden_dim=256, batch_size=128, model_lr=3e-4, reward_lr=3e-4,
-                                 critic_lr=3e-4, actor_lr=3e-4, expl_duration=5_000, rescale_actions=True)},
+                                 critic_lr=3e-4, actor_lr=3e-4, exploration_decay_steps=5_000, rescale_actions=True)},
 ))

@@ -216,7 +216,7 @@ def test_alm_locomotion_protocol():
 # CI scale: 64/128-wide networks, batch 64, Adam 1e-3, exploration schedule over 2k agent steps, actions
 # rescaled to Pendulum's +-2 torque, 1000 random warm-up steps (the smoke suite's), 4000 steps in all.
 CI_SCALE = dict(hidden_dim=64, model_hidden_dim=128, batch_size=64, model_lr=1e-3, reward_lr=1e-3, critic_lr=1e-3,
-                actor_lr=1e-3, expl_duration=2_000, rescale_actions=True)
+                actor_lr=1e-3, exploration_decay_steps=2_000, rescale_actions=True)
 
 
 @pytest.mark.slow

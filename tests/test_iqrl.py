@@ -113,7 +113,7 @@ def test_alive_mask_zeroes_steps_after_a_terminal():
 # -- n-step TD target ---------------------------------------------------------------------------------
 
 def test_nstep_return_with_gamma_matches_hand_computation():
-    agent, _ = make_agent(nstep=3, gamma=0.9)
+    agent, _ = make_agent(nstep=3, discount=0.9)
     rewards = torch.tensor([[1.0, 2.0, 3.0, 4.0, 5.0], [1.0, 2.0, 3.0, 4.0, 5.0], [1.0, 2.0, 3.0, 4.0, 5.0]])
     not_done = torch.tensor([[1.0, 1, 1, 1, 1], [1.0, 0, 1, 1, 1], [1.0, 1, 0, 1, 1]])
     ret, boot = agent.nstep_return(rewards, not_done)
@@ -125,10 +125,10 @@ def test_nstep_return_with_gamma_matches_hand_computation():
 
 def test_one_step_target_discounts_unless_the_official_quirk_is_on():
     rewards, not_done = torch.tensor([[2.0, 9.0]]), torch.ones(1, 2)
-    agent, _ = make_agent(nstep=1, gamma=0.99)
+    agent, _ = make_agent(nstep=1, discount=0.99)
     ret, boot = agent.nstep_return(rewards, not_done)
     assert (ret.item(), boot.item()) == (2.0, pytest.approx(0.99))
-    quirk, _ = make_agent(nstep=1, gamma=0.99, official_nstep1_no_discount=True)
+    quirk, _ = make_agent(nstep=1, discount=0.99, official_nstep1_no_discount=True)
     assert quirk.nstep_return(rewards, not_done)[1].item() == 1.0  # spec 3.3: discount 1.0 at n = 1
 
 

@@ -14,7 +14,7 @@ from algorithms.mrq.buffer import MRQReplay, SubTrajectories
 from algorithms.mrq.networks import TwoHot
 from runners.loop import Stepper
 
-TINY = dict(zs_dim=16, zsa_dim=16, za_dim=8, enc_hdim=16, value_hdim=16, policy_hdim=16, batch_size=4,
+TINY = dict(zs_dim=16, zsa_dim=16, za_dim=8, enc_hidden_dim=16, value_hidden_dim=16, policy_hidden_dim=16, batch_size=4,
             buffer_size=64, target_update_freq=2)
 
 
@@ -152,7 +152,7 @@ def test_encoder_learns_the_reward_model():
     import gymnasium as gym
 
     env = gym.make("Pendulum-v1")
-    cls, cfg = resolve("mrq", dict(zs_dim=64, zsa_dim=64, za_dim=32, enc_hdim=64, value_hdim=64, policy_hdim=64,
+    cls, cfg = resolve("mrq", dict(zs_dim=64, zsa_dim=64, za_dim=32, enc_hidden_dim=64, value_hidden_dim=64, policy_hidden_dim=64,
                                    batch_size=128, buffer_size=5_000))
     torch.manual_seed(0)
     agent = cls(env.observation_space, env.action_space, cfg, "cpu", seed=0)

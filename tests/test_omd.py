@@ -159,10 +159,10 @@ def test_distractor_wrapper_shape_statistics_and_determinism():
 
 
 def test_model_width_is_a_per_task_override_and_set_wins():
-    assert resolve_config("omd-cartpole", "omd", None, "CartPole-v1-width3")[1].model_hidden == 3
-    assert resolve_config("omd-cartpole", "omd@vep", None, "CartPole-v1-width1")[1].model_hidden == 1
-    assert resolve_config("omd-cartpole", "omd", None, "CartPole-v1-distract16")[1].model_hidden == 32
-    assert resolve_config("omd-cartpole", "omd", {"model_hidden": 5}, "CartPole-v1-width3")[1].model_hidden == 5
+    assert resolve_config("omd-cartpole", "omd", None, "CartPole-v1-width3")[1].model_hidden_dim == 3
+    assert resolve_config("omd-cartpole", "omd@vep", None, "CartPole-v1-width1")[1].model_hidden_dim == 1
+    assert resolve_config("omd-cartpole", "omd", None, "CartPole-v1-distract16")[1].model_hidden_dim == 32
+    assert resolve_config("omd-cartpole", "omd", {"model_hidden_dim": 5}, "CartPole-v1-width3")[1].model_hidden_dim == 5
 
 
 # -- the tabular study ---------------------------------------------------------------------------------
@@ -294,9 +294,9 @@ def test_omd_halfcheetah_suite_is_the_appendix_f_protocol():
         p = task.protocol()
         assert (p["agent_steps"], p["eval_every_agent_steps"], p["eval_episodes"], p["env_id"]) == (1_000_000, 5_000, 10, "HalfCheetah-v4")
     _, cfg = resolve_config("omd-halfcheetah", "omd@mle", task="HalfCheetah-v4-width8")
-    assert (cfg.agent_type, cfg.sac_model_hidden, cfg.start_steps) == ("mle", 8, 10_000)  # start_training 1e4
+    assert (cfg.agent_type, cfg.sac_model_hidden_dim, cfg.start_steps) == ("mle", 8, 10_000)  # start_training 1e4
     _, cfg = resolve_config("omd-halfcheetah", "omd", task="HalfCheetah-v4-distract64")
-    assert (cfg.sac_model_hidden, cfg.start_steps) == (64, 10_000)  # model width 64 with distractors (App. F)
+    assert (cfg.sac_model_hidden_dim, cfg.start_steps) == (64, 10_000)  # model width 64 with distractors (App. F)
     env = suite.task("HalfCheetah-v4-distract64").make(0)
     obs, _ = env.reset(seed=0)
     assert obs.shape == (17 + 64,) and env.action_space.shape == (6,)
@@ -312,7 +312,7 @@ def test_cartpole_sweep_suite_selection_rule_and_figure4(tmp_path):
     suite = get_suite("omd-cartpole-sweep")
     assert len(suite.tasks) == 13 * 3 * 2
     _, cfg = resolve_config("omd-cartpole-sweep", "omd@mle", task="CartPole-v1-width4-qlr0.003-tau0.005")
-    assert (cfg.agent_type, cfg.model_hidden, cfg.q_lr, cfg.tau) == ("mle", 4, 3e-3, 0.005)
+    assert (cfg.agent_type, cfg.model_hidden_dim, cfg.q_lr, cfg.tau) == ("mle", 4, 3e-3, 0.005)
     assert parse_task("CartPole-v1-distract64-qlr0.0003-tau0.01") == {
         "setting": "CartPole-v1-distract64", "q_lr": 3e-4, "tau": 0.01, "axis": "distractors", "x": 64}
 

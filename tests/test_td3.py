@@ -67,8 +67,8 @@ def test_paper2018_variant_config():
     _, cfg = resolve("td3@paper2018")
     assert (cfg.hidden, cfg.lr, cfg.batch_size, cfg.noise_scaled_by_max_action) == ((400, 300), 1e-3, 100, False)
     _, head = resolve("td3")
-    assert (head.hidden, head.lr, head.batch_size, head.policy_noise, head.noise_clip, head.policy_freq, head.tau,
-            head.expl_noise, head.start_steps) == ((256, 256), 3e-4, 256, 0.2, 0.5, 2, 0.005, 0.1, 25_000)
+    assert (head.hidden, head.lr, head.batch_size, head.policy_noise, head.noise_clip, head.actor_update_freq, head.tau,
+            head.exploration_noise, head.start_steps) == ((256, 256), 3e-4, 256, 0.2, 0.5, 2, 0.005, 0.1, 25_000)
 
 
 @pytest.mark.slow

@@ -144,7 +144,7 @@ class ALM(Agent):
     # -- acting ------------------------------------------------------------------------------------
     def expl_std(self, step: int) -> float:
         cfg = self.config
-        return linear_schedule(cfg.expl_start, cfg.expl_end, cfg.expl_duration, step)
+        return linear_schedule(cfg.exploration_noise_start, cfg.exploration_noise_end, cfg.exploration_decay_steps, step)
 
     def _randn(self, shape, generator: torch.Generator | None = None) -> torch.Tensor:
         return torch.randn(shape, generator=generator or self.torch_gen, device=self.device)

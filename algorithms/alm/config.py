@@ -31,9 +31,9 @@ class Config:
     model_hidden_dim: int = 1024  # model_hidden_dims: latent model
     classifier_coef: float = 0.1  # lambda_cost: weight of the classifier log-odds in the actor's rewards only
     stddev_clip: float = 0.3  # clip of the policy noise inside the losses
-    expl_start: float = 1.0  # linear(1.0, 0.1, 100000) exploration std schedule over agent steps
-    expl_end: float = 0.1
-    expl_duration: int = 100_000
+    exploration_noise_start: float = 1.0  # linear(1.0, 0.1, 100000) std schedule over agent steps (was expl_start)
+    exploration_noise_end: float = 0.1  # (was expl_end)
+    exploration_decay_steps: int = 100_000  # (was expl_duration)
     seq_len: int = 3  # K: model-training window and actor imagination horizon
     # ablations (paper Fig. 5, App. E); defaults = ALM(3)
     kl_coef: float = 1.0  # 0 = "no KL term" in the encoder/model objective
@@ -46,14 +46,19 @@ class Config:
     windows_cross_timeouts: bool = False  # True = official buffer: only terminals end a window's episode
     rescale_actions: bool = False  # official: no rescaling of the tanh actor to the action bounds
 
+    def __post_init__(self) -> None:
+        checks.types(self)  # a value of the wrong type is a one-line error naming the field, at construction
+
     def validate(self) -> None:
         checks.finite(self)
         checks.replay(self)
         checks.fraction(self, "tau")
         checks.probability(self, "td_lambda")
-        checks.at_least_one(self, "target_update_interval", "latent_dim", "hidden_dim", "model_hidden_dim", "expl_duration", "seq_len")
+        checks.at_least_one(self, "target_update_interval", "latent_dim", "hidden_dim", "model_hidden_dim",
+                            "exploration_decay_steps", "seq_len")
         checks.positive(self, "model_lr", "reward_lr", "critic_lr", "actor_lr", "temperature_lr", "init_temperature")
-        checks.non_negative(self, "max_grad_norm", "classifier_coef", "stddev_clip", "expl_start", "expl_end", "kl_coef", "value_coef")
+        checks.non_negative(self, "max_grad_norm", "classifier_coef", "stddev_clip", "exploration_noise_start",
+                            "exploration_noise_end", "kl_coef", "value_coef")
 
 
 register_algorithm("alm", Config, agent="algorithms.alm.agent:ALM", action_kinds=("continuous",), observation_kinds=("state",))

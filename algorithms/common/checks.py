@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from typing import Any
 
 from core.errors import UserError
@@ -26,6 +27,63 @@ def _number(cfg: Any, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise _bad(name, value, "a number")
     return value
+
+
+_KINDS = {"int": "an int (a whole number)", "float": "a float (a number)", "bool": "a bool (True or False)",
+          "str": "a str (text)", "tuple": "a tuple"}
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+def _is_float(v: Any) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+
+def _kind(annotation: Any) -> tuple[str, str | None]:
+    """``'tuple[int, ...]'`` -> ('tuple', 'int'); ``'float'`` -> ('float', None); anything else -> ('', None)."""
+    text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", str(annotation))
+    base, _, rest = text.partition("[")
+    item = rest.partition(",")[0].strip() if base == "tuple" and rest.rstrip("]").endswith("...") else None
+    return (base.strip() if base.strip() in _KINDS else ""), item
+
+
+def types(cfg: Any) -> None:
+    """Each field holds its annotated type, checked when a Config is constructed (``__post_init__``):
+    ints are whole numbers (not bools), floats any real number (an int becomes a float), bools only
+    True/False, tuples a tuple or list (made a tuple) of the item type. ``--set batch_size=abc`` is one line
+    naming the field, the value and the type wanted."""
+    for f in dataclasses.fields(cfg):
+        kind, item = _kind(f.type)
+        value = getattr(cfg, f.name)
+        default = f.default if f.default is not dataclasses.MISSING else None
+        example = f", e.g. {f.name}={default!r}" if default is not None else ""
+        if kind == "int":
+            ok = _is_int(value)
+            if ok:
+                value = int(value)
+        elif kind == "float":
+            ok = _is_float(value)
+            if ok:
+                value = float(value)
+        elif kind == "bool":
+            ok = isinstance(value, bool)
+        elif kind == "str":
+            ok = isinstance(value, str)
+        elif kind == "tuple":
+            check = {"int": _is_int, "float": _is_float, "str": lambda v: isinstance(v, str)}.get(item or "", lambda v: True)
+            ok = isinstance(value, (tuple, list)) and all(check(v) for v in value)
+            if ok:
+                value = tuple(int(v) if item == "int" else float(v) if item == "float" else v for v in value)
+            want = f"a tuple of {item}s" if item else _KINDS["tuple"]
+            if not ok:
+                raise ConfigValueError(f"{f.name}={value!r} ({type(value).__name__}); valid: {want}{example}")
+        else:
+            continue
+        if not ok:
+            raise ConfigValueError(f"{f.name}={value!r} ({type(value).__name__}); valid: {_KINDS[kind]}{example}")
+        object.__setattr__(cfg, f.name, value)
 
 
 def finite(cfg: Any) -> None:

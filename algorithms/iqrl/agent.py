@@ -341,9 +341,9 @@ class IQRL(Agent):
         """(B, S) rewards and not_done -> R = sum_{k<n} gamma^k r_k (until a terminal), G = gamma^n (0 after a terminal)."""
         cfg, n = self.config, self.config.nstep
         alive = torch.cumprod(torch.cat([torch.ones_like(not_done[:, :1]), not_done[:, : n - 1]], 1), 1)  # (B, n)
-        discounts = cfg.gamma ** torch.arange(n, dtype=torch.float32, device=rewards.device)
+        discounts = cfg.discount ** torch.arange(n, dtype=torch.float32, device=rewards.device)
         ret = (rewards[:, :n] * alive * discounts).sum(1, keepdim=True)
-        bootstrap = 1.0 if (n == 1 and cfg.official_nstep1_no_discount) else cfg.gamma ** n
+        bootstrap = 1.0 if (n == 1 and cfg.official_nstep1_no_discount) else cfg.discount ** n
         return ret, bootstrap * (alive[:, -1:] * not_done[:, n - 1: n])
 
     def update(self, step: int) -> dict[str, torch.Tensor]:

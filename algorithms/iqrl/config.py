@@ -17,7 +17,7 @@ class Config:
     lr: float = 3e-4  # iQRLConfig.lr: Adam for actor and critics
     batch_size: int = 256  # iQRLConfig.batch_size (slices of max(nstep, horizon) steps)
     actor_update_freq: int = 2  # iQRLConfig.actor_update_freq
-    gamma: float = 0.99  # iQRLConfig.gamma
+    discount: float = 0.99  # iQRLConfig.gamma
     tau: float = 0.005  # iQRLConfig.tau: target actor and critics
     num_critics: int = 5  # iQRLConfig.num_critics (release since dd17b6c; draft: 2)
     q_sample_size: int = 2  # iQRLConfig.q_sample_size: critics drawn per min/avg
@@ -53,6 +53,9 @@ class Config:
     init_representation_from: str = ""  # task-agnostic ablation: agent_final.pt of a finished iQRL run
     diagnostics_batch: int = 0  # observations per rank diagnostic; 0 = D (release: a batch of D samples)
 
+    def __post_init__(self) -> None:
+        checks.types(self)  # a value of the wrong type is a one-line error naming the field, at construction
+
     def validate(self) -> None:
         checks.finite(self)
         checks.replay(self)
@@ -60,7 +63,7 @@ class Config:
         checks.widths(self, "enc_hidden", allow_empty=True)
         checks.widths(self, "fsq_levels")
         checks.positive(self, "lr", "enc_lr")
-        checks.fraction(self, "gamma", "tau", "enc_tau", "rho")
+        checks.fraction(self, "discount", "tau", "enc_tau", "rho")
         checks.at_least_one(self, "actor_update_freq", "num_critics", "q_sample_size", "nstep", "latent_dim", "horizon",
                             "exploration_decay_episodes")
         checks.no_more_than(self, "q_sample_size", "num_critics")

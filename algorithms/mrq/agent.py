@@ -82,8 +82,8 @@ class MRQ(Agent):
     Config = Config
     action_kinds = ("continuous", "discrete")
     observation_kinds = ("state", "pixels")
-    conformance_overrides = {"buffer_size": 2_000, "zs_dim": 64, "zsa_dim": 64, "za_dim": 32, "enc_hdim": 64,
-                             "value_hdim": 64, "policy_hdim": 64, "batch_size": 32, "target_update_freq": 4}
+    conformance_overrides = {"buffer_size": 2_000, "zs_dim": 64, "zsa_dim": 64, "za_dim": 32, "enc_hidden_dim": 64,
+                             "value_hidden_dim": 64, "policy_hidden_dim": 64, "batch_size": 32, "target_update_freq": 4}
 
     def __init__(self, obs_space, action_space, config: Config, device, seed):
         super().__init__(obs_space, action_space, config, device, seed)
@@ -94,7 +94,7 @@ class MRQ(Agent):
         self.pixels = len(obs_space.shape) == 3
         noise = cfg.discrete_noise_scale if self.discrete else 1.0
         self.exploration_noise, self.target_noise, self.noise_clip = (
-            cfg.exploration_noise * noise, cfg.target_policy_noise * noise, cfg.noise_clip * noise)
+            cfg.exploration_noise * noise, cfg.policy_noise * noise, cfg.noise_clip * noise)
         history = 1
         if self.pixels:
             frame_channels = cfg.pixel_frame_channels or (3 if obs_space.shape[0] % 3 == 0 else 1)
@@ -102,12 +102,12 @@ class MRQ(Agent):
 
         self.zsa_target = cfg.dyn_target in ("target_zsa", "online_zsa")
         self.encoder = Encoder(obs_space.shape, self.action_dim, self.pixels, cfg.zs_dim, cfg.za_dim, cfg.zsa_dim,
-                               cfg.enc_hdim, cfg.enc_activ, cfg.num_bins, cfg.nonlinear_model,
+                               cfg.enc_hidden_dim, cfg.enc_activ, cfg.num_bins, cfg.nonlinear_model,
                                reward_dim=1 if cfg.reward_loss == "mse" else cfg.num_bins,
                                next_dim=cfg.zsa_dim if self.zsa_target else cfg.zs_dim).to(self.device)
-        self.policy = Policy(cfg.zs_dim, self.action_dim, self.discrete, cfg.policy_hdim, cfg.policy_activ,
+        self.policy = Policy(cfg.zs_dim, self.action_dim, self.discrete, cfg.policy_hidden_dim, cfg.policy_activ,
                              cfg.gumbel_tau).to(self.device)
-        self.value = Value(cfg.zsa_dim, cfg.value_hdim, cfg.value_activ, linear=cfg.linear_value).to(self.device)
+        self.value = Value(cfg.zsa_dim, cfg.value_hidden_dim, cfg.value_activ, linear=cfg.linear_value).to(self.device)
         self.encoder_target = copy.deepcopy(self.encoder).requires_grad_(False)
         self.policy_target = copy.deepcopy(self.policy).requires_grad_(False)
         self.value_target = copy.deepcopy(self.value).requires_grad_(False)
@@ -294,7 +294,7 @@ class MRQ(Agent):
 
         if cfg.prioritized:
             source = q if cfg.priority_source == "pre_update" else q_policy
-            self.replay.update_priority(b.index, lap_priority(source.detach(), q_target, cfg.min_priority, cfg.alpha))
+            self.replay.update_priority(b.index, lap_priority(source.detach(), q_target, cfg.min_priority, cfg.priority_exponent))
         return {"value_loss": value_loss.detach(), "policy_loss": policy_loss.detach(), "q": q.detach().mean(),
                 "reward_scale": self.reward_scale.detach()}
 

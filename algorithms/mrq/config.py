@@ -20,31 +20,31 @@ class Config:
     target_update_freq: int = 250  # hard target copies, reward-scale update and encoder-burst length
     start_steps: int = 10_000  # buffer_size_before_training: uniform random actions first
     exploration_noise: float = 0.2  # x0.5 for discrete actions
-    target_policy_noise: float = 0.2  # x0.5 for discrete actions
+    policy_noise: float = 0.2  # MRQ.py target_policy_noise; x0.5 for discrete actions
     noise_clip: float = 0.3  # x0.5 for discrete actions
     discrete_noise_scale: float = 0.5  # MRQ.py: the three noises are halved for discrete actions
     dyn_weight: float = 1.0
     reward_weight: float = 0.1
     done_weight: float = 0.1
     prioritized: bool = True  # LAP
-    alpha: float = 0.4
+    priority_exponent: float = 0.4  # MRQ.py alpha: LAP priority |delta|^alpha
     min_priority: float = 1.0
     enc_horizon: int = 5
     q_horizon: int = 3
     zs_dim: int = 512
     zsa_dim: int = 512
     za_dim: int = 256
-    enc_hdim: int = 512
+    enc_hidden_dim: int = 512  # MRQ.py enc_hdim
     enc_activ: str = "elu"
     enc_lr: float = 1e-4
     enc_wd: float = 1e-4
     pixel_augs: bool = True  # random shift (pad 4), pixels only
-    value_hdim: int = 512
+    value_hidden_dim: int = 512  # MRQ.py value_hdim
     value_activ: str = "elu"
     value_lr: float = 3e-4
     value_wd: float = 1e-4
     value_grad_clip: float = 20.0
-    policy_hdim: int = 512
+    policy_hidden_dim: int = 512  # MRQ.py policy_hdim
     policy_activ: str = "relu"
     policy_lr: float = 3e-4
     policy_wd: float = 1e-4
@@ -71,15 +71,18 @@ class Config:
     target_min: bool = True  # False: mean over the two target Qs
     model_based_repr: bool = True  # False: "No MR", encoder trained end to end by the value loss
 
+    def __post_init__(self) -> None:
+        checks.types(self)  # a value of the wrong type is a one-line error naming the field, at construction
+
     def validate(self) -> None:
         checks.finite(self)
         checks.replay(self)
-        checks.at_least_one(self, "target_update_freq", "enc_horizon", "q_horizon", "zs_dim", "zsa_dim", "za_dim", "enc_hdim",
-                            "value_hdim", "policy_hdim", "num_bins")
+        checks.at_least_one(self, "target_update_freq", "enc_horizon", "q_horizon", "zs_dim", "zsa_dim", "za_dim",
+                            "enc_hidden_dim", "value_hidden_dim", "policy_hidden_dim", "num_bins")
         checks.positive(self, "enc_lr", "value_lr", "policy_lr", "gumbel_tau", "min_priority")
-        checks.non_negative(self, "exploration_noise", "target_policy_noise", "noise_clip", "discrete_noise_scale", "dyn_weight",
-                            "reward_weight", "done_weight", "alpha", "enc_wd", "value_wd", "policy_wd", "value_grad_clip",
-                            "pre_activ_weight", "pixel_frame_channels")
+        checks.non_negative(self, "exploration_noise", "policy_noise", "noise_clip", "discrete_noise_scale", "dyn_weight",
+                            "reward_weight", "done_weight", "priority_exponent", "enc_wd", "value_wd", "policy_wd",
+                            "value_grad_clip", "pre_activ_weight", "pixel_frame_channels")
         checks.no_more_than(self, "lower", "upper")
 
 

@@ -72,7 +72,7 @@ class OMD(Agent):
     Config = Config
     action_kinds = ("discrete", "continuous")
     observation_kinds = ("state",)
-    conformance_overrides = {"buffer_size": 2_000, "batch_size": 32, "sac_hidden": (32, 32), "sac_model_hidden": 16,
+    conformance_overrides = {"buffer_size": 2_000, "batch_size": 32, "sac_hidden": (32, 32), "sac_model_hidden_dim": 16,
                              "cg_max_iter": 10}
 
     def __init__(self, obs_space, action_space, config: Config, device, seed):
@@ -89,7 +89,7 @@ class OMD(Agent):
             self.q = QNetwork(obs_dim, self.num_actions, cfg.q_hidden, 2 if cfg.double_q else 1).to(self.device)
             self.q_target = copy.deepcopy(self.q).requires_grad_(False)
             self.q_opt = torch.optim.Adam(self.q.parameters(), lr=cfg.q_lr)
-            self.model = Model(obs_dim, self.num_actions, cfg.model_hidden, separate_reward=True).to(self.device)
+            self.model = Model(obs_dim, self.num_actions, cfg.model_hidden_dim, separate_reward=True).to(self.device)
             self.model_opt = torch.optim.Adam(self.model.parameters(), lr=cfg.model_lr)
             self.replay = TransitionReplay(obs_space.shape, 1, cfg.buffer_size, self.device)
         else:
@@ -104,7 +104,7 @@ class OMD(Agent):
             self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=cfg.sac_lr)
             self.alpha_opt = torch.optim.Adam(self.temperature.parameters(), lr=cfg.sac_lr)
             self.target_entropy = -cfg.sac_target_entropy_scale * self.action_dim
-            self.model = Model(obs_dim, self.action_dim, cfg.sac_model_hidden, separate_reward=False).to(self.device)
+            self.model = Model(obs_dim, self.action_dim, cfg.sac_model_hidden_dim, separate_reward=False).to(self.device)
             self.model_opt = torch.optim.Adam(self.model.parameters(), lr=cfg.sac_model_lr)
             self.replay = TransitionReplay(obs_space.shape, self.action_dim, cfg.buffer_size, self.device)
         if cfg.agent_type == "vep":

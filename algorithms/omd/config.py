@@ -25,7 +25,7 @@ class Config:
     cg_max_iter: int = 100  # omd.py: jax.scipy.sparse.linalg.cg maxiter=100
     # discrete actions: cartpole/train.py flags
     q_hidden: tuple[int, ...] = (32, 32)  # --hidden_dim 32, two hidden layers (paper App. D)
-    model_hidden: int = 32  # --model_hidden_dim (the width study sweeps {1, 2, 3, 4, 6, 12})
+    model_hidden_dim: int = 32  # --model_hidden_dim (the width study sweeps {1, 2, 3, 4, 6, 12})
     model_lr: float = 1e-3  # --lr: model Adam (paper App. D), also VEP
     q_lr: float = 3e-4  # --inner_lr: Q Adam (paper sweeps {3e-4, 1e-3, 3e-3})
     tau: float = 0.01  # --tau: target Polyak coefficient (paper sweeps {0.005, 0.01})
@@ -38,7 +38,7 @@ class Config:
     vep_values: int = 5  # --num_ensemble_vep: frozen random value functions
     # continuous actions: mujoco/configs/omd_default.py (SAC inner optimizer)
     sac_hidden: tuple[int, ...] = (256, 256)  # hidden_dims (actor and critics)
-    sac_model_hidden: int = 64  # model_hidden_dim "for the misspecification experiments"
+    sac_model_hidden_dim: int = 64  # model_hidden_dim "for the misspecification experiments"
     sac_model_lr: float = 3e-4  # model_lr
     sac_lr: float = 3e-4  # actor_lr = critic_lr = temp_lr
     sac_tau: float = 0.005  # tau, target period 1
@@ -46,12 +46,16 @@ class Config:
     sac_target_entropy_scale: float = 0.5  # target_entropy None -> -|A| / 2 (jax-rl convention)
     sac_reset_inner_opt: bool = False  # MuJoCo keeps the critic / actor / temperature Adam states
 
+    def __post_init__(self) -> None:
+        checks.types(self)  # a value of the wrong type is a one-line error naming the field, at construction
+
     def validate(self) -> None:
         checks.finite(self)
         checks.replay(self)
         checks.fraction(self, "tau", "sac_tau")
         checks.probability(self, "epsilon")
-        checks.at_least_one(self, "inner_steps", "model_steps", "cg_max_iter", "model_hidden", "vep_values", "sac_model_hidden")
+        checks.at_least_one(self, "inner_steps", "model_steps", "cg_max_iter", "model_hidden_dim", "vep_values",
+                            "sac_model_hidden_dim")
         checks.widths(self, "q_hidden", "sac_hidden")
         checks.positive(self, "model_lr", "q_lr", "alpha", "sac_model_lr", "sac_lr", "sac_init_temperature")
         checks.non_negative(self, "cg_damping", "sac_target_entropy_scale")
