@@ -16,7 +16,6 @@ once per step, as HEAD does.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -24,10 +23,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from algorithms.base import Agent, Transition, register
-from algorithms.td3_config import Config  # the paper defaults and the variants, importable without torch
-from algorithms.common.nets import EnsembleMLP, mlp, polyak_update
+from algorithms.common.nets import EnsembleQ, adam, mlp, polyak_update
 from algorithms.common.replay import TransitionReplay
 from algorithms.common.seed_batch import SeedAdam, Stacked, masked_lerp_, stack_batches
+from algorithms.td3_config import Config  # the paper defaults and the variants, importable without torch
 
 
 class Actor(nn.Module):
@@ -38,25 +37,6 @@ class Actor(nn.Module):
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         return self.max_action * torch.tanh(self.net(obs))
-
-
-class Critic(nn.Module):
-    """Both Q heads in one module, as TD3.py: forward -> (q1, q2); q1() alone for the actor loss.
-
-    The two heads are independent [s, a] -> hidden -> 1 MLPs with nn.Linear's default init, evaluated
-    together as batched matmuls (EnsembleMLP), which is the same function at lower per-step cost.
-    """
-
-    def __init__(self, obs_dim: int, action_dim: int, hidden: tuple[int, ...]):
-        super().__init__()
-        self.heads = EnsembleMLP(2, obs_dim + action_dim, hidden, 1)
-
-    def forward(self, obs: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        q = self.heads(torch.cat([obs, action], dim=-1))
-        return q[0], q[1]
-
-    def q1(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
-        return self.heads.member(torch.cat([obs, action], dim=-1), 0)
 
 
 # The losses once, for the agent's update and for a seed batch's vmapped update (modules or functional calls).
@@ -90,10 +70,12 @@ class TD3(Agent):
         self.max_action = float(action_space.high[0])  # HEAD: float(env.action_space.high[0])
         self.actor = Actor(obs_dim, self.action_dim, config.hidden, self.max_action).to(self.device)
         self.actor_target = copy.deepcopy(self.actor).requires_grad_(False)
-        self.critic = Critic(obs_dim, self.action_dim, config.hidden).to(self.device)
+        # TD3.py Critic: two independent [s, a] -> hidden -> 1 ReLU MLPs, nn.Linear's default init; one
+        # batched ensemble is the same function at lower per-step cost. critic(s, a) -> (q1, q2) stacked
+        self.critic = EnsembleQ(2, obs_dim, self.action_dim, config.hidden).to(self.device)
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
-        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=config.lr, fused=True)
-        self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=config.lr, fused=True)
+        self.actor_opt = adam(self.actor.parameters(), config.lr)
+        self.critic_opt = adam(self.critic.parameters(), config.lr)
         self.replay = TransitionReplay(obs_space.shape, self.action_dim, config.buffer_size, self.device)
         scale = self.max_action if config.noise_scaled_by_max_action else 1.0
         self.policy_noise, self.noise_clip = config.policy_noise * scale, config.noise_clip * scale
@@ -125,7 +107,7 @@ class TD3(Agent):
         metrics = {"critic_loss": critic_loss.detach(), "q1": q1.detach()}
 
         if self.total_it % cfg.actor_update_freq == 0:
-            actor_loss = td3_actor_loss(self.actor, self.critic.q1, b.obs)
+            actor_loss = td3_actor_loss(self.actor, lambda o, a: self.critic.member(o, a, 0), b.obs)  # Q1 only
             self.actor_opt.zero_grad(set_to_none=True)
             actor_loss.backward()
             self.actor_opt.step()
@@ -173,7 +155,7 @@ class TD3SeedBatch:
             return td3_critic_loss(lambda o, a: self.critic.call(critic_p, o, a), obs, action, target_q)
 
         def actor_loss(actor_p, critic_p, obs):
-            return td3_actor_loss(lambda o: self.actor.call(actor_p, o), lambda o, a: self.critic.call(critic_p, o, a, method="q1"), obs)
+            return td3_actor_loss(lambda o: self.actor.call(actor_p, o), lambda o, a: self.critic.call(critic_p, o, a, 0, method="member"), obs)
 
         self._target = torch.func.vmap(target)
         self._critic_grad = torch.func.vmap(torch.func.grad_and_value(critic_loss, has_aux=True))

@@ -58,35 +58,18 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from algorithms.alm.networks import (Actor, Classifier, Encoder, LatentModel, Reward, TwinQ, gaussian_kl,
-                                     lambda_returns, truncated_normal_sample)
+from algorithms.alm.config import Config  # the paper defaults and the variants, importable without torch
+from algorithms.alm.networks import (Actor, Classifier, Encoder, LatentModel, Reward, gaussian_kl, lambda_returns,
+                                     truncated_normal_sample, twin_q)
 from algorithms.alm.replay import WindowReplay
 from algorithms.base import Agent, Transition, register
-from algorithms.alm.config import Config  # the paper defaults and the variants, importable without torch
-from algorithms.common.nets import polyak_update
+from algorithms.common.actions import ActionScaler
+from algorithms.common.nets import Temperature, adam, polyak_update
+from algorithms.common.schedules import linear_schedule  # utils/env.py linear_schedule
 from core.errors import UserError
 
 ACTOR_OBJECTIVES = ("lambda_svg", "td")
-
-
-
-
-def linear_schedule(start: float, end: float, duration: int, step: int) -> float:
-    """utils/env.py linear_schedule: end + (1 - min(step / duration, 1)) * (start - end)."""
-    return end + (1.0 - min(step / duration, 1.0)) * (start - end)
-
-
-class Temperature(nn.Module):
-    """ALM-ENT's learned entropy temperature alpha = exp(log_alpha)."""
-
-    def __init__(self, init: float):
-        super().__init__()
-        self.log_alpha = nn.Parameter(torch.tensor(float(np.log(init))))
-
-    def forward(self) -> torch.Tensor:
-        return self.log_alpha.exp()
 
 
 def _clip(params: list[torch.Tensor], max_norm: float) -> torch.Tensor:
@@ -109,33 +92,31 @@ class ALM(Agent):
         if cfg.seq_len < 1:
             raise UserError(f"bad alm seq_len {cfg.seq_len}; valid: an integer >= 1")
         obs_dim, self.action_dim = obs_space.shape[0], action_space.shape[0]
-        low, high = np.asarray(action_space.low, np.float64), np.asarray(action_space.high, np.float64)
         if cfg.rescale_actions:  # actor works in [-1, 1]; env actions = bias + scale * a
             self.low, self.high = -1.0, 1.0
-            self.action_scale = (high - low) / 2.0
-            self.action_bias = (high + low) / 2.0
-        else:  # official: scalar bounds action_space.low[0] / high[0] (workspaces/common.py)
-            self.low, self.high = float(low[0]), float(high[0])
-            self.action_scale, self.action_bias = np.ones_like(low), np.zeros_like(low)
+            self.scaler = ActionScaler(action_space.low, action_space.high)
+        else:  # official: scalar bounds action_space.low[0] / high[0] (workspaces/common.py), actions unscaled
+            self.low, self.high = float(action_space.low[0]), float(action_space.high[0])
+            self.scaler = ActionScaler.identity(self.action_dim)
         z, a, h = cfg.latent_dim, self.action_dim, cfg.hidden_dim
         self.encoder = Encoder(obs_dim, h, z).to(self.device)
         self.encoder_target = copy.deepcopy(self.encoder).requires_grad_(False)
         self.model = LatentModel(z, a, cfg.model_hidden_dim).to(self.device)
         self.reward = Reward(z, a, h).to(self.device)
         self.classifier = Classifier(z, a, h).to(self.device)
-        self.critic = TwinQ(z, a, h).to(self.device)
+        self.critic = twin_q(z, a, h).to(self.device)
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
         self.actor = Actor(z, a, h, stochastic=cfg.entropy_bonus).to(self.device)
-        # four Adam optimizers with default betas/eps (agents/alm.py _init_optims); fused kernels, same update
+        # four Adam optimizers with default betas/eps (agents/alm.py _init_optims)
         self.model_params = [*self.encoder.parameters(), *self.model.parameters()]
         self.reward_params = [*self.reward.parameters(), *self.classifier.parameters()]
-        self.model_opt = torch.optim.Adam(self.model_params, lr=cfg.model_lr, fused=True)
-        self.reward_opt = torch.optim.Adam(self.reward_params, lr=cfg.reward_lr, fused=True)
-        self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.critic_lr, fused=True)
-        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=cfg.actor_lr, fused=True)
+        self.model_opt = adam(self.model_params, cfg.model_lr)
+        self.reward_opt = adam(self.reward_params, cfg.reward_lr)
+        self.critic_opt = adam(self.critic.parameters(), cfg.critic_lr)
+        self.actor_opt = adam(self.actor.parameters(), cfg.actor_lr)
         if cfg.entropy_bonus:
             self.temperature = Temperature(cfg.init_temperature).to(self.device)
-            self.temperature_opt = torch.optim.Adam(self.temperature.parameters(), lr=cfg.temperature_lr)
+            self.temperature_opt = adam(self.temperature.parameters(), cfg.temperature_lr)
             self.target_entropy = -float(self.action_dim)  # SAC-SVG init/final_targ_entr = -|A|
         self.replay = WindowReplay(obs_space.shape, self.action_dim, cfg.buffer_size, self.device, cfg.seq_len,
                                    cross_timeouts=cfg.windows_cross_timeouts)
@@ -163,11 +144,10 @@ class ALM(Agent):
             action, _ = self._policy(z, self.expl_std(self.agent_steps), clip=None, generator=self.explore_gen)
         else:
             action = self.actor(z, 0.0)[0]  # TruncatedNormal.mean: the tanh mean, not clamped
-        return (self.action_bias + self.action_scale * action[0].cpu().numpy()).astype(np.float32)
+        return self.scaler.to_env(action[0].cpu().numpy())
 
     def observe(self, t: Transition) -> None:
-        action = (np.asarray(t.action, np.float64).reshape(-1) - self.action_bias) / self.action_scale
-        self.replay.add_step(t.obs, action, t.reward, t.next_obs, t.terminated, t.truncated)
+        self.replay.add_step(t.obs, self.scaler.from_env(t.action), t.reward, t.next_obs, t.terminated, t.truncated)
 
     # -- learning ----------------------------------------------------------------------------------
     def update(self, step: int) -> dict[str, torch.Tensor]:

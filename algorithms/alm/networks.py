@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from algorithms.common.nets import EnsembleLinear, mlp
+from algorithms.common.nets import EnsembleQ, mlp, orthogonal
 
 # models.py Encoder / ModelPrior: std soft-bounded to [0.1, 10], mean soft-clipped to +-30
 STD_MIN, STD_MAX, MEAN_BOUND = 0.1, 10.0, 30.0
@@ -23,18 +23,9 @@ ACTOR_STD_MIN, ACTOR_STD_MAX = math.exp(-5.0), math.exp(2.0)
 ACTION_EPS = 1e-6  # utils/torch_utils.py TruncatedNormal eps
 
 
-def orthogonal_init(module: nn.Module) -> None:
-    """utils/torch_utils.py weight_init: orthogonal weights (gain 1), zero biases, for every Linear."""
-    for m in module.modules():
-        if isinstance(m, nn.Linear):
-            nn.init.orthogonal_(m.weight)
-            nn.init.zeros_(m.bias)
-        elif isinstance(m, EnsembleLinear):
-            for i in range(m.members):  # each member as its own nn.Linear(in, out) would be
-                w = torch.empty(m.out_dim, m.in_dim)
-                nn.init.orthogonal_(w)
-                m.weight.data[i] = w.T.to(m.weight.device)
-            nn.init.zeros_(m.bias)
+# utils/torch_utils.py weight_init: orthogonal weights (gain 1), zero biases, for every Linear (each critic
+# head's as its own nn.Linear)
+orthogonal_init = orthogonal(1.0, member_layout="out_in")
 
 
 def soft_bound(x: torch.Tensor, low: float, high: float) -> torch.Tensor:
@@ -78,8 +69,7 @@ class Encoder(nn.Module):
 
     def __init__(self, obs_dim: int, hidden: int, latent: int):
         super().__init__()
-        self.net = mlp(obs_dim, (hidden, hidden), 2 * latent, nn.ELU)
-        orthogonal_init(self)
+        self.net = mlp(obs_dim, (hidden, hidden), 2 * latent, nn.ELU, init=orthogonal_init)
 
     def forward(self, obs: torch.Tensor) -> DiagGaussian:
         return bounded_gaussian(self.net(obs))
@@ -90,19 +80,18 @@ class LatentModel(nn.Module):
 
     def __init__(self, latent: int, action_dim: int, hidden: int):
         super().__init__()
-        self.net = mlp(latent + action_dim, (hidden, hidden), 2 * latent, nn.ELU)
-        orthogonal_init(self)
+        self.net = mlp(latent + action_dim, (hidden, hidden), 2 * latent, nn.ELU, init=orthogonal_init)
 
     def forward(self, z: torch.Tensor, action: torch.Tensor) -> DiagGaussian:
         return bounded_gaussian(self.net(torch.cat([z, action], -1)))
 
 
+# models.py RewardPrior / Discriminator / Critic head: Linear-LayerNorm-Tanh-Linear-ELU-Linear
+HEAD = {"activation": (nn.Tanh, nn.ELU), "layer_norm": (True, False), "init": orthogonal_init}
+
+
 def layernorm_tanh_mlp(in_dim: int, hidden: int, out_dim: int) -> nn.Sequential:
-    """models.py RewardPrior / Discriminator / Critic head: Linear-LayerNorm-Tanh-Linear-ELU-Linear."""
-    net = nn.Sequential(nn.Linear(in_dim, hidden), nn.LayerNorm(hidden), nn.Tanh(),
-                        nn.Linear(hidden, hidden), nn.ELU(), nn.Linear(hidden, out_dim))
-    orthogonal_init(net)
-    return net
+    return mlp(in_dim, (hidden, hidden), out_dim, **HEAD)
 
 
 class Reward(nn.Module):
@@ -132,28 +121,10 @@ class Classifier(nn.Module):
         return (logits[..., 1] - logits[..., 0]).unsqueeze(-1)
 
 
-class TwinQ(nn.Module):
-    """The official Critic's two independent Linear-LayerNorm-Tanh-Linear-ELU-Linear heads, evaluated together
-    as batched matmuls (the same functions and init as two separate heads, at lower per-call cost).
-    forward(z, a) with inputs (..., dim) -> (q1, q2), each (..., 1)."""
-
-    def __init__(self, latent: int, action_dim: int, hidden: int):
-        super().__init__()
-        self.hidden = hidden
-        self.l1 = EnsembleLinear(2, latent + action_dim, hidden)
-        self.ln_weight = nn.Parameter(torch.ones(2, 1, hidden))  # per-head LayerNorm affine, default init
-        self.ln_bias = nn.Parameter(torch.zeros(2, 1, hidden))
-        self.l2 = EnsembleLinear(2, hidden, hidden)
-        self.l3 = EnsembleLinear(2, hidden, 1)
-        orthogonal_init(self)
-
-    def forward(self, z: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = torch.cat([z, action], -1)
-        lead = x.shape[:-1]
-        x = self.l1(x.reshape(-1, x.shape[-1]))
-        x = torch.tanh(F.layer_norm(x, (self.hidden,)) * self.ln_weight + self.ln_bias)
-        q = self.l3(F.elu(self.l2(x))).reshape(2, *lead, 1)
-        return q[0], q[1]
+def twin_q(latent: int, action_dim: int, hidden: int) -> EnsembleQ:
+    """The official Critic's two independent heads (``HEAD``) as one batched ensemble (the same functions and
+    init as two separate heads, at lower per-call cost). critic(z, a) with inputs (..., dim) -> (2, ..., 1)."""
+    return EnsembleQ(2, latent, action_dim, (hidden, hidden), **HEAD)
 
 
 class Actor(nn.Module):
@@ -164,8 +135,7 @@ class Actor(nn.Module):
     def __init__(self, latent: int, action_dim: int, hidden: int, stochastic: bool = False):
         super().__init__()
         self.stochastic = stochastic
-        self.net = mlp(latent, (hidden, hidden), (2 if stochastic else 1) * action_dim, nn.ELU)
-        orthogonal_init(self)
+        self.net = mlp(latent, (hidden, hidden), (2 if stochastic else 1) * action_dim, nn.ELU, init=orthogonal_init)
 
     def forward(self, z: torch.Tensor, std: float) -> tuple[torch.Tensor, torch.Tensor]:
         out = self.net(z)

@@ -58,28 +58,22 @@ import torch.nn.functional as F
 from torch import nn
 
 from algorithms.base import Agent, Transition, register
-from algorithms.iqrl.config import Config  # the paper defaults and the variants, importable without torch
-from algorithms.common.nets import EnsembleLinear, polyak_update
+from algorithms.common.actions import ActionScaler
+from algorithms.common.nets import EnsembleQ, adam, adamw, mlp, orthogonal, polyak_update
 from algorithms.common.safe_state import load_state
+from algorithms.common.schedules import linear_schedule
+from algorithms.iqrl.config import Config  # the paper defaults and the variants, importable without torch
 from algorithms.mrq.buffer import MRQReplay
 from core.errors import UserError
 
 RANK_TOLERANCES = (1e-1, 1e-2, 1e-3)  # utils/helper.py calc_rank: atol = rtol at these three values (rank-0/1/2)
 
 
-
-
 # -- networks -------------------------------------------------------------------------------------
 
 def normed_mlp(in_dim: int, hidden: tuple[int, ...], out_dim: int) -> nn.Sequential:
     """utils/helper.py mlp: (Linear -> LayerNorm -> Mish) per hidden layer, then a plain Linear."""
-    layers: list[nn.Module] = []
-    dim = in_dim
-    for width in hidden:
-        layers += [nn.Linear(dim, width), nn.LayerNorm(width), nn.Mish()]
-        dim = width
-    layers.append(nn.Linear(dim, out_dim))
-    return nn.Sequential(*layers)
+    return mlp(in_dim, hidden, out_dim, nn.Mish, layer_norm=True)
 
 
 class FSQ(nn.Module):
@@ -157,38 +151,6 @@ class Actor(nn.Module):
         return torch.tanh(self.net(z)) * self.scale + self.bias
 
 
-class CriticEnsemble(nn.Module):
-    """``members`` critics [z, a] -> 512 (LN, Mish) -> 512 (LN, Mish) -> 1 as batched matmuls.
-
-    ``forward(z, a, members)`` evaluates only the chosen members (an index tensor) -> (len, B, 1).
-    """
-
-    def __init__(self, members: int, in_dim: int, hidden: tuple[int, ...], orthogonal: bool):
-        super().__init__()
-        dims = (in_dim, *hidden, 1)
-        self.linears = nn.ModuleList(EnsembleLinear(members, a, b) for a, b in zip(dims[:-1], dims[1:]))
-        self.norm_weight = nn.ParameterList(nn.Parameter(torch.ones(members, 1, w)) for w in hidden)
-        self.norm_bias = nn.ParameterList(nn.Parameter(torch.zeros(members, 1, w)) for w in hidden)
-        if orthogonal:  # utils/helper.py orthogonal_init (intended; a no-op in the release)
-            with torch.no_grad():
-                for layer in self.linears:
-                    for w in layer.weight:  # (in, out) per member: orthogonal as nn.Linear's (out, in)
-                        nn.init.orthogonal_(w.T)
-                    layer.bias.zero_()
-
-    def forward(self, z: torch.Tensor, action: torch.Tensor, members: torch.Tensor | None = None) -> torch.Tensor:
-        x = torch.cat([z, action], -1)
-        for i, layer in enumerate(self.linears):
-            w, b = (layer.weight, layer.bias) if members is None else (layer.weight[members], layer.bias[members])
-            x = torch.baddbmm(b, x.expand(w.shape[0], *x.shape[-2:]) if x.dim() == 2 else x, w)
-            if i < len(self.norm_weight):
-                g, beta = self.norm_weight[i], self.norm_bias[i]
-                if members is not None:
-                    g, beta = g[members], beta[members]
-                x = F.mish(F.layer_norm(x, x.shape[-1:]) * g + beta)
-        return x
-
-
 # -- diagnostics ------------------------------------------------------------------------------------
 
 @torch.no_grad()
@@ -224,10 +186,10 @@ class IQRL(Agent):
         if cfg.rep_loss not in ("cosine", "mse"):
             raise UserError(f"bad iqrl rep_loss {cfg.rep_loss!r}; valid: cosine, mse")
         obs_dim, self.action_dim = obs_space.shape[0], action_space.shape[0]
-        low = torch.as_tensor(action_space.low, dtype=torch.float32)
-        high = torch.as_tensor(action_space.high, dtype=torch.float32)
-        self.act_low, self.act_high = low.to(self.device), high.to(self.device)
-        scale, bias = (high - low) / 2, (high + low) / 2
+        self.act_low = torch.as_tensor(action_space.low, dtype=torch.float32, device=self.device)
+        self.act_high = torch.as_tensor(action_space.high, dtype=torch.float32, device=self.device)
+        scaler = ActionScaler(action_space.low, action_space.high)  # the actor scales tanh onto the bounds
+        scale, bias = (torch.as_tensor(x, dtype=torch.float32) for x in (scaler.scale, scaler.bias))
         self.act_scale = scale.to(self.device)
         # the release doubles its group count in place only with FSQ (Encoder.__init__, spec 1a)
         width = cfg.latent_dim if cfg.use_fsq or not cfg.official_latent_groups else cfg.latent_dim // len(cfg.fsq_levels)
@@ -254,21 +216,21 @@ class IQRL(Agent):
 
         self.actor = Actor(width, self.action_dim, cfg.hidden, scale, bias).to(self.device)
         self.actor_target = copy.deepcopy(self.actor).requires_grad_(False)
-        self.critic = CriticEnsemble(cfg.num_critics, width + self.action_dim, cfg.hidden,
-                                     orthogonal=not cfg.official_noop_init).to(self.device)
+        # num_critics critics [z, a] -> 512 (LN, Mish) -> 512 (LN, Mish) -> 1; utils/helper.py orthogonal_init
+        # is intended (a no-op in the release: official_noop_init)
+        self.critic = EnsembleQ(cfg.num_critics, width, self.action_dim, cfg.hidden, activation=nn.Mish, layer_norm=True,
+                                init=None if cfg.official_noop_init else orthogonal()).to(self.device)
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
 
-        self.rep_opt = torch.optim.AdamW(self.rep_params, lr=cfg.enc_lr, weight_decay=cfg.enc_weight_decay)
-        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=cfg.lr)
-        self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.lr)
+        self.rep_opt = adamw(self.rep_params, cfg.enc_lr, cfg.enc_weight_decay)
+        self.actor_opt = adam(self.actor.parameters(), cfg.lr)
+        self.critic_opt = adam(self.critic.parameters(), cfg.lr)
 
         self.seq_len = max(cfg.nstep, cfg.horizon)  # release: slices of max(nstep, horizon)
         self.replay = MRQReplay(obs_space.shape, self.action_dim, discrete=False, max_action=1.0,
                                 capacity=cfg.buffer_size, horizon=self.seq_len, history=1, pixels=False,
                                 device=self.device, prioritized=False)
         self.rho_weights = cfg.rho ** torch.arange(cfg.horizon, dtype=torch.float32, device=self.device)
-        self.noise_schedule = np.linspace(cfg.exploration_noise_start, cfg.exploration_noise_end,
-                                          max(1, cfg.exploration_decay_episodes))
         self.episodes = 0
         self.critic_updates = 0
         self.diagnostic_calls = 0
@@ -280,8 +242,9 @@ class IQRL(Agent):
     @property
     def exploration_std(self) -> float:
         """Std of the exploration noise (x action scale): advances once per episode after the warm-up episodes."""
-        k = max(0, self.episodes - self.config.random_episodes)
-        return float(self.noise_schedule[min(k, len(self.noise_schedule) - 1)])
+        cfg = self.config  # np.linspace(start, end, decay_episodes) indexed by the episodes since the warm-up
+        return linear_schedule(cfg.exploration_noise_start, cfg.exploration_noise_end, cfg.exploration_decay_episodes - 1,
+                               max(0, self.episodes - cfg.random_episodes))
 
     @torch.no_grad()
     def act(self, obs: np.ndarray, explore: bool) -> np.ndarray:

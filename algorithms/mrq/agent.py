@@ -33,12 +33,10 @@ import torch
 import torch.nn.functional as F
 
 from algorithms.base import Agent, Transition, register
-from algorithms.mrq.config import Config  # the paper defaults and the variants, importable without torch
-from algorithms.common.nets import hard_update
+from algorithms.common.nets import adamw, hard_update
 from algorithms.mrq.buffer import MRQReplay
+from algorithms.mrq.config import Config  # the paper defaults and the variants, importable without torch
 from algorithms.mrq.networks import Encoder, Policy, TwoHot, Value
-
-
 
 
 def nstep_return(reward: torch.Tensor, not_done: torch.Tensor, discount: float, form: str = "corrected"):
@@ -111,10 +109,10 @@ class MRQ(Agent):
         self.encoder_target = copy.deepcopy(self.encoder).requires_grad_(False)
         self.policy_target = copy.deepcopy(self.policy).requires_grad_(False)
         self.value_target = copy.deepcopy(self.value).requires_grad_(False)
-        # AdamW with torch defaults (MRQ.py); fused=True is the same update in one kernel per step
-        self.encoder_opt = torch.optim.AdamW(self.encoder.parameters(), lr=cfg.enc_lr, weight_decay=cfg.enc_wd, fused=True)
-        self.policy_opt = torch.optim.AdamW(self.policy.parameters(), lr=cfg.policy_lr, weight_decay=cfg.policy_wd, fused=True)
-        self.value_opt = torch.optim.AdamW(self.value.parameters(), lr=cfg.value_lr, weight_decay=cfg.value_wd, fused=True)
+        # AdamW with torch defaults (MRQ.py)
+        self.encoder_opt = adamw(self.encoder.parameters(), cfg.enc_lr, cfg.enc_wd)
+        self.policy_opt = adamw(self.policy.parameters(), cfg.policy_lr, cfg.policy_wd)
+        self.value_opt = adamw(self.value.parameters(), cfg.value_lr, cfg.value_wd)
         self.two_hot = TwoHot(cfg.lower, cfg.upper, cfg.num_bins, self.device)
         self.replay = MRQReplay(obs_space.shape, self.action_dim, self.discrete, self.max_action, cfg.buffer_size,
                                 max(cfg.enc_horizon, cfg.q_horizon), history, self.pixels, self.device,

@@ -10,25 +10,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from algorithms.common.nets import EnsembleLinear
+from algorithms.common.nets import EnsembleMLP, xavier_uniform
 
 ACTIVATIONS = {"elu": F.elu, "relu": F.relu}
-ACTIVATION_MODULES = {"elu": nn.ELU, "relu": nn.ReLU}  # the same activations as modules (pixel encoder)
+ACTIVATION_MODULES = {"elu": nn.ELU, "relu": nn.ReLU}  # the same activations as modules (pixel encoder, value)
+# models.py weight_init: xavier_uniform_(gain=calculate_gain("relu")), zero bias, on every Linear / Conv2d
+weight_init = xavier_uniform(nn.init.calculate_gain("relu"), member_layout="in_out")
 
 
 def ln_activ(x: torch.Tensor, activ) -> torch.Tensor:
     return activ(F.layer_norm(x, (x.shape[-1],)))
-
-
-def weight_init(module: nn.Module) -> None:
-    gain = nn.init.calculate_gain("relu")  # models.py weight_init: xavier_uniform_(gain=relu), bias 0
-    if isinstance(module, (nn.Linear, nn.Conv2d)):
-        nn.init.xavier_uniform_(module.weight, gain=gain)
-        nn.init.zeros_(module.bias)
-    elif isinstance(module, EnsembleLinear):
-        for w in module.weight:  # each member initialised as its own Linear would be
-            nn.init.xavier_uniform_(w, gain=gain)
-        nn.init.zeros_(module.bias)
 
 
 class BaseMLP(nn.Module):
@@ -79,7 +70,7 @@ class Encoder(nn.Module):
             self.model_done = BaseMLP(zsa_dim, 1, hdim, activ)
         else:
             self.model = nn.Linear(zsa_dim, 1 + self.next_dim + self.reward_dim)
-        self.apply(weight_init)
+        weight_init(self)
 
     def zs(self, state: torch.Tensor) -> torch.Tensor:
         if self.pixels:
@@ -110,7 +101,7 @@ class Policy(nn.Module):
         super().__init__()
         self.net = BaseMLP(zs_dim, action_dim, hdim, activ)
         self.discrete, self.gumbel_tau = discrete, gumbel_tau
-        self.apply(weight_init)
+        weight_init(self)
 
     def forward(self, zs: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         pre_activ = self.net(zs)
@@ -121,27 +112,19 @@ class Policy(nn.Module):
         return F.softmax((pre_activ + gumbels) / self.gumbel_tau, dim=-1), pre_activ
 
 
-class Value(nn.Module):
+class Value(EnsembleMLP):
     """Two independent value networks on zsa, evaluated as one batched ensemble -> (B, 2).
 
-    Each: 512 (LN+ELU) -> 512 (LN+ELU) -> 512 (LN+ELU) -> 1, as ValueNetwork in models.py.
-    ``linear=True`` is the design study's "Linear value function": Q = w^T zsa + b per head.
+    Each: 512 (LN+ELU) -> 512 (LN+ELU) -> 512 (LN+ELU) -> 1, as ValueNetwork in models.py (LayerNorm without
+    affine parameters). ``linear=True`` is the design study's "Linear value function": Q = w^T zsa + b per head.
     """
 
     def __init__(self, zsa_dim: int, hdim: int, activ: str, linear: bool = False):
-        super().__init__()
-        dims = (zsa_dim, 1) if linear else (zsa_dim, hdim, hdim, hdim, 1)
-        self.layers = nn.ModuleList(EnsembleLinear(2, a, b) for a, b in zip(dims[:-1], dims[1:]))
-        self.activ = ACTIVATIONS[activ]
-        self.apply(weight_init)
+        super().__init__(2, zsa_dim, () if linear else (hdim, hdim, hdim), 1, activation=ACTIVATION_MODULES[activ],
+                         layer_norm=True, norm_affine=False, init=weight_init)
 
     def forward(self, zsa: torch.Tensor) -> torch.Tensor:
-        x = zsa
-        for i, layer in enumerate(self.layers):
-            x = layer(x)
-            if i < len(self.layers) - 1:
-                x = ln_activ(x, self.activ)
-        return x[..., 0].transpose(0, 1)  # (2, B, 1) -> (B, 2)
+        return super().forward(zsa)[..., 0].transpose(0, 1)  # (2, B, 1) -> (B, 2)
 
 
 class TwoHot:

@@ -43,16 +43,15 @@ import torch
 import torch.nn.functional as F
 
 from algorithms.base import Agent, Transition, register
-from algorithms.omd.config import Config  # the paper defaults and the variants, importable without torch
-from algorithms.common.nets import polyak_update
+from algorithms.common.actions import ActionScaler
+from algorithms.common.nets import Temperature, adam, polyak_update
 from algorithms.common.replay import TransitionReplay
+from algorithms.omd.config import Config  # the paper defaults and the variants, importable without torch
 from algorithms.omd.implicit import implicit_gradient
+from algorithms.omd.networks import Model, QNetwork, RandomValues, TanhGaussianPolicy, critic
 from core.errors import UserError
-from algorithms.omd.networks import Critic, Model, QNetwork, RandomValues, TanhGaussianPolicy, Temperature
 
 AGENT_TYPES = ("omd", "mle", "vep")
-
-
 
 
 def soft_double_q_target(reward: torch.Tensor, mask: torch.Tensor, next_q: torch.Tensor, discount: float,
@@ -88,24 +87,23 @@ class OMD(Agent):
             self.num_actions = int(action_space.n)
             self.q = QNetwork(obs_dim, self.num_actions, cfg.q_hidden, 2 if cfg.double_q else 1).to(self.device)
             self.q_target = copy.deepcopy(self.q).requires_grad_(False)
-            self.q_opt = torch.optim.Adam(self.q.parameters(), lr=cfg.q_lr)
+            self.q_opt = adam(self.q.parameters(), cfg.q_lr)
             self.model = Model(obs_dim, self.num_actions, cfg.model_hidden_dim, separate_reward=True).to(self.device)
-            self.model_opt = torch.optim.Adam(self.model.parameters(), lr=cfg.model_lr)
+            self.model_opt = adam(self.model.parameters(), cfg.model_lr)
             self.replay = TransitionReplay(obs_space.shape, 1, cfg.buffer_size, self.device)
         else:
             self.action_dim = int(action_space.shape[0])
-            self.act_low = np.asarray(action_space.low, dtype=np.float32)
-            self.act_high = np.asarray(action_space.high, dtype=np.float32)
-            self.critic = Critic(obs_dim, self.action_dim, cfg.sac_hidden).to(self.device)
+            self.scaler = ActionScaler(action_space.low, action_space.high)  # official RescaleAction(-1, 1) wrapper
+            self.critic = critic(obs_dim, self.action_dim, cfg.sac_hidden).to(self.device)
             self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)  # same init (same key)
             self.actor = TanhGaussianPolicy(obs_dim, self.action_dim, cfg.sac_hidden).to(self.device)
             self.temperature = Temperature(cfg.sac_init_temperature).to(self.device)
-            self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.sac_lr)
-            self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=cfg.sac_lr)
-            self.alpha_opt = torch.optim.Adam(self.temperature.parameters(), lr=cfg.sac_lr)
+            self.critic_opt = adam(self.critic.parameters(), cfg.sac_lr)
+            self.actor_opt = adam(self.actor.parameters(), cfg.sac_lr)
+            self.alpha_opt = adam(self.temperature.parameters(), cfg.sac_lr)
             self.target_entropy = -cfg.sac_target_entropy_scale * self.action_dim
             self.model = Model(obs_dim, self.action_dim, cfg.sac_model_hidden_dim, separate_reward=False).to(self.device)
-            self.model_opt = torch.optim.Adam(self.model.parameters(), lr=cfg.sac_model_lr)
+            self.model_opt = adam(self.model.parameters(), cfg.sac_model_lr)
             self.replay = TransitionReplay(obs_space.shape, self.action_dim, cfg.buffer_size, self.device)
         if cfg.agent_type == "vep":
             self.values = RandomValues(obs_dim, cfg.q_hidden, cfg.vep_values).to(self.device)
@@ -116,8 +114,7 @@ class OMD(Agent):
         state = torch.as_tensor(np.asarray(obs), dtype=torch.float32, device=self.device)[None]
         if not self.discrete:
             action, _ = self.actor(state, self.torch_gen, deterministic=not explore)  # eval: tanh(mean)
-            action = action[0].cpu().numpy()
-            return (self.act_low + (action + 1.0) * 0.5 * (self.act_high - self.act_low)).astype(np.float32)
+            return self.scaler.to_env(action[0].cpu().numpy())
         cfg = self.config
         if explore and self.np_rng.random() < cfg.epsilon:  # train.py: eps-random action in the env loop
             return int(self.np_rng.integers(self.num_actions))
@@ -130,7 +127,7 @@ class OMD(Agent):
         if self.discrete:
             action = np.asarray([float(t.action)], np.float32)
         else:  # the agent works in [-1, 1] (official RescaleAction(-1, 1) wrapper)
-            action = 2.0 * (np.asarray(t.action, np.float32) - self.act_low) / (self.act_high - self.act_low) - 1.0
+            action = self.scaler.from_env(t.action)
         # bootstrap mask = 1 at a time limit (not_done_no_max), 0 only after a true terminal
         self.replay.add(t.obs, action, t.reward, t.next_obs, t.terminated)
 

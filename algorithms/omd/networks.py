@@ -13,24 +13,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from algorithms.common.nets import EnsembleLinear, EnsembleMLP, mlp
+from algorithms.common.nets import EnsembleMLP, EnsembleQ, mlp, orthogonal
 
 SQRT2 = math.sqrt(2.0)
-
-
-def orthogonal_(module: nn.Module, hidden_gain: float, output_gain: float) -> nn.Module:
-    """Orthogonal weights (``hidden_gain`` on every layer but the last, ``output_gain`` on the last), zero biases."""
-    layers = [m for m in module.modules() if isinstance(m, (nn.Linear, EnsembleLinear))]
-    for i, layer in enumerate(layers):
-        gain = output_gain if i == len(layers) - 1 else hidden_gain
-        with torch.no_grad():
-            if isinstance(layer, EnsembleLinear):  # one orthogonal (in, out) matrix per member, as separate nets
-                for w in layer.weight:
-                    nn.init.orthogonal_(w, gain=gain)
-            else:
-                nn.init.orthogonal_(layer.weight, gain=gain)
-            layer.bias.zero_()
-    return module
+# Orthogonal(sqrt 2) on every layer (jax-rl default_init), or with a 1e-2 output layer (Haiku net_fn); an
+# ensemble member's (in, out) matrix is initialised as the Flax / Haiku kernel of that layout
+ORTHOGONAL = orthogonal(SQRT2, member_layout="in_out")
+ORTHOGONAL_SMALL_OUTPUT = orthogonal(SQRT2, output_gain=1e-2, member_layout="in_out")
 
 
 class QNetwork(nn.Module):
@@ -38,21 +27,15 @@ class QNetwork(nn.Module):
 
     def __init__(self, obs_dim: int, num_actions: int, hidden: tuple[int, ...], heads: int):
         super().__init__()
-        self.heads = orthogonal_(EnsembleMLP(heads, obs_dim, hidden, num_actions), SQRT2, 1e-2)
+        self.heads = EnsembleMLP(heads, obs_dim, hidden, num_actions, init=ORTHOGONAL_SMALL_OUTPUT)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:  # (heads, B, |A|)
         return self.heads(obs)
 
 
-class Critic(nn.Module):
-    """Twin critics on cat(s, a) (jax-rl DoubleCritic), Orthogonal(sqrt 2) everywhere."""
-
-    def __init__(self, obs_dim: int, action_dim: int, hidden: tuple[int, ...]):
-        super().__init__()
-        self.heads = orthogonal_(EnsembleMLP(2, obs_dim + action_dim, hidden, 1), SQRT2, SQRT2)
-
-    def forward(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:  # (2, B, 1)
-        return self.heads(torch.cat([obs, action], dim=-1))
+def critic(obs_dim: int, action_dim: int, hidden: tuple[int, ...]) -> EnsembleQ:
+    """Twin critics on cat(s, a) (jax-rl DoubleCritic), Orthogonal(sqrt 2) everywhere -> (2, B, 1)."""
+    return EnsembleQ(2, obs_dim, action_dim, hidden, init=ORTHOGONAL)
 
 
 class Model(nn.Module):
@@ -68,10 +51,10 @@ class Model(nn.Module):
         self.separate_reward = separate_reward
         widths = (hidden, hidden)  # two hidden layers in both official models
         if separate_reward:
-            self.transition = orthogonal_(mlp(obs_dim + action_dim, widths, obs_dim), SQRT2, 1e-2)
-            self.reward = orthogonal_(mlp(obs_dim + action_dim, widths, 1), SQRT2, 1e-2)
+            self.transition = mlp(obs_dim + action_dim, widths, obs_dim, init=ORTHOGONAL_SMALL_OUTPUT)
+            self.reward = mlp(obs_dim + action_dim, widths, 1, init=ORTHOGONAL_SMALL_OUTPUT)
         else:
-            self.joint = orthogonal_(mlp(obs_dim + action_dim, widths, obs_dim + 1), SQRT2, SQRT2)
+            self.joint = mlp(obs_dim + action_dim, widths, obs_dim + 1, init=ORTHOGONAL)
 
     def forward(self, obs: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = torch.cat([obs, action], dim=-1)
@@ -86,7 +69,7 @@ class RandomValues(nn.Module):
 
     def __init__(self, obs_dim: int, hidden: tuple[int, ...], count: int):
         super().__init__()
-        self.nets = orthogonal_(EnsembleMLP(count, obs_dim, hidden, 1), SQRT2, 1e-2)
+        self.nets = EnsembleMLP(count, obs_dim, hidden, 1, init=ORTHOGONAL_SMALL_OUTPUT)
         self.requires_grad_(False)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:  # (count, B, 1)
@@ -101,15 +84,11 @@ class TanhGaussianPolicy(nn.Module):
 
     def __init__(self, obs_dim: int, action_dim: int, hidden: tuple[int, ...]):
         super().__init__()
-        layers: list[nn.Module] = []
-        dim = obs_dim
-        for width in hidden:
-            layers += [nn.Linear(dim, width), nn.ReLU()]
-            dim = width
-        self.trunk = orthogonal_(nn.Sequential(*layers), SQRT2, SQRT2)
+        self.trunk = mlp(obs_dim, hidden, None, init=ORTHOGONAL)
+        dim = hidden[-1] if hidden else obs_dim
         # policies.py NormalTanhPolicy: nn.Dense(kernel_init=default_init()) = orthogonal(sqrt 2), zero bias
-        self.mean = orthogonal_(nn.Linear(dim, action_dim), SQRT2, SQRT2)
-        self.log_std = orthogonal_(nn.Linear(dim, action_dim), SQRT2, SQRT2)
+        self.mean = ORTHOGONAL(nn.Linear(dim, action_dim))
+        self.log_std = ORTHOGONAL(nn.Linear(dim, action_dim))
 
     def forward(self, obs: torch.Tensor, generator: torch.Generator | None, deterministic: bool = False):
         """(action in [-1, 1], log-prob of it) with a reparameterised sample; tanh(mean) when deterministic."""
@@ -124,14 +103,3 @@ class TanhGaussianPolicy(nn.Module):
         # distrax Tanh bijector: log|d tanh(x)/dx| = 2 (log 2 - x - softplus(-2x))
         log_prob = log_prob - (2.0 * (math.log(2.0) - pre - F.softplus(-2.0 * pre))).sum(-1, keepdim=True)
         return torch.tanh(pre), log_prob
-
-
-class Temperature(nn.Module):
-    """SAC's learned entropy temperature as log alpha (jax-rl temperature.py), initialised at log(init)."""
-
-    def __init__(self, init: float):
-        super().__init__()
-        self.log_value = nn.Parameter(torch.tensor(math.log(init)))
-
-    def forward(self) -> torch.Tensor:
-        return self.log_value.exp()
