@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from algorithms import resolve
 from algorithms.alm.agent import linear_schedule
 from algorithms.alm.networks import (Classifier, DiagGaussian, gaussian_kl, lambda_returns, truncated_normal_sample)
-from algorithms.alm.replay import WindowReplay
+from algorithms.common.sequence_replay import SequenceReplay
 from algorithms.base import Transition
 from suites import get_suite
 
@@ -97,39 +97,40 @@ def _fill(agent, n, episode=5, terminal=False, rng=None):
 
 
 def _windows_from(replay, n=4000, seed=0):
-    w = replay.sample_windows(n, torch.Generator().manual_seed(seed))
-    return w.obs[:, :, 0]  # (K, B): obs[0] holds the transition's write index below
+    w = replay.sample(n, replay.horizon, torch.Generator().manual_seed(seed))
+    return w.state[:, :, 0].T  # (K, B): obs[0] holds the transition's write index below
 
 
 @pytest.mark.parametrize("cross_timeouts", [False, True])
 def test_windows_respect_episode_ends_and_the_write_pointer(cross_timeouts):
     k, cap = 3, 20
-    replay = WindowReplay((1,), 1, cap, torch.device("cpu"), window=k, cross_timeouts=cross_timeouts)
+    replay = SequenceReplay((1,), 1, cap, k, torch.device("cpu"), boundary="forbid", cross_truncations=cross_timeouts)
     for i in range(47):  # wraps twice; episodes of 5 ending by time limit, every third one by a terminal
         end = (i + 1) % 5 == 0
         terminal = end and ((i + 1) // 5) % 3 == 0
-        replay.add_step(np.array([i], np.float32), np.zeros(1), 0.0, np.array([i + 1], np.float32), terminal, end and not terminal)
+        replay.add(np.array([i], np.float32), np.zeros(1), np.array([i + 1], np.float32), 0.0, terminal, end and not terminal)
     ids = _windows_from(replay).long()
     assert torch.all(ids[1:] - ids[:-1] == 1)  # consecutive writes: never across the write pointer
-    assert ids.min() >= 47 - cap  # only transitions still in the buffer
+    first_held = 30  # the last 20 slots hold transitions 30..46 and 3 final frames (one slot per episode end)
+    assert ids.min() >= first_held  # only transitions still in the buffer
     for j in range(k - 1):  # no episode end inside a window except at its last transition
         ends = (ids[j] + 1) % 5 == 0
         terminals = ends & (((ids[j] + 1) // 5) % 3 == 0)
         assert not terminals.any()
         assert ends.any() == cross_timeouts  # timeouts are crossed only in the official mode
-    valid = {s for s in range(47 - cap, 47 - k + 1) if all(((s + j + 1) % 5 != 0) or
+    valid = {s for s in range(first_held, 47 - k + 1) if all(((s + j + 1) % 5 != 0) or
              (cross_timeouts and ((s + j + 1) // 5) % 3 != 0) for j in range(k - 1))}
     assert set(ids[0].tolist()) == valid  # and every valid start is sampled
 
 
 def test_window_replay_state_round_trip():
-    replay = WindowReplay((2,), 1, 16, torch.device("cpu"), window=2)
+    replay = SequenceReplay((2,), 1, 16, 2, torch.device("cpu"), boundary="forbid")
     for i in range(21):
-        replay.add_step(np.full(2, i, np.float32), np.zeros(1), float(i), np.full(2, i + 1, np.float32), False, i % 7 == 6)
-    other = WindowReplay((2,), 1, 16, torch.device("cpu"), window=2)
+        replay.add(np.full(2, i, np.float32), np.zeros(1), np.full(2, i + 1, np.float32), float(i), False, i % 7 == 6)
+    other = SequenceReplay((2,), 1, 16, 2, torch.device("cpu"), boundary="forbid")
     other.load_state_dict(copy.deepcopy(replay.state_dict()))
     a, b = _windows_from(replay, 64), _windows_from(other, 64)
-    assert torch.equal(a, b) and torch.equal(replay.window_ok, other.window_ok) and other.ep_len == replay.ep_len
+    assert torch.equal(a, b) and torch.equal(replay.valid, other.valid) and other.segment_len == replay.segment_len
 
 
 # -- the encoder/model loss against a hand computation --------------------------------------------------

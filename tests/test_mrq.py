@@ -9,8 +9,9 @@ import torch
 
 from algorithms import resolve
 from algorithms.base import Transition
-from algorithms.mrq.agent import lap_priority, nstep_return
-from algorithms.mrq.buffer import MRQReplay, SubTrajectories
+from algorithms.common.returns import nstep_return
+from algorithms.common.sequence_replay import SequenceReplay, Windows
+from algorithms.mrq.agent import lap_priority
 from algorithms.mrq.networks import TwoHot
 from runners.loop import Stepper
 
@@ -65,7 +66,8 @@ def test_lap_priority():
 
 
 def _replay(horizon=2, history=1, pixels=False, obs_shape=(2,), prioritized=True):
-    return MRQReplay(obs_shape, 1, False, 2.0, 32, horizon, history, pixels, torch.device("cpu"), prioritized=prioritized)
+    return SequenceReplay(obs_shape, 1, 32, horizon, torch.device("cpu"), boundary="mask", history=history, pixels=pixels,
+                          max_action=2.0, prioritized=prioritized)
 
 
 def _episode(replay, rewards, terminated, obs_fn=lambda t: np.array([t, -t], np.float32)):
@@ -86,9 +88,9 @@ def test_reward_scale_includes_final_frame_slots_and_actions_are_normalized():
 def test_masks_and_lap_sampling():
     replay = _replay(horizon=2)
     _episode(replay, [0.0] * 4, terminated=False)  # truncated: slots 0-3, final frame slot 4
-    assert replay.mask[:5].tolist() == [1, 1, 0, 0, 0]  # the last `horizon` starts are never sampled
+    assert replay.valid[:5].tolist() == [1, 1, 0, 0, 0]  # the last `horizon` starts are never sampled
     _episode(replay, [0.0] * 3, terminated=True)  # slots 5-7, final 8
-    assert replay.mask[5:9].tolist() == [1, 1, 1, 0]  # windows may cross a terminal
+    assert replay.valid[5:9].tolist() == [1, 1, 1, 0]  # windows may cross a terminal
     replay.update_priority(torch.tensor([0, 1, 5, 6, 7]), torch.tensor([1.0, 1.0, 1.0, 1.0, 6.0]))
     starts = replay.sample_start(20_000, torch.Generator().manual_seed(0))
     freq = torch.bincount(starts, minlength=9).float() / 20_000
@@ -107,9 +109,9 @@ def test_subtrajectory_states_and_pixel_frames_stored_once():
 
     replay = _replay(horizon=2, history=3, pixels=True, obs_shape=(9, 4, 4))
     _episode(replay, [0.0] * 5, terminated=False, obs_fn=obs_fn)
-    assert replay.frames.shape == (32, 3, 4, 4) and replay.frames.dtype == torch.uint8
+    assert replay.frames.shape == (33, 3, 4, 4) and replay.frames.dtype == torch.uint8  # 32 slots + the spare row
     ind = torch.tensor([[1, 2], [2, 3]])
-    states, next_states = replay._states(ind, replay.state_ind), replay._states(ind, replay.next_ind)
+    states, next_states = replay.states(ind, replay.state_ind), replay.states(ind, replay.next_ind)
     for b in range(2):
         for h in range(2):
             t = int(ind[b, h])
@@ -126,7 +128,7 @@ def test_unrolled_encoder_loss_matches_hand_computation():
     agent.observe(Transition(np.zeros(2, np.float32), np.zeros(1, np.float32), 0.0, np.zeros(2, np.float32), True, False))
     g = torch.Generator().manual_seed(1)
     B, H = 3, 2
-    batch = SubTrajectories(torch.randn(B, H, 2, generator=g), torch.randn(B, H, 2, generator=g),
+    batch = Windows(torch.randn(B, H, 2, generator=g), torch.randn(B, H, 2, generator=g),
                             torch.rand(B, H, 1, generator=g) * 2 - 1, torch.tensor([[1.0, 2.0], [0.5, 0.0], [-1.0, 3.0]]),
                             torch.tensor([[1.0, 1.0], [0.0, 1.0], [1.0, 1.0]]), torch.zeros(B, dtype=torch.long))
     agent.replay.sample = lambda *args, **kwargs: batch

@@ -25,6 +25,10 @@ Choices and deviations (each a config field, so every manifest records it):
 - ``start_steps=5000`` as paper Table 3 (the official loop takes 4,999 random steps, then acts).
 - Windows never span an episode end, timeouts included; ``windows_cross_timeouts=True`` is the
   official buffer (time-limit ends stored as not-done, so windows may run into the next episode).
+- Replay: the shared sequence replay (``algorithms/common/sequence_replay.py``, boundary ``"forbid"``)
+  stores each observation once, so ``buffer_size`` counts slots, one more per episode end (the official
+  buffer holds ``buffer_size`` transitions, each with its next observation); single transitions are
+  drawn uniformly from those held.
 - Window starts are uniform over every valid slot (the official sampler draws from [0, idx - K),
   skipping the newest valid start before the buffer fills).
 - Gradient clipping does not raise on non-finite norms (the official ``error_if_nonfinite=True``
@@ -62,11 +66,11 @@ import torch.nn.functional as F
 from algorithms.alm.config import Config  # the paper defaults and the variants, importable without torch
 from algorithms.alm.networks import (Actor, Classifier, Encoder, LatentModel, Reward, gaussian_kl, lambda_returns,
                                      truncated_normal_sample, twin_q)
-from algorithms.alm.replay import WindowReplay
 from algorithms.base import Agent, Transition, register
 from algorithms.common.actions import ActionScaler
 from algorithms.common.nets import Temperature, adam, polyak_update
 from algorithms.common.schedules import linear_schedule  # utils/env.py linear_schedule
+from algorithms.common.sequence_replay import SequenceReplay
 from core.errors import UserError
 
 ACTOR_OBJECTIVES = ("lambda_svg", "td")
@@ -118,8 +122,9 @@ class ALM(Agent):
             self.temperature = Temperature(cfg.init_temperature).to(self.device)
             self.temperature_opt = adam(self.temperature.parameters(), cfg.temperature_lr)
             self.target_entropy = -float(self.action_dim)  # SAC-SVG init/final_targ_entr = -|A|
-        self.replay = WindowReplay(obs_space.shape, self.action_dim, cfg.buffer_size, self.device, cfg.seq_len,
-                                   cross_timeouts=cfg.windows_cross_timeouts)
+        # K-step windows with no episode end before their last step (timeouts too, unless windows_cross_timeouts)
+        self.replay = SequenceReplay(obs_space.shape, self.action_dim, cfg.buffer_size, cfg.seq_len, self.device,
+                                     boundary="forbid", cross_truncations=cfg.windows_cross_timeouts)
         self.agent_steps = 0  # official _train_step: updates so far, drives the exploration schedule
 
     # -- acting ------------------------------------------------------------------------------------
@@ -147,7 +152,7 @@ class ALM(Agent):
         return self.scaler.to_env(action[0].cpu().numpy())
 
     def observe(self, t: Transition) -> None:
-        self.replay.add_step(t.obs, self.scaler.from_env(t.action), t.reward, t.next_obs, t.terminated, t.truncated)
+        self.replay.add(t.obs, self.scaler.from_env(t.action), t.next_obs, t.reward, t.terminated, t.truncated)
 
     # -- learning ----------------------------------------------------------------------------------
     def update(self, step: int) -> dict[str, torch.Tensor]:
@@ -155,7 +160,7 @@ class ALM(Agent):
         self.agent_steps += 1
         std = self.expl_std(self.agent_steps)
         metrics = self._update_representation(std)
-        b = self.replay.sample(cfg.batch_size, self.torch_gen)
+        b = self.replay.sample_transitions(cfg.batch_size, self.torch_gen)
         with torch.no_grad():  # update_rest: every latent is a target-encoder sample, an independent draw each
             z_dist, z_next_dist = self.encoder_target(b.obs), self.encoder_target(b.next_obs)
             z_next_model = self.model(z_dist.sample(self.torch_gen), b.action).sample(self.torch_gen)
@@ -175,15 +180,15 @@ class ALM(Agent):
     def _update_representation(self, std: float) -> dict[str, torch.Tensor]:
         """agents/alm.py alm_loss: sum_t (KL_t - r(z_t, a_t)) - min Q(z_K, a_K), z chained through model samples."""
         cfg = self.config
-        w = self.replay.sample_windows(cfg.batch_size, self.torch_gen)
-        z = self.encoder(w.obs[0]).rsample(self.torch_gen)
+        w = self.replay.sample(cfg.batch_size, cfg.seq_len, self.torch_gen)  # batch-major (B, K, ...)
+        z = self.encoder(w.state[:, 0]).rsample(self.torch_gen)
         loss, kl_sum = 0.0, 0.0
         for t in range(cfg.seq_len):
-            prior = self.model(z, w.action[t])
+            prior = self.model(z, w.action[:, t])
             with torch.no_grad():
-                posterior = self.encoder_target(w.next_obs[t])
+                posterior = self.encoder_target(w.next_state[:, t])
             kl = gaussian_kl(prior, posterior)  # direction: model first, target encoder second
-            loss = loss + cfg.kl_coef * kl - self.reward(z, w.action[t])[:, 0]  # reward frozen: grads reach z only
+            loss = loss + cfg.kl_coef * kl - self.reward(z, w.action[:, t])[:, 0]  # reward frozen: grads reach z only
             kl_sum = kl_sum + kl.detach().mean()
             z = prior.rsample(self.torch_gen)
         with torch.no_grad():

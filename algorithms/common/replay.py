@@ -1,7 +1,8 @@
 """Uniform transition replay, kept on the training device so sampling never copies through the host.
 
 Used by TD3 (as the official code: 1e6 transitions, uniform sampling, ``not_done`` from true
-terminals only) and by other agents that need plain (s, a, r, s', not_done) batches.
+terminals only) and OMD. Agents that also learn from windows of steps (MR.Q, iQRL, ALM) use
+``sequence_replay.SequenceReplay``, which returns single transitions as the same ``Batch``.
 """
 from __future__ import annotations
 

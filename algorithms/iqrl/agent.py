@@ -35,12 +35,14 @@ Paper intent is the default; each behaviour of the released code that contradict
   init). Default False: the intended orthogonal weights and zero biases for the critics.
 
 Other choices: updates run once per agent step (the loop's schedule) instead of 500 after each
-episode; same number, interleaved. Sequences come from MR.Q's device replay (``MRQReplay``,
-uniform, no LAP), which never samples windows that cross a time-limit boundary (so the last 5
-start positions of an episode are not sampled). The optional reward head predicts r_t from
-[z_t, a_t] (paper draft; the release applies it to the predicted next latent); the reconstruction
-ablation decodes s_t from every latent z_t of the rollout (t = 0 encoded, t > 0 predicted), MSE
-weighted by rho^t. The MSE consistency loss is the mean squared error over latent dims.
+episode; same number, interleaved. Sequences come from the shared device replay
+(``algorithms/common/sequence_replay.py``, MR.Q's ``"mask"`` boundary, uniform, no LAP), which never
+samples windows that cross a time-limit boundary (so the last 5 start positions of an episode are
+not sampled); the n-step return is the shared one (``algorithms/common/returns.py``). The
+optional reward head predicts r_t from [z_t, a_t] (paper draft; the release applies it to the
+predicted next latent); the reconstruction ablation decodes s_t from every latent z_t of the
+rollout (t = 0 encoded, t > 0 predicted), MSE weighted by rho^t. The MSE consistency loss is the
+mean squared error over latent dims.
 
 Task-agnostic ablation (reference ``task-agnostic-ablation``: "iQRL-pretrained"): set
 ``init_representation_from`` to a finished iQRL run's ``agent_final.pt`` (e.g. walker-walk) to
@@ -61,9 +63,10 @@ from algorithms.base import Agent, Transition, register
 from algorithms.common.actions import ActionScaler
 from algorithms.common.nets import EnsembleQ, adam, adamw, mlp, orthogonal, polyak_update
 from algorithms.common.safe_state import load_state
+from algorithms.common.returns import nstep_return
 from algorithms.common.schedules import linear_schedule
+from algorithms.common.sequence_replay import SequenceReplay
 from algorithms.iqrl.config import Config  # the paper defaults and the variants, importable without torch
-from algorithms.mrq.buffer import MRQReplay
 from core.errors import UserError
 
 RANK_TOLERANCES = (1e-1, 1e-2, 1e-3)  # utils/helper.py calc_rank: atol = rtol at these three values (rank-0/1/2)
@@ -227,14 +230,13 @@ class IQRL(Agent):
         self.critic_opt = adam(self.critic.parameters(), cfg.lr)
 
         self.seq_len = max(cfg.nstep, cfg.horizon)  # release: slices of max(nstep, horizon)
-        self.replay = MRQReplay(obs_space.shape, self.action_dim, discrete=False, max_action=1.0,
-                                capacity=cfg.buffer_size, horizon=self.seq_len, history=1, pixels=False,
-                                device=self.device, prioritized=False)
+        # uniform windows inside an episode or across a terminal (masked by alive below), never across a timeout
+        self.replay = SequenceReplay(obs_space.shape, self.action_dim, cfg.buffer_size, self.seq_len, self.device,
+                                     boundary="mask")
         self.rho_weights = cfg.rho ** torch.arange(cfg.horizon, dtype=torch.float32, device=self.device)
         self.episodes = 0
         self.critic_updates = 0
         self.diagnostic_calls = 0
-        self.windows_ready = False  # the replay holds at least one valid window (no host sync to check)
         if cfg.init_representation_from:
             self._load_representation(cfg.init_representation_from)
 
@@ -256,8 +258,6 @@ class IQRL(Agent):
         return torch.maximum(torch.minimum(action, self.act_high), self.act_low).cpu().numpy().astype(np.float32)
 
     def observe(self, t: Transition) -> None:
-        # MRQReplay marks a window start valid once its episode has seq_len + 1 transitions, or at a terminal
-        self.windows_ready |= self.replay.ep_len >= self.seq_len or t.terminated
         self.replay.add(t.obs, t.action, t.next_obs, t.reward, t.terminated, t.truncated)
         if t.terminated or t.truncated:
             self.episodes += 1
@@ -301,17 +301,17 @@ class IQRL(Agent):
         return losses
 
     def nstep_return(self, rewards: torch.Tensor, not_done: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(B, S) rewards and not_done -> R = sum_{k<n} gamma^k r_k (until a terminal), G = gamma^n (0 after a terminal)."""
+        """(B, S) rewards and not_done -> the shared corrected n-step return of the first n steps:
+        R = sum_{k<n} gamma^k r_k (until a terminal), G = gamma^n (0 after a terminal)."""
         cfg, n = self.config, self.config.nstep
-        alive = torch.cumprod(torch.cat([torch.ones_like(not_done[:, :1]), not_done[:, : n - 1]], 1), 1)  # (B, n)
-        discounts = cfg.discount ** torch.arange(n, dtype=torch.float32, device=rewards.device)
-        ret = (rewards[:, :n] * alive * discounts).sum(1, keepdim=True)
-        bootstrap = 1.0 if (n == 1 and cfg.official_nstep1_no_discount) else cfg.discount ** n
-        return ret, bootstrap * (alive[:, -1:] * not_done[:, n - 1: n])
+        ret, bootstrap = nstep_return(rewards[:, :n], not_done[:, :n], cfg.discount)
+        if n == 1 and cfg.official_nstep1_no_discount:  # spec 3.3: the release bootstraps with discount 1.0
+            bootstrap = not_done[:, :1]
+        return ret, bootstrap
 
     def update(self, step: int) -> dict[str, torch.Tensor]:
         cfg = self.config
-        if self.episodes < cfg.random_episodes or not self.windows_ready:
+        if self.episodes < cfg.random_episodes or not self.replay.ready:
             return {}  # TrainConfig.random_episodes: no updates in the warm-up episodes
         b = self.replay.sample(cfg.batch_size, self.seq_len, self.torch_gen)
         not_done = torch.ones_like(b.not_done) if cfg.official_ignore_done else b.not_done
@@ -390,12 +390,11 @@ class IQRL(Agent):
 
     # -- state ----------------------------------------------------------------------------------
     def extra_state(self) -> dict:
-        return {"episodes": self.episodes, "critic_updates": self.critic_updates, "diagnostic_calls": self.diagnostic_calls,
-                "windows_ready": self.windows_ready}
+        return {"episodes": self.episodes, "critic_updates": self.critic_updates, "diagnostic_calls": self.diagnostic_calls}
 
     def load_extra_state(self, state: dict) -> None:
         self.episodes, self.critic_updates = state["episodes"], state["critic_updates"]
-        self.diagnostic_calls, self.windows_ready = state["diagnostic_calls"], state["windows_ready"]
+        self.diagnostic_calls = state["diagnostic_calls"]
 
     def _load_representation(self, path: str) -> None:
         saved = load_state(path, self.device, what="init_representation_from file",

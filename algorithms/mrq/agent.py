@@ -18,6 +18,11 @@ spec's section 14 choices, each recorded in the config and therefore in every ru
   target of a terminal step inside an encoder window (``official_terminal_target``) and numpy-int warm-up
   discrete actions stored as ``[k, ..., k]`` (``official_warmup_actions``).
 
+Replay: the shared sequence replay (``algorithms/common/sequence_replay.py``) in the official buffer's
+layout (frames stored once, one extra slot per episode end), its ``"mask"`` boundary (windows of
+max(enc_horizon, q_horizon) steps inside the episode or across a terminal, masked by not_done) and LAP
+priorities; n-step returns from ``algorithms/common/returns.py``.
+
 Schedule per training step (after ``start_steps`` random steps): every 250 steps hard-copy the
 targets, update the reward scale and run 250 encoder updates on 5-step subtrajectories; then one
 value and one policy update on a 3-step return batch, and the LAP priority update.
@@ -34,29 +39,10 @@ import torch.nn.functional as F
 
 from algorithms.base import Agent, Transition, register
 from algorithms.common.nets import adamw, hard_update
-from algorithms.mrq.buffer import MRQReplay
+from algorithms.common.returns import nstep_return
+from algorithms.common.sequence_replay import SequenceReplay
 from algorithms.mrq.config import Config  # the paper defaults and the variants, importable without torch
 from algorithms.mrq.networks import Encoder, Policy, TwoHot, Value
-
-
-def nstep_return(reward: torch.Tensor, not_done: torch.Tensor, discount: float, form: str = "corrected"):
-    """(R, D) for rewards / not_dones of shape (B, n): target = R + D * Q(s_n).
-
-    corrected (79abcb1): R = sum_i (prod_{j<i} gamma nd_j) r_i, D = prod_i gamma nd_i.
-    head (8a44a7d):      R = sum_i gamma^i r_i nd_i,           D = gamma^n prod_i nd_i.
-    initial (0f0ed0e):   R = sum_i gamma^i r_i,                D = gamma^n prod_i nd_i.
-    """
-    n = reward.shape[1]
-    powers = discount ** torch.arange(n, device=reward.device, dtype=reward.dtype)
-    if form == "corrected":
-        alive = torch.cumprod(torch.cat([torch.ones_like(not_done[:, :1]), discount * not_done[:, :-1]], 1), 1)
-        return (alive * reward).sum(1, keepdim=True), (discount * not_done).prod(1, keepdim=True)
-    bootstrap = discount ** n * not_done.prod(1, keepdim=True)
-    if form == "head":
-        return (powers * reward * not_done).sum(1, keepdim=True), bootstrap
-    if form == "initial":
-        return (powers * reward).sum(1, keepdim=True), bootstrap
-    raise ValueError(f"unknown nstep_form {form!r}; valid: corrected, head, initial")
 
 
 def lap_priority(q: torch.Tensor, q_target: torch.Tensor, min_priority: float, alpha: float) -> torch.Tensor:
@@ -114,9 +100,11 @@ class MRQ(Agent):
         self.policy_opt = adamw(self.policy.parameters(), cfg.policy_lr, cfg.policy_wd)
         self.value_opt = adamw(self.value.parameters(), cfg.value_lr, cfg.value_wd)
         self.two_hot = TwoHot(cfg.lower, cfg.upper, cfg.num_bins, self.device)
-        self.replay = MRQReplay(obs_space.shape, self.action_dim, self.discrete, self.max_action, cfg.buffer_size,
-                                max(cfg.enc_horizon, cfg.q_horizon), history, self.pixels, self.device,
-                                prioritized=cfg.prioritized, min_priority=cfg.min_priority)
+        # official buffer.py: windows of max(enc_horizon, q_horizon) steps, masked after a terminal, LAP priorities
+        self.replay = SequenceReplay(obs_space.shape, self.action_dim, cfg.buffer_size,
+                                     max(cfg.enc_horizon, cfg.q_horizon), self.device, boundary="mask", history=history, pixels=self.pixels,
+                                     discrete=self.discrete, max_action=self.max_action, prioritized=cfg.prioritized,
+                                     min_priority=cfg.min_priority)
         self._acted = False  # act(explore=True) chose the next observed action (else the loop's warm-up sampler did)
         self.reward_scale, self.target_reward_scale = torch.tensor(1.0, device=self.device), torch.tensor(0.0, device=self.device)
         self.training_steps = 0
@@ -227,8 +215,7 @@ class MRQ(Agent):
         the episode. A terminal step's a' is the zero action stored in the final-frame slot (no action is taken
         at a terminal state); the steps after a terminal read another episode and are masked by not_done.
         """
-        ind = (start[:, None] + torch.arange(1, horizon + 1, device=self.device)) % self.replay.capacity
-        return self.replay.action[ind]
+        return self.replay.action[self.replay.window_slots(start, horizon + 1)[:, 1:]]
 
     def _next_zsa(self, encoder: Encoder, next_state: torch.Tensor, next_action: torch.Tensor) -> torch.Tensor:
         """z_{s'a'} targets of the design-study rows "Dynamics target", "No target encoder" and "Revert".
