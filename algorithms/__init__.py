@@ -4,7 +4,16 @@ import without torch; the agent classes (``algorithms/base.py`` contract) are im
 One module per agent; each has a torch-free config module (``Config``: paper defaults with source
 notes, and its named variants) and an ``Agent`` registered by name. See ``algorithms/base.py``.
 """
-from algorithms.registry import Variant, all_algo_ids, check_algo_id, infos, register_algorithm, register_variant, variants
+
+from algorithms.registry import (
+    Variant,
+    all_algo_ids,
+    check_algo_id,
+    infos,
+    register_algorithm,
+    register_variant,
+    variants,
+)
 
 _LAZY = ("Agent", "Transition", "algorithms", "register", "resolve")  # from algorithms.base, which imports torch
 
@@ -17,5 +26,17 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'algorithms' has no attribute {name!r}")
 
 
-__all__ = ["Agent", "Transition", "Variant", "all_algo_ids", "algorithms", "check_algo_id", "infos", "register",
-           "register_algorithm", "register_variant", "resolve", "variants"]
+__all__ = [
+    "Agent",
+    "Transition",
+    "Variant",
+    "all_algo_ids",
+    "algorithms",
+    "check_algo_id",
+    "infos",
+    "register",
+    "register_algorithm",
+    "register_variant",
+    "resolve",
+    "variants",
+]

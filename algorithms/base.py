@@ -5,6 +5,7 @@ source note) and an ``Agent`` subclass decorated with ``@register("name")``. Des
 ablation variants are plain config overrides registered with ``register_variant`` beside the
 algorithm, so ``mrq@no-lap`` is data, not a fork.
 """
+
 from __future__ import annotations
 
 import abc
@@ -68,7 +69,9 @@ class Agent(abc.ABC):
     action_kinds: ClassVar[tuple[str, ...]] = ("continuous",)
     observation_kinds: ClassVar[tuple[str, ...]] = ("state",)
 
-    def __init__(self, obs_space: gym.Space, action_space: gym.Space, config: Any, device: torch.device | str, seed: int):
+    def __init__(
+        self, obs_space: gym.Space, action_space: gym.Space, config: Any, device: torch.device | str, seed: int
+    ):
         self.obs_space = obs_space
         self.action_space = action_space
         self.config = config
@@ -158,14 +161,18 @@ class Agent(abc.ABC):
 
 # -- registry (algorithms/registry.py holds the torch-free part) ---------------------------------
 
+
 def register(name: str):
     """Class decorator: ``@register("td3")`` marks the agent class of ``td3``, whose Config and kinds were
     registered (torch-free) by ``register_algorithm``; they must agree."""
 
     def wrap(cls: type[Agent]) -> type[Agent]:
         algo = registry.info(name)
-        if cls.Config is not algo.config or tuple(cls.action_kinds) != algo.action_kinds \
-                or tuple(cls.observation_kinds) != algo.observation_kinds:
+        if (
+            cls.Config is not algo.config
+            or tuple(cls.action_kinds) != algo.action_kinds
+            or tuple(cls.observation_kinds) != algo.observation_kinds
+        ):
             raise TypeError(f"{cls.__name__} disagrees with the registration of {name!r} (Config or kinds)")
         if algo.agent != f"{cls.__module__}:{cls.__qualname__}":
             raise TypeError(f"{name!r} is registered with agent {algo.agent}, not {cls.__module__}:{cls.__qualname__}")

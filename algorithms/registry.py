@@ -6,6 +6,7 @@ torch-free module (``algorithms/td3_config.py``, ``algorithms/mrq/config.py``, .
 and imported only when a run needs it (``agent_class``). So ``bench list``, ``bench show-config``
 and every input error answer without loading torch.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -18,8 +19,13 @@ from core.errors import UserError
 from core.vocabulary import to_current
 
 # the torch-free modules that register each algorithm and its variants
-CONFIG_MODULES = ("algorithms.alm.config", "algorithms.iqrl.config", "algorithms.mrq.config", "algorithms.omd.config",
-                  "algorithms.td3_config")
+CONFIG_MODULES = (
+    "algorithms.alm.config",
+    "algorithms.iqrl.config",
+    "algorithms.mrq.config",
+    "algorithms.omd.config",
+    "algorithms.td3_config",
+)
 
 
 @dataclass(frozen=True)
@@ -54,15 +60,31 @@ _INFOS: dict[str, AlgoInfo] = {}
 _VARIANTS: dict[str, dict[str, Variant]] = {}
 
 
-def register_algorithm(name: str, config: type, *, agent: str, action_kinds: tuple[str, ...] = ("continuous",),
-                       observation_kinds: tuple[str, ...] = ("state",), budget_dependent_fields: tuple[str, ...] = (),
-                       max_torch_threads: int | None = None, seed_batch: str | None = None) -> None:
+def register_algorithm(
+    name: str,
+    config: type,
+    *,
+    agent: str,
+    action_kinds: tuple[str, ...] = ("continuous",),
+    observation_kinds: tuple[str, ...] = ("state",),
+    budget_dependent_fields: tuple[str, ...] = (),
+    max_torch_threads: int | None = None,
+    seed_batch: str | None = None,
+) -> None:
     if name in _INFOS:
         raise ValueError(f"algorithm {name!r} registered twice")
     if not dataclasses.is_dataclass(config):
         raise TypeError(f"the Config of {name} must be a dataclass")
-    _INFOS[name] = AlgoInfo(name, config, agent, tuple(action_kinds), tuple(observation_kinds), tuple(budget_dependent_fields),
-                            max_torch_threads, seed_batch)
+    _INFOS[name] = AlgoInfo(
+        name,
+        config,
+        agent,
+        tuple(action_kinds),
+        tuple(observation_kinds),
+        tuple(budget_dependent_fields),
+        max_torch_threads,
+        seed_batch,
+    )
     _VARIANTS.setdefault(name, {})
 
 
@@ -110,8 +132,10 @@ def check_algo_id(algo_id: str) -> AlgoInfo:
     algo = info(base)
     if variant and variant not in _VARIANTS[base]:
         known = _VARIANTS[base]
-        raise UserError(f"unknown variant {variant!r} of {base}{_did_you_mean(variant, known)}; "
-                        f"valid: {_choices(known) or '(none)'}")
+        raise UserError(
+            f"unknown variant {variant!r} of {base}{_did_you_mean(variant, known)}; "
+            f"valid: {_choices(known) or '(none)'}"
+        )
     return algo
 
 
@@ -126,8 +150,10 @@ def resolve_config(algo_id: str, overrides: dict[str, Any] | None = None) -> tup
     merged.update(to_current(overrides or {}, fields, base))
     bad = set(merged) - fields
     if bad:
-        raise UserError(f"unknown config field(s) {sorted(bad)} for {base}{_did_you_mean_any(bad, fields)}; "
-                        f"valid: {_choices(fields)}")
+        raise UserError(
+            f"unknown config field(s) {sorted(bad)} for {base}{_did_you_mean_any(bad, fields)}; "
+            f"valid: {_choices(fields)}"
+        )
     try:  # each Config checks its types on construction and owns its value ranges (algorithms/common/checks.py)
         config = algo.config(**merged)
         validate = getattr(config, "validate", None)

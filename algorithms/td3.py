@@ -13,6 +13,7 @@ HalfCheetah and Ant; the paper used 1k for the other tasks). The paper-era *epis
 schedule (all updates at the end of each episode) is not reproduced: every variant here trains
 once per step, as HEAD does.
 """
+
 from __future__ import annotations
 
 import copy
@@ -40,8 +41,9 @@ class Actor(nn.Module):
 
 
 # The losses once, for the agent's update and for a seed batch's vmapped update (modules or functional calls).
-def td3_target(actor_target, critic_target, b, noise, policy_noise: float, noise_clip: float, max_action: float,
-               discount: float) -> torch.Tensor:
+def td3_target(
+    actor_target, critic_target, b, noise, policy_noise: float, noise_clip: float, max_action: float, discount: float
+) -> torch.Tensor:
     """r + not_done * discount * min(Q1', Q2')(s', clip(pi'(s') + clip(noise * policy_noise)))."""
     noise = (noise * policy_noise).clamp(-noise_clip, noise_clip)
     next_action = (actor_target(b.next_obs) + noise).clamp(-max_action, max_action)
@@ -85,7 +87,9 @@ class TD3(Agent):
     def act(self, obs: np.ndarray, explore: bool) -> np.ndarray:
         action = self.actor(torch.as_tensor(obs, dtype=torch.float32, device=self.device)[None])[0].cpu().numpy()
         if explore:
-            action = action + self.np_rng.normal(0.0, self.max_action * self.config.exploration_noise, size=self.action_dim)
+            action = action + self.np_rng.normal(
+                0.0, self.max_action * self.config.exploration_noise, size=self.action_dim
+            )
         return np.clip(action, -self.max_action, self.max_action).astype(np.float32)
 
     def observe(self, t: Transition) -> None:
@@ -98,8 +102,16 @@ class TD3(Agent):
         noise = torch.randn(b.action.shape, generator=self.torch_gen, device=self.device)
 
         with torch.no_grad():
-            target_q = td3_target(self.actor_target, self.critic_target, b, noise, self.policy_noise, self.noise_clip,
-                                  self.max_action, cfg.discount)
+            target_q = td3_target(
+                self.actor_target,
+                self.critic_target,
+                b,
+                noise,
+                self.policy_noise,
+                self.noise_clip,
+                self.max_action,
+                cfg.discount,
+            )
         critic_loss, q1 = td3_critic_loss(self.critic, b.obs, b.action, target_q)
         self.critic_opt.zero_grad(set_to_none=True)
         critic_loss.backward()
@@ -141,21 +153,33 @@ class TD3SeedBatch:
         self.actor, self.critic = Stacked([a.actor for a in agents], True), Stacked([a.critic for a in agents], True)
         self.actor_target = Stacked([a.actor_target for a in agents], False)
         self.critic_target = Stacked([a.critic_target for a in agents], False)
-        self.actor_opt, self.critic_opt = SeedAdam(self.actor.tensors(), cfg.lr), SeedAdam(self.critic.tensors(), cfg.lr)
+        self.actor_opt, self.critic_opt = (
+            SeedAdam(self.actor.tensors(), cfg.lr),
+            SeedAdam(self.critic.tensors(), cfg.lr),
+        )
         for i, a in enumerate(agents):  # a resumed agent brings its moments and step counts
             self.actor_opt.load(i, a.actor_opt)
             self.critic_opt.load(i, a.critic_opt)
         consts = (first.policy_noise, first.noise_clip, first.max_action, cfg.discount)
 
         def target(actor_t, critic_t, b, noise):
-            return td3_target(lambda o: self.actor_target.call(actor_t, o), lambda o, a: self.critic_target.call(critic_t, o, a),
-                              b, noise, *consts)
+            return td3_target(
+                lambda o: self.actor_target.call(actor_t, o),
+                lambda o, a: self.critic_target.call(critic_t, o, a),
+                b,
+                noise,
+                *consts,
+            )
 
         def critic_loss(critic_p, obs, action, target_q):
             return td3_critic_loss(lambda o, a: self.critic.call(critic_p, o, a), obs, action, target_q)
 
         def actor_loss(actor_p, critic_p, obs):
-            return td3_actor_loss(lambda o: self.actor.call(actor_p, o), lambda o, a: self.critic.call(critic_p, o, a, 0, method="member"), obs)
+            return td3_actor_loss(
+                lambda o: self.actor.call(actor_p, o),
+                lambda o, a: self.critic.call(critic_p, o, a, 0, method="member"),
+                obs,
+            )
 
         self._target = torch.func.vmap(target)
         self._critic_grad = torch.func.vmap(torch.func.grad_and_value(critic_loss, has_aux=True))
@@ -208,6 +232,10 @@ class TD3SeedBatch:
         """Seed ``i`` leaves the batch (finished or failed): its agent gets its own tensors and optimizer state."""
         self.export(i)
         agent = self.agents[i]
-        for stacked, module in ((self.actor, agent.actor), (self.critic, agent.critic), (self.actor_target, agent.actor_target),
-                                (self.critic_target, agent.critic_target)):
+        for stacked, module in (
+            (self.actor, agent.actor),
+            (self.critic, agent.critic),
+            (self.actor_target, agent.actor_target),
+            (self.critic_target, agent.critic_target),
+        ):
             stacked.release(i, module)

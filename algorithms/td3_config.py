@@ -3,6 +3,7 @@
 Importable without torch, so ``bench list`` and input errors answer at once; the agent is
 ``algorithms.td3:TD3``, imported only when a run needs it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -39,11 +40,23 @@ class Config:
         checks.at_least_one(self, "actor_update_freq")
 
 
-register_algorithm("td3", Config, agent="algorithms.td3:TD3", action_kinds=("continuous",), observation_kinds=("state",),
-                   max_torch_threads=1,  # benchmarks/threads.py: 1 thread is as fast or faster
-                   seed_batch="algorithms.td3:TD3SeedBatch")
+register_algorithm(
+    "td3",
+    Config,
+    agent="algorithms.td3:TD3",
+    action_kinds=("continuous",),
+    observation_kinds=("state",),
+    max_torch_threads=1,  # benchmarks/threads.py: 1 thread is as fast or faster
+    seed_batch="algorithms.td3:TD3SeedBatch",
+)
 
 register_variant(
-    "td3", "paper2018", "TD3 paper / camera-ready code (bc98e62): 400-300 nets, Adam 1e-3, batch 100, absolute noise, 10k start",
-    hidden=(400, 300), lr=1e-3, batch_size=100, noise_scaled_by_max_action=False, start_steps=10_000,
+    "td3",
+    "paper2018",
+    "TD3 paper / camera-ready code (bc98e62): 400-300 nets, Adam 1e-3, batch 100, absolute noise, 10k start",
+    hidden=(400, 300),
+    lr=1e-3,
+    batch_size=100,
+    noise_scaled_by_max_action=False,
+    start_steps=10_000,
 )

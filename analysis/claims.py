@@ -41,6 +41,7 @@ imported data set; they are never pooled):
 Non-finite returns are never used in an estimate and never dropped silently: the verdict says how
 many seeds were excluded.
 """
+
 from __future__ import annotations
 
 import csv
@@ -58,15 +59,39 @@ from analysis.normalize import normalize
 from core.errors import UserError
 
 CLAIMS_DIR = Path(__file__).resolve().parent.parent / "results" / "reference" / "claims"
-CLAIM_COLUMNS = ["claim_id", "paper", "table", "cell", "suite", "task", "algo", "baseline", "protocol", "step", "metric",
-                 "aggregation", "value", "spread_kind", "spread", "n_seeds", "source"]
+CLAIM_COLUMNS = [
+    "claim_id",
+    "paper",
+    "table",
+    "cell",
+    "suite",
+    "task",
+    "algo",
+    "baseline",
+    "protocol",
+    "step",
+    "metric",
+    "aggregation",
+    "value",
+    "spread_kind",
+    "spread",
+    "n_seeds",
+    "source",
+]
 OPTIONAL_COLUMNS = ["ddof"]
 METRICS = ("return", "normalized")
 AGGREGATIONS = ("seed-mean", "mean", "median", "iqm", "iqm-task-mean", "mean-diff", "median-diff", "iqm-diff")
 SPREAD_KINDS = ("", "std", "se", "ci95", "ci95-t")
 # claim aggregation -> analysis.stats metric
-STAT_OF = {"mean": "mean", "median": "median", "iqm": "iqm", "iqm-task-mean": "iqm_task_mean",
-           "mean-diff": "mean", "median-diff": "median", "iqm-diff": "iqm_task_mean"}
+STAT_OF = {
+    "mean": "mean",
+    "median": "median",
+    "iqm": "iqm",
+    "iqm-task-mean": "iqm_task_mean",
+    "mean-diff": "mean",
+    "median-diff": "median",
+    "iqm-diff": "iqm_task_mean",
+}
 CONSISTENT, INCONSISTENT, INCONCLUSIVE, REFUSED = "consistent", "inconsistent", "inconclusive", "refused"
 REPRODUCES, NOT_REPRODUCED = "reproduces", "does not reproduce"
 FAILING = (INCONSISTENT, NOT_REPRODUCED)
@@ -150,20 +175,30 @@ def _claim_rows(path: Path) -> list[tuple[int, dict[str, str]]]:
             reader = csv.DictReader(f, strict=True)
             missing = [c for c in CLAIM_COLUMNS if c not in (reader.fieldnames or [])]
             if missing:
-                raise UserError(f"{path}: missing columns {', '.join(missing)}; a claims file needs {', '.join(CLAIM_COLUMNS)}")
+                raise UserError(
+                    f"{path}: missing columns {', '.join(missing)}; a claims file needs {', '.join(CLAIM_COLUMNS)}"
+                )
             rows, last = [], 1
             for row in reader:
                 start, last = last + 1, reader.line_num
                 if None in row or None in row.values():
                     n = len(reader.fieldnames) + len(row.get(None) or []) - sum(v is None for v in row.values())
-                    raise UserError(f"{path}:{start}: {n} fields, the header has {len(reader.fieldnames)} "
-                                    f"(an unbalanced quote or a missing comma?)")
+                    raise UserError(
+                        f"{path}:{start}: {n} fields, the header has {len(reader.fieldnames)} "
+                        f"(an unbalanced quote or a missing comma?)"
+                    )
                 rows.append((start, row))
             return rows
     except UnicodeDecodeError:
-        raise UserError(f"{path}: not a text CSV file (not UTF-8); valid: a claims CSV with columns {', '.join(CLAIM_COLUMNS)}") from None
+        raise UserError(
+            f"{path}: not a text CSV file (not UTF-8); valid: a claims CSV with columns {', '.join(CLAIM_COLUMNS)}"
+        ) from None
     except csv.Error as exc:
-        hint = "an unbalanced quote: the quoted field runs to the end of the file" if "end of data" in str(exc) else str(exc)
+        hint = (
+            "an unbalanced quote: the quoted field runs to the end of the file"
+            if "end of data" in str(exc)
+            else str(exc)
+        )
         raise UserError(f"{path}:{last + 1}: malformed CSV ({hint})") from None
 
 
@@ -194,18 +229,41 @@ def _parse(row: dict[str, str], where: str) -> Claim:
         value, precision = float(row["value"]), _precision(row["value"])
         step, n_seeds = int(float(row["step"])), int(row["n_seeds"] or 0)
     except (ValueError, InvalidOperation, OverflowError):
-        raise bad(f"value {row['value']!r}, step {row['step']!r} and n_seeds {row['n_seeds']!r} must be numbers") from None
+        raise bad(
+            f"value {row['value']!r}, step {row['step']!r} and n_seeds {row['n_seeds']!r} must be numbers"
+        ) from None
     if not np.isfinite(value) or step < 0 or n_seeds < 0:
-        raise bad(f"value {row['value']!r}, step {row['step']!r}, n_seeds {row['n_seeds']!r}; valid: a finite value, "
-                  f"step >= 0 and n_seeds >= 0")
+        raise bad(
+            f"value {row['value']!r}, step {row['step']!r}, n_seeds {row['n_seeds']!r}; valid: a finite value, "
+            f"step >= 0 and n_seeds >= 0"
+        )
     spread = _spread(row["spread_kind"], row["spread"], bad)
     ddof = row.get("ddof", "")
     if ddof not in ("", "0", "1"):
         raise bad(f"ddof {ddof!r}; valid: 0, 1 or empty (not stated)")
-    return Claim(row["claim_id"], row["paper"], row["table"], row["cell"], row["suite"], row["task"], row["algo"],
-                 row["baseline"], protocol, step, row["metric"], row["aggregation"], value, precision,
-                 row["spread_kind"], spread, n_seeds, row["source"], where, int(ddof) if ddof else None,
-                 _precision(row["spread"]) if row["spread_kind"] in ("std", "se") else 0.0)
+    return Claim(
+        row["claim_id"],
+        row["paper"],
+        row["table"],
+        row["cell"],
+        row["suite"],
+        row["task"],
+        row["algo"],
+        row["baseline"],
+        protocol,
+        step,
+        row["metric"],
+        row["aggregation"],
+        value,
+        precision,
+        row["spread_kind"],
+        spread,
+        n_seeds,
+        row["source"],
+        where,
+        int(ddof) if ddof else None,
+        _precision(row["spread"]) if row["spread_kind"] in ("std", "se") else 0.0,
+    )
 
 
 def _spread(kind: str, text: str, bad) -> tuple[float, ...]:
@@ -219,7 +277,12 @@ def _spread(kind: str, text: str, bad) -> tuple[float, ...]:
         values = tuple(float(x) for x in text.split(";"))
     except ValueError:
         values = ()
-    if len(values) != want or not all(np.isfinite(values)) or (want == 1 and values[0] < 0) or (want == 2 and values[0] > values[1]):
+    if (
+        len(values) != want
+        or not all(np.isfinite(values))
+        or (want == 1 and values[0] < 0)
+        or (want == 2 and values[0] > values[1])
+    ):
         valid = "low;high with low <= high" if want == 2 else "one number >= 0"
         raise bad(f"spread {text!r} for spread_kind {kind!r}; valid: {valid}")
     return values
@@ -256,8 +319,16 @@ def _values_at(rows: pd.DataFrame, step: int) -> pd.DataFrame:
     return near.sort_values(["task", "seed", "dist"], kind="mergesort").drop_duplicates(["task", "seed"])
 
 
-def check(claims: list[Claim], data: pd.DataFrame, protocols: dict[str, dict[str, str]] | None = None, *,
-          allow_protocol_mismatch: bool = False, min_seeds: int = 3, seed: int = 0, reps: int = 2000) -> list[Verdict]:
+def check(
+    claims: list[Claim],
+    data: pd.DataFrame,
+    protocols: dict[str, dict[str, str]] | None = None,
+    *,
+    allow_protocol_mismatch: bool = False,
+    min_seeds: int = 3,
+    seed: int = 0,
+    reps: int = 2000,
+) -> list[Verdict]:
     """One verdict per (claim, body of evidence). ``protocols``: protocol_id -> comparable fields of our
     runs (``analysis.load.run_protocols``), whose ``suite_protocol`` groups a suite's tasks together."""
     known = {**IMPORTED_PROTOCOLS, **(protocols or {})}
@@ -275,10 +346,19 @@ def check(claims: list[Claim], data: pd.DataFrame, protocols: dict[str, dict[str
 
     for claim in claims:
         rows = select(claim.suite, claim.algo)
-        if claim.task != "*":  # versions live in the protocol: "HalfCheetah" matches HalfCheetah-v5 runs (then the guard compares versions)
+        if (
+            claim.task != "*"
+        ):  # versions live in the protocol: "HalfCheetah" matches HalfCheetah-v5 runs (then the guard compares versions)
             rows = rows[task_keys[rows.index] == _task_key(claim.task)]
         if rows.empty:
-            out.append(Verdict(claim, "-", INCONCLUSIVE, detail=f"no runs or imported data for {claim.algo} on {claim.suite}/{claim.task}"))
+            out.append(
+                Verdict(
+                    claim,
+                    "-",
+                    INCONCLUSIVE,
+                    detail=f"no runs or imported data for {claim.algo} on {claim.suite}/{claim.task}",
+                )
+            )
             continue
         for evidence, group in rows.groupby(groups[rows.index], sort=True):
             ids = group["protocol_id"].unique()
@@ -338,39 +418,77 @@ def _steps_note(picked: pd.DataFrame, claim: Claim) -> str:
     return used + (" (step inferred by the importer: the file has no step column)" if inferred else "")
 
 
-def _judge(claim: Claim, evidence: str, rows: pd.DataFrame, base: pd.DataFrame | None, min_seeds: int, seed: int, reps: int,
-           exact: bool) -> Verdict:
+def _judge(
+    claim: Claim,
+    evidence: str,
+    rows: pd.DataFrame,
+    base: pd.DataFrame | None,
+    min_seeds: int,
+    seed: int,
+    reps: int,
+    exact: bool,
+) -> Verdict:
     if claim.metric == "normalized" and suite_normalization(claim.suite) is None:
         return Verdict(claim, evidence, INCONCLUSIVE, detail=f"suite {claim.suite} has no normalization")
     picked = _metric(claim, _values_at(rows, claim.step))
     if picked.empty:
-        return Verdict(claim, evidence, INCONCLUSIVE, detail=f"budget not reached: last evaluation at step {int(rows['step'].max())} < {claim.step}")
+        return Verdict(
+            claim,
+            evidence,
+            INCONCLUSIVE,
+            detail=f"budget not reached: last evaluation at step {int(rows['step'].max())} < {claim.step}",
+        )
     # sorted like the report's tables, so both share one bootstrap of the same arrays
-    tasks = [sorted(picked["task"].unique())[0]] if claim.aggregation == "seed-mean" else sorted(suite_tasks(claim.suite) or rows["task"].unique())
+    tasks = (
+        [sorted(picked["task"].unique())[0]]
+        if claim.aggregation == "seed-mean"
+        else sorted(suite_tasks(claim.suite) or rows["task"].unique())
+    )
     values, excluded = _per_task(picked, tasks)
     note = _steps_note(picked, claim) + (f"; {excluded} non-finite seed value(s) excluded" if excluded else "")
     n = min(len(v) for v in values)
     need = 1 if exact else max(min_seeds, 2)
     if claim.aggregation == "seed-mean":
         if n < need:
-            return Verdict(claim, evidence, INCONCLUSIVE, n_seeds=n, detail=f"{n} finite seed(s) at {note}, need {need}")
-        return _exact_task(claim, evidence, values[0], note) if exact else _statistical_task(claim, evidence, values[0], note)
+            return Verdict(
+                claim, evidence, INCONCLUSIVE, n_seeds=n, detail=f"{n} finite seed(s) at {note}, need {need}"
+            )
+        return (
+            _exact_task(claim, evidence, values[0], note)
+            if exact
+            else _statistical_task(claim, evidence, values[0], note)
+        )
     covered = sum(len(v) > 0 for v in values)
     if covered < len(tasks) or n < need:
-        return Verdict(claim, evidence, INCONCLUSIVE, n_seeds=n, detail=f"covers {covered} of {len(tasks)} tasks with at least {n} finite seed(s) "
-                       f"at {note}, need all tasks and {need} seeds")
+        return Verdict(
+            claim,
+            evidence,
+            INCONCLUSIVE,
+            n_seeds=n,
+            detail=f"covers {covered} of {len(tasks)} tasks with at least {n} finite seed(s) "
+            f"at {note}, need all tasks and {need} seeds",
+        )
     metric = STAT_OF[claim.aggregation]
     base_values = None
     if base is not None:
         base_values, base_excluded = _per_task(_metric(claim, _values_at(base, claim.step)), tasks)
         if min(len(v) for v in base_values) < need:
-            return Verdict(claim, evidence, INCONCLUSIVE, n_seeds=n, detail=f"baseline {claim.baseline} lacks {need} finite seeds on all "
-                           f"{len(tasks)} tasks at step {claim.step:,}")
+            return Verdict(
+                claim,
+                evidence,
+                INCONCLUSIVE,
+                n_seeds=n,
+                detail=f"baseline {claim.baseline} lacks {need} finite seeds on all "
+                f"{len(tasks)} tasks at step {claim.step:,}",
+            )
         if base_excluded:
             note += f"; {base_excluded} non-finite baseline value(s) excluded"
     if exact:
-        point = (stats.difference_draws(values, base_values, metric, reps=1, seed=seed, rescale=False)[0] if base_values is not None
-                 else stats.aggregate(values, metric))
+        point = (
+            stats.difference_draws(values, base_values, metric, reps=1, seed=seed, rescale=False)[0]
+            if base_values is not None
+            else stats.aggregate(values, metric)
+        )
         return _exact_verdict(claim, evidence, point, n, f"{stats.METRIC_LABELS[metric]} over {len(tasks)} tasks", note)
     if base_values is not None:
         est = stats.difference_interval(values, base_values, metric, reps=reps, seed=seed)
@@ -382,19 +500,33 @@ def _judge(claim: Claim, evidence: str, rows: pd.DataFrame, base: pd.DataFrame |
 
 def _statistical_task(claim: Claim, evidence: str, values: np.ndarray, note: str) -> Verdict:
     est = stats.t_interval(values)
-    return _statistical(claim, evidence, est.point, est.se, est.df, len(values), "seed mean", note,
-                        std=float(values.std(ddof=1)))
+    return _statistical(
+        claim, evidence, est.point, est.se, est.df, len(values), "seed mean", note, std=float(values.std(ddof=1))
+    )
 
 
-def _statistical(claim: Claim, evidence: str, point: float, se: float, df: float, n: int, what: str, note: str, *,
-                 tasks: int = 1, std: float | None = None) -> Verdict:
+def _statistical(
+    claim: Claim,
+    evidence: str,
+    point: float,
+    se: float,
+    df: float,
+    n: int,
+    what: str,
+    note: str,
+    *,
+    tasks: int = 1,
+    std: float | None = None,
+) -> Verdict:
     claim_se = stats.claim_standard_error(claim.spread_kind, claim.spread, claim.n_seeds)
     claim_df = claim_se[1] * tasks if claim_se else np.inf
     c = stats.compare(point, se, df, claim.value, claim_se[0] if claim_se else None, claim_df, claim.precision)
     verdict = CONSISTENT if c.consistent else INCONSISTENT
-    detail = (f"ours {point:.6g} ({what}, {n} seeds, {note}) - claimed {printed(claim)} = {c.difference:+.6g}, "
-              f"95% CI [{c.low:+.6g}, {c.high:+.6g}] ({c.method}, widened by the printed precision {claim.precision:g}); "
-              f"smallest detectable difference {c.detectable:.3g}")
+    detail = (
+        f"ours {point:.6g} ({what}, {n} seeds, {note}) - claimed {printed(claim)} = {c.difference:+.6g}, "
+        f"95% CI [{c.low:+.6g}, {c.high:+.6g}] ({c.method}, widened by the printed precision {claim.precision:g}); "
+        f"smallest detectable difference {c.detectable:.3g}"
+    )
     out = {"tasks": tasks, **({"std": std} if std is not None else {})}
     return Verdict(claim, evidence, verdict, point, (c.low, c.high), n, detail, out, c.detectable, c.method)
 
@@ -408,23 +540,56 @@ def _exact_task(claim: Claim, evidence: str, values: np.ndarray, note: str) -> V
                 verdict.verdict = NOT_REPRODUCED
             verdict.detail += f"; std (ddof {claim.ddof}) {std:.6g} vs printed {claim.spread[0]:g}"
         else:
-            verdict.detail += (f"; std not checked (the paper does not state its ddof): {values.std(ddof=1):.6g} (ddof 1), "
-                               f"{values.std(ddof=0):.6g} (ddof 0) vs printed {claim.spread[0]:g}")
+            verdict.detail += (
+                f"; std not checked (the paper does not state its ddof): {values.std(ddof=1):.6g} (ddof 1), "
+                f"{values.std(ddof=0):.6g} (ddof 0) vs printed {claim.spread[0]:g}"
+            )
     return verdict
 
 
 def _exact_verdict(claim: Claim, evidence: str, point: float, n: int, what: str, note: str) -> Verdict:
     ok = abs(point - claim.value) <= claim.precision + 1e-9 * max(1.0, abs(claim.value))
-    detail = (f"recomputed {what} {point:.6g} from the paper's own {n} published seeds at {note} "
-              f"{'matches' if ok else 'differs from'} the printed {printed(claim)} (precision {claim.precision:g})")
+    detail = (
+        f"recomputed {what} {point:.6g} from the paper's own {n} published seeds at {note} "
+        f"{'matches' if ok else 'differs from'} the printed {printed(claim)} (precision {claim.precision:g})"
+    )
     return Verdict(claim, evidence, REPRODUCES if ok else NOT_REPRODUCED, point, None, n, detail, method="exact")
 
 
 def verdict_table(verdicts: list[Verdict]) -> pd.DataFrame:
-    cols = ["claim_id", "paper", "table", "cell", "claimed", "evidence", "verdict", "estimate", "diff_low", "diff_high",
-            "detectable", "n_seeds", "method", "detail"]
-    rows = [{"claim_id": v.claim.claim_id, "paper": v.claim.paper, "table": v.claim.table, "cell": v.claim.cell,
-             "claimed": v.claim.value, "evidence": v.evidence, "verdict": v.verdict, "estimate": v.estimate,
-             "diff_low": v.ci[0] if v.ci else None, "diff_high": v.ci[1] if v.ci else None, "detectable": v.detectable,
-             "n_seeds": v.n_seeds, "method": v.method, "detail": v.detail} for v in verdicts]
+    cols = [
+        "claim_id",
+        "paper",
+        "table",
+        "cell",
+        "claimed",
+        "evidence",
+        "verdict",
+        "estimate",
+        "diff_low",
+        "diff_high",
+        "detectable",
+        "n_seeds",
+        "method",
+        "detail",
+    ]
+    rows = [
+        {
+            "claim_id": v.claim.claim_id,
+            "paper": v.claim.paper,
+            "table": v.claim.table,
+            "cell": v.claim.cell,
+            "claimed": v.claim.value,
+            "evidence": v.evidence,
+            "verdict": v.verdict,
+            "estimate": v.estimate,
+            "diff_low": v.ci[0] if v.ci else None,
+            "diff_high": v.ci[1] if v.ci else None,
+            "detectable": v.detectable,
+            "n_seeds": v.n_seeds,
+            "method": v.method,
+            "detail": v.detail,
+        }
+        for v in verdicts
+    ]
     return pd.DataFrame(rows, columns=cols)

@@ -14,6 +14,7 @@ called **differs** with probability at most alpha (5%) whatever K (tests/test_cu
 it). A cell **matches up to step k** (the last common step) when no step rejects, else it
 **differs from step k on**, k the first step that rejects, with that step's interval.
 """
+
 from __future__ import annotations
 
 import re
@@ -63,10 +64,12 @@ def _is_published_label(algo: str) -> bool:
     return "@" in algo and algo.split("@", 1)[1].startswith(("published", "iqrl-draft"))
 
 
-def compare_curves(ours: pd.DataFrame, published: pd.DataFrame, *, alpha: float = 0.05, min_seeds: int = 3,
-                   tolerance: float = 0.01) -> tuple[str, int | None, tuple[float, float] | None, str, int, int]:
+def compare_curves(
+    ours: pd.DataFrame, published: pd.DataFrame, *, alpha: float = 0.05, min_seeds: int = 3, tolerance: float = 0.01
+) -> tuple[str, int | None, tuple[float, float] | None, str, int, int]:
     """(verdict, step, interval, detail, n_ours, n_published) for one cell's two sets of curves.
     Steps pair when they agree within ``tolerance`` of the step (at least one step)."""
+
     def by_step(d: pd.DataFrame) -> dict[int, np.ndarray]:
         d = d[np.isfinite(d["return"].to_numpy(float))]
         return {int(s): g["return"].to_numpy(float) for s, g in d.groupby("step")}
@@ -78,7 +81,11 @@ def compare_curves(ours: pd.DataFrame, published: pd.DataFrame, *, alpha: float 
         if not len(our_steps):
             break
         nearest = int(our_steps[np.argmin(np.abs(our_steps - s))])
-        if abs(nearest - s) <= max(1, tolerance * s) and len(mine[nearest]) >= min_seeds and len(theirs[s]) >= min_seeds:
+        if (
+            abs(nearest - s) <= max(1, tolerance * s)
+            and len(mine[nearest]) >= min_seeds
+            and len(theirs[s]) >= min_seeds
+        ):
             pairs.append((s, nearest))
     if not pairs:
         return INCONCLUSIVE, None, None, f"no step where both have {min_seeds} finite seeds", 0, 0
@@ -95,12 +102,24 @@ def compare_curves(ours: pd.DataFrame, published: pd.DataFrame, *, alpha: float 
     s, c, na, nb = first_diff or last
     where = f"{len(pairs)} common steps, Bonferroni level {level:.2g} per step (5% per cell)"
     if first_diff:
-        return (DIFFERS, s, (c.low, c.high),
-                f"differs from step {s:,} on: ours - published = {c.difference:+.6g}, {100 * (1 - level):.3g}% CI "
-                f"[{c.low:+.6g}, {c.high:+.6g}] ({na} vs {nb} seeds; {where})", na, nb)
-    return (MATCHES, s, (c.low, c.high),
-            f"matches published up to step {s:,} ({na} vs {nb} seeds; {where}); at step {s:,} ours - published = "
-            f"{c.difference:+.6g}, smallest detectable difference there {c.detectable:.3g}", na, nb)
+        return (
+            DIFFERS,
+            s,
+            (c.low, c.high),
+            f"differs from step {s:,} on: ours - published = {c.difference:+.6g}, {100 * (1 - level):.3g}% CI "
+            f"[{c.low:+.6g}, {c.high:+.6g}] ({na} vs {nb} seeds; {where})",
+            na,
+            nb,
+        )
+    return (
+        MATCHES,
+        s,
+        (c.low, c.high),
+        f"matches published up to step {s:,} ({na} vs {nb} seeds; {where}); at step {s:,} ours - published = "
+        f"{c.difference:+.6g}, smallest detectable difference there {c.detectable:.3g}",
+        na,
+        nb,
+    )
 
 
 def declarations(manifests: list[dict]) -> dict[str, str | None]:
@@ -114,8 +133,15 @@ def declarations(manifests: list[dict]) -> dict[str, str | None]:
     return out
 
 
-def check_curves(data: pd.DataFrame, protocols: dict[str, dict[str, str]], budget_dependent: dict[str, str | None] | None = None, *,
-                 allow_protocol_mismatch: bool = False, alpha: float = 0.05, min_seeds: int = 3) -> list[CurveVerdict]:
+def check_curves(
+    data: pd.DataFrame,
+    protocols: dict[str, dict[str, str]],
+    budget_dependent: dict[str, str | None] | None = None,
+    *,
+    allow_protocol_mismatch: bool = False,
+    alpha: float = 0.05,
+    min_seeds: int = 3,
+) -> list[CurveVerdict]:
     """One verdict per (our suite protocol, task, algorithm) x published data set of the same algorithm and task.
     ``budget_dependent``: ``declarations`` of the runs' manifests."""
     budget_dependent = budget_dependent or {}
@@ -132,12 +158,17 @@ def check_curves(data: pd.DataFrame, protocols: dict[str, dict[str, str]], budge
         for pid, theirs in theirs_all.groupby("protocol_id", sort=True):
             verdict = CurveVerdict(suite, task, algo, pid, INCONCLUSIVE)
             published_fields = IMPORTED_PROTOCOLS.get(pid, {})
-            diffs = [f"{k}: ours {fields.get(k, 'unknown')}, published {v}" for k, v in published_fields.items()
-                     if k in COMPARED_FIELDS and fields.get(k) != v]
+            diffs = [
+                f"{k}: ours {fields.get(k, 'unknown')}, published {v}"
+                for k, v in published_fields.items()
+                if k in COMPARED_FIELDS and fields.get(k) != v
+            ]
             refusal = _budget_refusal(fields, budget_dependent.get(algo))
             if refusal or (diffs and not allow_protocol_mismatch):
                 verdict.verdict = REFUSED
-                verdict.detail = refusal or ("protocol differs: " + "; ".join(diffs) + " (--allow-protocol-mismatch compares anyway)")
+                verdict.detail = refusal or (
+                    "protocol differs: " + "; ".join(diffs) + " (--allow-protocol-mismatch compares anyway)"
+                )
                 out.append(verdict)
                 continue
             budget = float(ours["budget"].max()) if "budget" in ours and ours["budget"].notna().any() else np.inf

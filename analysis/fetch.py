@@ -7,6 +7,7 @@ rename, so an interrupted fetch never leaves a half-filled cache. ``SOURCE.json`
 records the repository, commit, URL, the archive's SHA-256 and the file count. The cache root is
 ``$BENCH_CACHE`` or ``~/.cache/latentbench``; tests replace ``_open_url`` and need no network.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -33,17 +34,37 @@ class Source:
 
 SOURCES: dict[str, Source] = {
     # mrq.md section 0: HEAD of main in the spec's snapshot (results/ unchanged since)
-    "mrq": Source("facebookresearch/MRQ", "8a44a7d4b1cf117e5da4bf8214d35b02aa68d68b", "results",
-                  "MR.Q learning curves, 10 seeds (Gym, DMC, DMC-visual, Atari)", "CC BY-NC 4.0"),
+    "mrq": Source(
+        "facebookresearch/MRQ",
+        "8a44a7d4b1cf117e5da4bf8214d35b02aa68d68b",
+        "results",
+        "MR.Q learning curves, 10 seeds (Gym, DMC, DMC-visual, Atari)",
+        "CC BY-NC 4.0",
+    ),
     # td3.md section 0: the camera-ready commit, where learning_curves/ last changed
-    "td3": Source("sfujim/TD3", "bc98e6260e4e35e1a2afc1c78b6925251dd0a1e9", "learning_curves",
-                  "TD3 paper learning curves (gym -v1, 10 seeds)", "MIT"),
+    "td3": Source(
+        "sfujim/TD3",
+        "bc98e6260e4e35e1a2afc1c78b6925251dd0a1e9",
+        "learning_curves",
+        "TD3 paper learning curves (gym -v1, 10 seeds)",
+        "MIT",
+    ),
     # iqrl.md section 0/8: the parent of the commit that deleted the paper's plotting data
-    "iqrl": Source("aidanscannell/iqrl-minimal", "d8e6c321de4a91b310935ad2bb34050dc0837f07", "paper/figs/plotting",
-                   "iQRL paper-draft curves and ablations (pre-release agent)", "none stated: reference use only"),
+    "iqrl": Source(
+        "aidanscannell/iqrl-minimal",
+        "d8e6c321de4a91b310935ad2bb34050dc0837f07",
+        "paper/figs/plotting",
+        "iQRL paper-draft curves and ablations (pre-release agent)",
+        "none stated: reference use only",
+    ),
     # alm.md section 0/7: HEAD of the official repository
-    "alm": Source("RajGhugare19/alm", "3b70f5b8c3c11b3222b9a288ef6dd370c95d973f", "scores",
-                  "ALM evaluation curves, 5 seeds (gym -v2 incl. truncated Ant/Humanoid)", "MIT"),
+    "alm": Source(
+        "RajGhugare19/alm",
+        "3b70f5b8c3c11b3222b9a288ef6dd370c95d973f",
+        "scores",
+        "ALM evaluation curves, 5 seeds (gym -v2 incl. truncated Ant/Humanoid)",
+        "MIT",
+    ),
 }
 
 
@@ -85,8 +106,16 @@ def fetch(name: str, *, force: bool = False, progress: bool = True) -> Path:
         count = _extract(archive, src.folder, out)
         if count == 0:
             raise UserError(f"{url}: the archive has no files under {src.folder}/")
-        meta = {"source": name, "repo": src.repo, "commit": src.commit, "folder": src.folder, "url": url,
-                "sha256": digest, "files": count, "license": src.license}
+        meta = {
+            "source": name,
+            "repo": src.repo,
+            "commit": src.commit,
+            "folder": src.folder,
+            "url": url,
+            "sha256": digest,
+            "files": count,
+            "license": src.license,
+        }
         (out / "SOURCE.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
         if dest.exists():
             shutil.rmtree(dest)
@@ -101,10 +130,15 @@ def _download(url: str, path: Path, progress: bool) -> str:
     try:
         response = _open_url(url)
     except OSError as exc:
-        raise UserError(f"cannot download {url} ({exc}); check the network, or pass a local copy with --reference DIR") from None
+        raise UserError(
+            f"cannot download {url} ({exc}); check the network, or pass a local copy with --reference DIR"
+        ) from None
     total = int(getattr(response, "headers", {}).get("Content-Length") or 0) or None
-    with response, open(path, "wb") as f, tqdm(total=total, unit="B", unit_scale=True, disable=not progress,
-                                                desc=url.rsplit("/", 3)[-3]) as bar:
+    with (
+        response,
+        open(path, "wb") as f,
+        tqdm(total=total, unit="B", unit_scale=True, disable=not progress, desc=url.rsplit("/", 3)[-3]) as bar,
+    ):
         while chunk := response.read(1 << 16):
             f.write(chunk)
             sha.update(chunk)
@@ -119,9 +153,9 @@ def _extract(archive: Path, folder: str, out: Path) -> int:
     with tarfile.open(archive, "r:gz") as tar:
         for member in tar:
             parts = member.name.split("/")
-            if not member.isfile() or parts[1:1 + len(prefix)] != prefix or ".." in parts:
+            if not member.isfile() or parts[1 : 1 + len(prefix)] != prefix or ".." in parts:
                 continue
-            target = out.joinpath(*parts[1 + len(prefix):])
+            target = out.joinpath(*parts[1 + len(prefix) :])
             target.parent.mkdir(parents=True, exist_ok=True)
             with tar.extractfile(member) as src, open(target, "wb") as dst:
                 shutil.copyfileobj(src, dst)

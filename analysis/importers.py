@@ -6,6 +6,7 @@
 - TD3 ``learning_curves/<EnvDir>/TD3_<EnvId>_<seed>.npy`` (sfujim/TD3): float64 arrays of 201
   evaluations, entry i at about 5000 i time steps.
 """
+
 from __future__ import annotations
 
 import re
@@ -24,7 +25,7 @@ _MRQ_SUITES = (("Dmc-visual-", "dmc-visual", 2), ("Dmc-", "dmc-proprio", 2), ("G
 def _mrq_task(env: str) -> tuple[str, str, int]:
     for prefix, suite, repeat in _MRQ_SUITES:
         if env.startswith(prefix):
-            name = env[len(prefix):]
+            name = env[len(prefix) :]
             if suite == "atari":
                 name = name.split("-v")[0]  # Atari-Pong-v5 -> Pong
             return suite, name, repeat
@@ -67,9 +68,20 @@ def _import_mrq_file(path: Path, algo: str) -> pd.DataFrame:
         except ValueError:
             raise UserError(f"{path}:{number}: non-numeric field in {line.strip()[:60]!r}") from None
         for seed, value in enumerate(values):
-            rows.append({"source": f"published:{path.name}", "suite": suite, "task": task, "algo": algo,
-                         "variant": algo.partition("@")[2], "seed": seed, "step": step, "env_frames": step * repeat,
-                         "return": value, "protocol_id": f"mrq-paper:{suite}"})
+            rows.append(
+                {
+                    "source": f"published:{path.name}",
+                    "suite": suite,
+                    "task": task,
+                    "algo": algo,
+                    "variant": algo.partition("@")[2],
+                    "seed": seed,
+                    "step": step,
+                    "env_frames": step * repeat,
+                    "return": value,
+                    "protocol_id": f"mrq-paper:{suite}",
+                }
+            )
     if not rows:
         raise UserError(f"{path}: no MR.Q result rows found")
     return with_budgets(pd.DataFrame(rows, columns=COLUMNS))
@@ -90,10 +102,21 @@ def import_td3_curves(path: str | Path, *, algo: str = "td3@published2018", eval
         if curve.ndim != 1:
             raise UserError(f"{f}: expected a 1-D array of evaluations, got shape {curve.shape}")
         for i, value in enumerate(curve):
-            rows.append({"source": f"published:TD3/{f.name}", "suite": "gym-v1", "task": match.group(1), "algo": algo,
-                         "variant": algo.partition("@")[2], "seed": int(match.group(2)), "step": i * eval_every,
-                         "env_frames": i * eval_every, "return": float(value), "protocol_id": "td3-paper:gym-v1",
-                         "step_inferred": True})  # the .npy files hold no steps: entry i is taken as i x eval_every
+            rows.append(
+                {
+                    "source": f"published:TD3/{f.name}",
+                    "suite": "gym-v1",
+                    "task": match.group(1),
+                    "algo": algo,
+                    "variant": algo.partition("@")[2],
+                    "seed": int(match.group(2)),
+                    "step": i * eval_every,
+                    "env_frames": i * eval_every,
+                    "return": float(value),
+                    "protocol_id": "td3-paper:gym-v1",
+                    "step_inferred": True,
+                }
+            )  # the .npy files hold no steps: entry i is taken as i x eval_every
     return with_budgets(pd.DataFrame(rows, columns=COLUMNS)) if rows else empty_table()
 
 
@@ -129,21 +152,35 @@ def import_iqrl_csvs(path: str | Path, *, variant: str = "iqrl-draft") -> pd.Dat
         label_col = "agent" if "agent" in raw.columns else "name" if "name" in raw.columns else None
         missing = [c for c in ("env_step", "episode_reward", "env", "seed") if c not in raw.columns]
         if label_col is None or missing:
-            raise UserError(f"{f}: not an iQRL plotting CSV (missing columns: {', '.join(missing + ([] if label_col else ['agent|name']))})")
+            raise UserError(
+                f"{f}: not an iQRL plotting CSV (missing columns: {', '.join(missing + ([] if label_col else ['agent|name']))})"
+            )
         raw = raw.dropna(subset=["env_step", "episode_reward"])
         rel = f.relative_to(path).as_posix() if path.is_dir() else f.name
         labels = [_slug(str(a)) for a in raw[label_col]]
         # REDQ at two update-to-data ratios shares one label; the UTD study varies utd_ratio in a column
         if "utd_ratio" in raw.columns and raw["utd_ratio"].nunique() > 1:
             labels = [f"{a}-utd{int(u)}" for a, u in zip(labels, raw["utd_ratio"])]
-        elif (m := re.search(r"utd(\d+)", f.stem)):
+        elif m := re.search(r"utd(\d+)", f.stem):
             labels = [f"{a}-utd{m.group(1)}" for a in labels]
-        frames.append(pd.DataFrame({
-            "source": f"published:iqrl-draft/{rel}", "suite": "iqrl-dmc", "task": raw["env"].astype(str),
-            "algo": [f"{a}@{variant}" for a in labels], "variant": variant,
-            "seed": raw["seed"].astype(int), "step": (raw["env_step"] // IQRL_ACTION_REPEAT).astype(int),
-            "env_frames": raw["env_step"].astype(int), "return": raw["episode_reward"].astype(float),
-            "protocol_id": "iqrl-draft:dmc", "budget": np.nan, "step_inferred": False}))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "source": f"published:iqrl-draft/{rel}",
+                    "suite": "iqrl-dmc",
+                    "task": raw["env"].astype(str),
+                    "algo": [f"{a}@{variant}" for a in labels],
+                    "variant": variant,
+                    "seed": raw["seed"].astype(int),
+                    "step": (raw["env_step"] // IQRL_ACTION_REPEAT).astype(int),
+                    "env_frames": raw["env_step"].astype(int),
+                    "return": raw["episode_reward"].astype(float),
+                    "protocol_id": "iqrl-draft:dmc",
+                    "budget": np.nan,
+                    "step_inferred": False,
+                }
+            )
+        )
     table = with_budgets(pd.concat(frames, ignore_index=True)[COLUMNS])
     return table.sort_values(["source", "algo", "task", "seed", "step"], kind="mergesort").reset_index(drop=True)
 
@@ -158,8 +195,15 @@ def import_iqrl_csvs(path: str | Path, *, variant: str = "iqrl-draft") -> pd.Dat
 # step, warm-up included. So step = env_frames = Step + ALM_WARMUP_STEPS (alm.md sections 4 and 7).
 # Table 1's "200k" numbers equal the files' rows at Step = 200000, i.e. env step 204,999
 # (ALM_TABLE1_STEP): the alm-locomotion protocol runs to that step and its Table 1 claims sit there.
-ALM_FILES = {"gym_ant": "Ant", "gym_humanoid": "Humanoid", "gym_half_cheetah": "HalfCheetah", "gym_walker2d": "Walker2d",
-             "gym_hopper": "Hopper", "gym_truncated_ant": "T-Ant", "gym_truncated_humanoid": "T-Humanoid"}
+ALM_FILES = {
+    "gym_ant": "Ant",
+    "gym_humanoid": "Humanoid",
+    "gym_half_cheetah": "HalfCheetah",
+    "gym_walker2d": "Walker2d",
+    "gym_hopper": "Hopper",
+    "gym_truncated_ant": "T-Ant",
+    "gym_truncated_humanoid": "T-Humanoid",
+}
 ALM_EVAL_EVERY = 5000
 ALM_WARMUP_STEPS = 4_999  # official explore_steps 5000 -> range(1, 5000): 4,999 random env steps before Step 0
 ALM_TABLE1_STEP = 200_000 + ALM_WARMUP_STEPS  # Table 1 = the files' Step 200000 (HalfCheetah 10789 +- 366 there)
@@ -185,7 +229,9 @@ def import_alm_scores(path: str | Path, *, algo: str = "alm@published") -> pd.Da
         has_step = header[0].strip().lower() == "step"
         seed_cols = [i for i, h in enumerate(header) if h.strip() == "eval_episodic_return"]
         if not seed_cols or len(seed_cols) != len(header) - int(has_step):
-            raise UserError(f"{f}: expected an optional 'Step' column then 'eval_episodic_return' columns, got {header[:4]}...")
+            raise UserError(
+                f"{f}: expected an optional 'Step' column then 'eval_episodic_return' columns, got {header[:4]}..."
+            )
         for n, r in enumerate(body):
             try:
                 step = (int(float(r[0])) if has_step else (n + 1) * ALM_EVAL_EVERY) + ALM_WARMUP_STEPS
@@ -193,10 +239,21 @@ def import_alm_scores(path: str | Path, *, algo: str = "alm@published") -> pd.Da
             except (ValueError, IndexError):
                 raise UserError(f"{f}:{n + 2}: expected {len(header)} numeric fields") from None
             for seed, value in enumerate(values):
-                rows.append({"source": f"published:alm/{f.name}", "suite": "alm-locomotion", "task": ALM_FILES[f.stem],
-                             "algo": algo, "variant": algo.partition("@")[2], "seed": seed, "step": step,
-                             "env_frames": step, "return": value, "protocol_id": "alm-paper:gym-v2",
-                             "step_inferred": not has_step})
+                rows.append(
+                    {
+                        "source": f"published:alm/{f.name}",
+                        "suite": "alm-locomotion",
+                        "task": ALM_FILES[f.stem],
+                        "algo": algo,
+                        "variant": algo.partition("@")[2],
+                        "seed": seed,
+                        "step": step,
+                        "env_frames": step,
+                        "return": value,
+                        "protocol_id": "alm-paper:gym-v2",
+                        "step_inferred": not has_step,
+                    }
+                )
     return with_budgets(pd.DataFrame(rows, columns=COLUMNS))
 
 
@@ -221,20 +278,34 @@ def import_omd_tabular(path: str | Path, *, source: str = "study") -> pd.DataFra
     if unknown:
         raise UserError(f"{path}: unknown agent(s) {', '.join(unknown)}; valid: {', '.join(OMD_TABULAR_ALGOS)}")
     algos = raw["agent"].map(OMD_TABULAR_ALGOS)
-    return pd.DataFrame({"source": f"{source}:omd-tabular/{path.name}", "suite": "omd-tabular",
-                         "task": [f"norm-bound-{b:g}" for b in raw["norm_bound"].round(4)], "algo": algos,
-                         "variant": [a.partition("@")[2] for a in algos], "seed": raw["seed"].astype(int), "step": 0,
-                         "env_frames": 0, "return": raw["J"].astype(float),
-                         "protocol_id": "omd-tabular:" + raw["experiment"].astype(str), "budget": 0.0, "step_inferred": False})[COLUMNS]
+    return pd.DataFrame(
+        {
+            "source": f"{source}:omd-tabular/{path.name}",
+            "suite": "omd-tabular",
+            "task": [f"norm-bound-{b:g}" for b in raw["norm_bound"].round(4)],
+            "algo": algos,
+            "variant": [a.partition("@")[2] for a in algos],
+            "seed": raw["seed"].astype(int),
+            "step": 0,
+            "env_frames": 0,
+            "return": raw["J"].astype(float),
+            "protocol_id": "omd-tabular:" + raw["experiment"].astype(str),
+            "budget": 0.0,
+            "step_inferred": False,
+        }
+    )[COLUMNS]
 
 
 # Budgets of the published runs in agent steps (the step a table calls "final"); others are unknown (NaN):
 # then "final" is the last evaluation every seed of the cell reached.
 PUBLISHED_BUDGETS = {
-    "mrq-paper:gym": 1_000_000, "mrq-paper:dmc-proprio": 500_000, "mrq-paper:dmc-visual": 500_000,  # MR.Q Tables 4-6
+    "mrq-paper:gym": 1_000_000,
+    "mrq-paper:dmc-proprio": 500_000,
+    "mrq-paper:dmc-visual": 500_000,  # MR.Q Tables 4-6
     "mrq-paper:atari": 2_500_000,  # MR.Q Table 7
     "td3-paper:gym-v1": 1_000_000,  # TD3 paper: 1M time steps
-    "omd-tabular:returns": 0, "omd-tabular:bellman": 0,  # solved exactly, no environment steps
+    "omd-tabular:returns": 0,
+    "omd-tabular:bellman": 0,  # solved exactly, no environment steps
 }
 
 
@@ -249,11 +320,26 @@ def with_budgets(table: pd.DataFrame) -> pd.DataFrame:
 # Comparable protocol fields of the published data (what the claims' protocol guard compares).
 IMPORTED_PROTOCOLS: dict[str, dict[str, str]] = {
     "mrq-paper:gym": {"env_version": "v4", "action_repeat": "1", "eval_episodes": "10"},
-    "mrq-paper:dmc-proprio": {"env_version": "dm_control", "observation": "state", "action_repeat": "2", "eval_episodes": "10"},
-    "mrq-paper:dmc-visual": {"env_version": "dm_control", "observation": "pixels", "action_repeat": "2", "eval_episodes": "10"},
+    "mrq-paper:dmc-proprio": {
+        "env_version": "dm_control",
+        "observation": "state",
+        "action_repeat": "2",
+        "eval_episodes": "10",
+    },
+    "mrq-paper:dmc-visual": {
+        "env_version": "dm_control",
+        "observation": "pixels",
+        "action_repeat": "2",
+        "eval_episodes": "10",
+    },
     "mrq-paper:atari": {"env_version": "v5", "action_repeat": "4", "eval_episodes": "10", "discrete_eval": "sampled"},
     "td3-paper:gym-v1": {"env_version": "v1", "action_repeat": "1", "eval_episodes": "10"},
-    "iqrl-draft:dmc": {"env_version": "dm_control", "observation": "state", "action_repeat": "2", "eval_episodes": "10"},
+    "iqrl-draft:dmc": {
+        "env_version": "dm_control",
+        "observation": "state",
+        "action_repeat": "2",
+        "eval_episodes": "10",
+    },
     "alm-paper:gym-v2": {"env_version": "v2", "action_repeat": "1", "eval_episodes": "5"},
     "omd-tabular:returns": {"experiment": "returns"},
     "omd-tabular:bellman": {"experiment": "bellman"},
@@ -273,15 +359,24 @@ def import_reference(path: str | Path) -> pd.DataFrame:
     alm = [f for f in path.rglob("*.csv") if f.stem in ALM_FILES]
     if alm:
         found.append(import_alm_scores(alm[0].parent))
-    iqrl = [f for f in path.rglob("*.csv") if f.stem not in ALM_FILES and f.parent.name != "paper_tables" and not f.name.startswith("omd_")
-            and "derived" not in f.parts and "episode_reward" in f.read_text(errors="replace").partition("\n")[0]]
+    iqrl = [
+        f
+        for f in path.rglob("*.csv")
+        if f.stem not in ALM_FILES
+        and f.parent.name != "paper_tables"
+        and not f.name.startswith("omd_")
+        and "derived" not in f.parts
+        and "episode_reward" in f.read_text(errors="replace").partition("\n")[0]
+    ]
     if iqrl:
         root = Path(*_common_parts([f.parent for f in iqrl]))
         found.append(import_iqrl_csvs(root))
     for f in sorted(path.rglob("omd_tabular_runs.csv")):
         found.append(import_omd_tabular(f, source="published" if "reference" in f.parts else "study"))
     if not found:
-        raise UserError(f"{path}: no published data recognised (MR.Q *_results.txt, TD3_*.npy, ALM scores/*.csv, iQRL plotting CSVs)")
+        raise UserError(
+            f"{path}: no published data recognised (MR.Q *_results.txt, TD3_*.npy, ALM scores/*.csv, iQRL plotting CSVs)"
+        )
     return pd.concat(found, ignore_index=True)
 
 

@@ -6,6 +6,7 @@
   ``atari_alternative=True`` uses the conflicting alternative random score where one is recorded
   (VideoPinball: 0.0 in rliable's MuZero-derived table) so a report can show the difference.
 """
+
 from __future__ import annotations
 
 import csv
@@ -18,7 +19,7 @@ REFERENCE_DIR = Path(__file__).resolve().parent.parent / "results" / "reference"
 NORMALIZATIONS = ("dmc", "gym-td3", "atari-hns")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _table(name: str) -> dict[str, dict[str, str]]:
     path = REFERENCE_DIR / "normalization" / name
     with open(path, newline="") as f:
@@ -30,7 +31,7 @@ def _table(name: str) -> dict[str, dict[str, str]]:
 def atari_game(task: str) -> str:
     """'Pong', 'ALE/Pong-v5' or 'Atari-Pong-v5' -> 'Pong'."""
     name = task.split("/")[-1]
-    name = name[len("Atari-"):] if name.startswith("Atari-") else name
+    name = name[len("Atari-") :] if name.startswith("Atari-") else name
     return name.split("-v")[0]
 
 
@@ -61,7 +62,11 @@ def normalize(normalization: str | None, task: str, score: float, *, atari_alter
         row = table.get(atari_game(task))
         if row is None:
             raise UserError(f"no human/random scores for Atari game {task!r}; valid: {', '.join(table)}")
-        random = float(row["random_alternative"]) if atari_alternative and row["random_alternative"] else float(row["random"])
+        random = (
+            float(row["random_alternative"])
+            if atari_alternative and row["random_alternative"]
+            else float(row["random"])
+        )
         return (float(score) - random) / (float(row["human"]) - random)
     raise UserError(f"unknown normalization {normalization!r}; valid: {', '.join(NORMALIZATIONS)}")
 

@@ -12,6 +12,7 @@ to the first configuration in grid order. The figure then reports that configura
 standard error over the same seeds, so it is optimistic by the selection (as the paper's is, if it
 selected on the reported seeds); ``n_seeds`` and the number of configurations compared are in the table.
 """
+
 from __future__ import annotations
 
 import re
@@ -36,8 +37,13 @@ def parse_task(task: str) -> dict:
         raise UserError(f"task {task!r} is not an omd-cartpole-sweep grid point; valid: <setting>-qlr<lr>-tau<tau>")
     setting = m["setting"]
     width, distract = _WIDTH.search(setting), _DISTRACT.search(setting)
-    axis, x = (("width", int(width[1])) if width else ("distractors", int(distract[1])) if distract
-               else ("reference", REFERENCE_WIDTH))
+    axis, x = (
+        ("width", int(width[1]))
+        if width
+        else ("distractors", int(distract[1]))
+        if distract
+        else ("reference", REFERENCE_WIDTH)
+    )
     return {"setting": setting, "q_lr": float(m["q_lr"]), "tau": float(m["tau"]), "axis": axis, "x": x}
 
 
@@ -45,7 +51,9 @@ def final_returns(runs: pd.DataFrame) -> pd.DataFrame:
     """Per (algo, task, seed): the return at the last evaluation that every seed of that (algo, task) reached."""
     rows = runs[runs["suite"] == SUITE]
     if rows.empty:
-        raise UserError(f"no {SUITE} runs found; run e.g. 'bench run --suite {SUITE} --algos omd,omd@mle,omd@vep --seeds 0-9'")
+        raise UserError(
+            f"no {SUITE} runs found; run e.g. 'bench run --suite {SUITE} --algos omd,omd@mle,omd@vep --seeds 0-9'"
+        )
     last = rows.groupby(["algo", "task", "seed"])["step"].max().groupby(["algo", "task"]).min().rename("final_step")
     rows = rows.join(last, on=["algo", "task"])
     final = rows[rows["step"] == rows["final_step"]][["algo", "task", "seed", "step", "return"]]
@@ -56,17 +64,31 @@ def final_returns(runs: pd.DataFrame) -> pd.DataFrame:
 def select_best(final: pd.DataFrame) -> pd.DataFrame:
     """One row per (algo, setting): the chosen (q_lr, tau) by the selection rule, with mean, standard error
     (sample std / sqrt n) and n_seeds of its final returns, and how many configurations were compared."""
-    per_config = (final.groupby(["algo", "setting", "axis", "x", "q_lr", "tau"], sort=False)
-                  .agg(mean=("return", "mean"), std=("return", "std"), n_seeds=("return", "size"), step=("step", "min"))
-                  .reset_index())
+    per_config = (
+        final.groupby(["algo", "setting", "axis", "x", "q_lr", "tau"], sort=False)
+        .agg(mean=("return", "mean"), std=("return", "std"), n_seeds=("return", "size"), step=("step", "min"))
+        .reset_index()
+    )
     per_config = per_config.sort_values(["q_lr", "tau"], kind="mergesort")  # grid order for ties
     out = []
     for (algo, setting), group in per_config.groupby(["algo", "setting"], sort=True):
         best = group.loc[group["mean"].idxmax()] if group["mean"].notna().any() else group.iloc[0]
         sem = best["std"] / np.sqrt(best["n_seeds"]) if best["n_seeds"] > 1 else float("nan")
-        out.append({"algo": algo, "setting": setting, "axis": best["axis"], "x": int(best["x"]), "q_lr": best["q_lr"],
-                    "tau": best["tau"], "mean": best["mean"], "sem": sem, "n_seeds": int(best["n_seeds"]),
-                    "step": int(best["step"]), "configs_compared": len(group)})
+        out.append(
+            {
+                "algo": algo,
+                "setting": setting,
+                "axis": best["axis"],
+                "x": int(best["x"]),
+                "q_lr": best["q_lr"],
+                "tau": best["tau"],
+                "mean": best["mean"],
+                "sem": sem,
+                "n_seeds": int(best["n_seeds"]),
+                "step": int(best["step"]),
+                "configs_compared": len(group),
+            }
+        )
     return pd.DataFrame(out)
 
 
@@ -77,12 +99,24 @@ def figure4(best: pd.DataFrame, title: str = "OMD Figure 4 (best of the App. D s
 
     plt = plots.plt
     fig, axes = plt.subplots(1, 2, figsize=(7.5, 2.8))
-    for ax, axis, xlabel in ((axes[0], "width", "model hidden dimensionality"), (axes[1], "distractors", "number of distractors")):
+    for ax, axis, xlabel in (
+        (axes[0], "width", "model hidden dimensionality"),
+        (axes[1], "distractors", "number of distractors"),
+    ):
         panel = best[best["axis"] == axis]
         for i, (algo, d) in enumerate(sorted(panel.groupby("algo"), key=lambda kv: kv[0])):
             d = d.sort_values("x")
-            ax.errorbar(d["x"], d["mean"], yerr=d["sem"].fillna(0.0), color=plots._color(i), label=algo, marker="o", ms=3,
-                        lw=1.2, capsize=2)
+            ax.errorbar(
+                d["x"],
+                d["mean"],
+                yerr=d["sem"].fillna(0.0),
+                color=plots._color(i),
+                label=algo,
+                marker="o",
+                ms=3,
+                lw=1.2,
+                capsize=2,
+            )
         if axis == "distractors":
             ax.set_xscale("log", base=2)
         ax.set_xlabel(xlabel)
@@ -91,7 +125,9 @@ def figure4(best: pd.DataFrame, title: str = "OMD Figure 4 (best of the App. D s
         if len(panel):
             ax.legend()
     steps = sorted(best["step"].unique())
-    fig.suptitle(f"{title}; final evaluation at {', '.join(f'{s:,}' for s in steps)} agent steps; error bars: s.e. over seeds")
+    fig.suptitle(
+        f"{title}; final evaluation at {', '.join(f'{s:,}' for s in steps)} agent steps; error bars: s.e. over seeds"
+    )
     fig.tight_layout()
     return fig
 

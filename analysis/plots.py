@@ -1,5 +1,6 @@
 """Figures for ``bench report`` (matplotlib, Agg). Every figure is written as PNG and SVG with fixed
 metadata and SVG hash salt, so the same data gives byte-identical files."""
+
 from __future__ import annotations
 
 import math
@@ -13,8 +14,16 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-plt.rcParams.update({"svg.hashsalt": "latentbench", "figure.dpi": 100, "font.size": 8, "axes.titlesize": 8,
-                     "legend.fontsize": 7, "path.simplify": False})
+plt.rcParams.update(
+    {
+        "svg.hashsalt": "latentbench",
+        "figure.dpi": 100,
+        "font.size": 8,
+        "axes.titlesize": 8,
+        "legend.fontsize": 7,
+        "path.simplify": False,
+    }
+)
 COLORS = plt.get_cmap("tab10").colors
 
 
@@ -34,7 +43,9 @@ def _steps_axis(ax) -> None:
     """1.5M / 250k instead of 1500000 / 250000 on step axes."""
     from matplotlib.ticker import FuncFormatter
 
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x / 1e6:g}M" if abs(x) >= 1e6 else f"{x / 1e3:g}k" if abs(x) >= 1e3 else f"{x:g}"))
+    ax.xaxis.set_major_formatter(
+        FuncFormatter(lambda x, _: f"{x / 1e6:g}M" if abs(x) >= 1e6 else f"{x / 1e3:g}k" if abs(x) >= 1e3 else f"{x:g}")
+    )
 
 
 def _color(i: int):
@@ -61,7 +72,7 @@ def learning_curves(curves: pd.DataFrame, title: str, xlabel: str = "agent steps
         ax.xaxis.set_major_locator(MaxNLocator(4))  # fewer tick labels: their text layout is most of the drawing time
         ax.yaxis.set_major_locator(MaxNLocator(4))
         ax.grid(alpha=0.3)
-    for ax in list(axes.flat)[len(tasks):]:
+    for ax in list(axes.flat)[len(tasks) :]:
         ax.axis("off")
     legend: dict[str, object] = {}  # every algorithm, also those missing from the first panel
     for ax in axes.flat:
@@ -73,11 +84,24 @@ def learning_curves(curves: pd.DataFrame, title: str, xlabel: str = "agent steps
     legend_rows = math.ceil(len(labels) / min(4, max(1, len(labels))))
     top = 1.0 - (0.3 + 0.18 * legend_rows) / height  # room for the title and the legend above the panels
     fig.suptitle(title, y=1.0 - 0.08 / height, va="top")
-    fig.legend(handles, labels, loc="upper center", ncol=min(4, max(1, len(labels))), bbox_to_anchor=(0.5, 1.0 - 0.28 / height), frameon=False)
+    fig.legend(
+        handles,
+        labels,
+        loc="upper center",
+        ncol=min(4, max(1, len(labels))),
+        bbox_to_anchor=(0.5, 1.0 - 0.28 / height),
+        frameon=False,
+    )
     width = fig.get_figwidth()
     # fixed margins in inches (a tight layout would cost one more full draw of every panel)
-    fig.subplots_adjust(left=0.55 / width, right=1.0 - 0.15 / width, bottom=0.42 / height, top=top - 0.22 / height,
-                        wspace=0.32, hspace=0.7 if rows > 1 else 0.2)
+    fig.subplots_adjust(
+        left=0.55 / width,
+        right=1.0 - 0.15 / width,
+        bottom=0.42 / height,
+        top=top - 0.22 / height,
+        wspace=0.32,
+        hspace=0.7 if rows > 1 else 0.2,
+    )
     fig._latentbench_laid_out = True  # laid out here; save() then skips the tight bounding box (a draw per file)
     return fig
 
@@ -86,7 +110,9 @@ def aggregate_intervals(aggregates: pd.DataFrame, title: str):
     """One panel per metric; a horizontal 95% CI bar and point per algorithm."""
     metrics = list(dict.fromkeys(aggregates["metric"]))
     algos = sorted(aggregates["algo"].unique())
-    fig, axes = plt.subplots(1, len(metrics), figsize=(2.6 * len(metrics), max(1.8, 0.45 * len(algos) + 1.2)), squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(metrics), figsize=(2.6 * len(metrics), max(1.8, 0.45 * len(algos) + 1.2)), squeeze=False
+    )
     for ax, metric in zip(axes.flat, metrics):
         for i, algo in enumerate(algos):
             r = aggregates[(aggregates["metric"] == metric) & (aggregates["algo"] == algo)]
@@ -109,7 +135,9 @@ def aggregate_intervals(aggregates: pd.DataFrame, title: str):
     return fig
 
 
-def _band_lines(lines: dict[str, tuple], title: str, xlabel: str, ylabel: str, *, steps: bool = False, marker: str = ""):
+def _band_lines(
+    lines: dict[str, tuple], title: str, xlabel: str, ylabel: str, *, steps: bool = False, marker: str = ""
+):
     """One line with a shaded 95% CI per name: ``lines[name] = (x, y, low, high)`` (low/high may be None)."""
     fig, ax = plt.subplots(figsize=(4.5, 3.0))
     for i, (name, (x, y, low, high)) in enumerate(sorted(lines.items())):
@@ -128,14 +156,36 @@ def _band_lines(lines: dict[str, tuple], title: str, xlabel: str, ylabel: str, *
 
 
 def aggregate_curves(curves: dict[str, pd.DataFrame], title: str, ylabel: str):
-    return _band_lines({a: (c["step"], c["point"], c["low"], c["high"]) for a, c in curves.items()}, title, "agent steps", ylabel, steps=True)
+    return _band_lines(
+        {a: (c["step"], c["point"], c["low"], c["high"]) for a, c in curves.items()},
+        title,
+        "agent steps",
+        ylabel,
+        steps=True,
+    )
 
 
-def performance_profiles(taus: np.ndarray, profiles: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], title: str, xlabel: str):
-    return _band_lines({a: (taus, p, lo, hi) for a, (p, lo, hi) in profiles.items()}, title, xlabel, r"fraction of runs with score > $\tau$")
+def performance_profiles(
+    taus: np.ndarray, profiles: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], title: str, xlabel: str
+):
+    return _band_lines(
+        {a: (taus, p, lo, hi) for a, (p, lo, hi) in profiles.items()},
+        title,
+        xlabel,
+        r"fraction of runs with score > $\tau$",
+    )
 
 
-def xy_lines(data: pd.DataFrame, x: str, y: str, group: str, title: str, xlabel: str, ylabel: str, band: tuple[str, str] | None = None):
+def xy_lines(
+    data: pd.DataFrame,
+    x: str,
+    y: str,
+    group: str,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    band: tuple[str, str] | None = None,
+):
     """Generic lines (one per ``group``) with an optional CI band: for study outputs such as OMD's tabular sweep."""
     lines = {}
     for name, d in data.groupby(group):

@@ -8,6 +8,7 @@ variants ran), ``mean_std.*`` (ALM Table 1 layout), figures ``curves``, ``aggreg
 ``sample_efficiency``, ``profile`` and ``<figure>`` for iQRL's ablation data (PNG and SVG), and
 ``claims.csv``. Nothing depends on the clock or the machine: same inputs, byte-identical outputs.
 """
+
 from __future__ import annotations
 
 import html
@@ -26,8 +27,17 @@ from analysis.importers import ALM_TABLE1_STEP, import_omd_tabular, import_refer
 from analysis.load import COLUMNS, empty_table, load_manifests, load_runs, run_protocols
 from analysis.normalize import normalize
 from analysis.scores import final_scores, per_task, performance_profile, probability_of_improvement, sample_efficiency
-from analysis.tables import (aggregate_rows, design_study_table, digits_for, fmt, interval_text, mean_std_table, per_task_table,
-                             seeds_text, write_table)
+from analysis.tables import (
+    aggregate_rows,
+    design_study_table,
+    digits_for,
+    fmt,
+    interval_text,
+    mean_std_table,
+    per_task_table,
+    seeds_text,
+    write_table,
+)
 from core.errors import UserError
 from core.vocabulary import current_names
 from results.names import inside, make_output_dir, safe_name
@@ -75,16 +85,22 @@ def gather(runs: list[str | Path] | None, references: list[str | Path] | None) -
             studies.append(f)
         if not (d / "runs").is_dir():
             if explicit and not (d / "studies").is_dir():
-                raise UserError(f"{d}: not a results store (no {d / 'runs'} folder); pass the --out folder of 'bench run'")
+                raise UserError(
+                    f"{d}: not a results store (no {d / 'runs'} folder); pass the --out folder of 'bench run'"
+                )
             continue
         everything = load_manifests(d, include_incomplete=True)
         repeated = {_cell_key(m): m["_dir"] for m in everything if _cell_key(m) in seen}
         if repeated and explicit:
             key, where = next(iter(repeated.items()))
-            raise UserError(f"{where}: the same cell as {seen[key]} (one cell is never counted twice); valid: stores "
-                            f"that hold different cells")
+            raise UserError(
+                f"{where}: the same cell as {seen[key]} (one cell is never counted twice); valid: stores "
+                f"that hold different cells"
+            )
         if repeated:
-            notes.append(f"{len(repeated)} cell(s) of {d} also in {seen[next(iter(repeated))].parents[4]}: read from there only")
+            notes.append(
+                f"{len(repeated)} cell(s) of {d} also in {seen[next(iter(repeated))].parents[4]}: read from there only"
+            )
         keep = [m for m in everything if _cell_key(m) not in repeated]
         seen.update({_cell_key(m): m["_dir"] for m in keep})
         frames.append(load_runs(d, exclude={m["_dir"] for m in everything if _cell_key(m) in repeated}))
@@ -115,15 +131,32 @@ def _curves(data: pd.DataFrame, value: str, *, max_points: int = 60) -> pd.DataF
         keep |= (size == n).to_numpy() & rank.isin(chosen).to_numpy()
     g = g[keep]
     low, high = stats.t_intervals(g["mean"].to_numpy(), g["std"].to_numpy(), g["count"].to_numpy())
-    return pd.DataFrame({"task": g["task"], "algo": g["algo"], "step": g["step"].astype(int), "mean": g["mean"],
-                         "low": low, "high": high}, columns=cols).reset_index(drop=True)
+    return pd.DataFrame(
+        {
+            "task": g["task"],
+            "algo": g["algo"],
+            "step": g["step"].astype(int),
+            "mean": g["mean"],
+            "low": low,
+            "high": high,
+        },
+        columns=cols,
+    ).reset_index(drop=True)
 
 
 def _sources(data: pd.DataFrame) -> dict[str, str]:
     out = {}
     for algo, g in data.groupby("algo"):
-        kinds = sorted({"our runs" if s == "runs" else f"our study ({p.split(':')[0]})" if s.startswith("study:")
-                        else f"published ({p.split(':')[0]})" for s, p in zip(g["source"], g["protocol_id"])})
+        kinds = sorted(
+            {
+                "our runs"
+                if s == "runs"
+                else f"our study ({p.split(':')[0]})"
+                if s.startswith("study:")
+                else f"published ({p.split(':')[0]})"
+                for s, p in zip(g["source"], g["protocol_id"])
+            }
+        )
         out[algo] = " + ".join(kinds)
     return out
 
@@ -144,13 +177,18 @@ def _per_algo(final: pd.DataFrame) -> dict[str, list[np.ndarray]]:
 def _labels(sub: pd.DataFrame, protocols: dict[str, dict[str, str]]) -> pd.Series:
     """Row labels that never put two protocols or budgets in one table cell: our runs at a reduced budget
     are ``algo [100k]``; a further protocol of the same label gets ``[protocol <id>]``."""
+
     def steps(n: float) -> str:
         return f"{n / 1e6:g}M" if n >= 1e6 else f"{n / 1e3:g}k" if n >= 1e3 else f"{n:g}"
 
     runs = sub["source"] == "runs"
-    group = pd.Series([(protocols.get(p) or {}).get("suite_protocol", p) if r else p for p, r in zip(sub["protocol_id"], runs)],
-                      index=sub.index)
-    reduced = pd.Series([bool((protocols.get(p) or {}).get("reduced_budget") == "True") for p in sub["protocol_id"]], index=sub.index)
+    group = pd.Series(
+        [(protocols.get(p) or {}).get("suite_protocol", p) if r else p for p, r in zip(sub["protocol_id"], runs)],
+        index=sub.index,
+    )
+    reduced = pd.Series(
+        [bool((protocols.get(p) or {}).get("reduced_budget") == "True") for p in sub["protocol_id"]], index=sub.index
+    )
     label = sub["algo"].where(~(runs & reduced), sub["algo"] + " [" + sub["budget"].map(steps) + "]")
     out = label.copy()
     for name, idx in label.groupby(label).groups.items():
@@ -174,8 +212,18 @@ def _failed_counts(failed: list[dict], suite: str) -> dict[tuple[str, str], int]
 
 def _command(m: dict, seeds: list[int]) -> str:
     cell, proto = m["cell"], m["protocol"]
-    parts = ["bench", "run", "--suite", cell["suite"], "--tasks", cell["task"], "--algos", cell["algo"],
-             "--seeds", ",".join(str(s) for s in sorted(seeds))]
+    parts = [
+        "bench",
+        "run",
+        "--suite",
+        cell["suite"],
+        "--tasks",
+        cell["task"],
+        "--algos",
+        cell["algo"],
+        "--seeds",
+        ",".join(str(s) for s in sorted(seeds)),
+    ]
     if proto.get("reduced_budget"):
         parts += ["--steps", str(proto["agent_steps"])]
     for k, v in sorted(current_names(cell["algo"], m.get("config_overrides")).items()):  # old names read as today's
@@ -192,20 +240,39 @@ def _compute(manifests: list[dict], suite: str, out: Path) -> pd.DataFrame:
         if m["protocol"].get("reduced_budget"):  # the same label as _labels gives its rows
             n = float(m["protocol"].get("agent_steps", 0))
             algo += f" [{n / 1e6:g}M]" if n >= 1e6 else f" [{n / 1e3:g}k]" if n >= 1e3 else f" [{n:g}]"
-        rows.append({"task": m["cell"]["task"], "algo": algo, "seed": m["cell"]["seed"],
-                     "params": m.get("num_parameters"), "updates_per_sec": m.get("updates_per_sec"),
-                     "wall_clock_s": m.get("wall_clock_s"), "link": os.path.relpath(m["_dir"] / "manifest.json", out),
-                     "m": m})
-    return pd.DataFrame(rows, columns=["task", "algo", "seed", "params", "updates_per_sec", "wall_clock_s", "link", "m"])
+        rows.append(
+            {
+                "task": m["cell"]["task"],
+                "algo": algo,
+                "seed": m["cell"]["seed"],
+                "params": m.get("num_parameters"),
+                "updates_per_sec": m.get("updates_per_sec"),
+                "wall_clock_s": m.get("wall_clock_s"),
+                "link": os.path.relpath(m["_dir"] / "manifest.json", out),
+                "m": m,
+            }
+        )
+    return pd.DataFrame(
+        rows, columns=["task", "algo", "seed", "params", "updates_per_sec", "wall_clock_s", "link", "m"]
+    )
 
 
-def build(inputs: Inputs, out: str | Path = "results/report", *, claims_files=None, seed: int = 0, reps: int = 2000,
-          progress: bool = True) -> list[Path]:
+def build(
+    inputs: Inputs,
+    out: str | Path = "results/report",
+    *,
+    claims_files=None,
+    seed: int = 0,
+    reps: int = 2000,
+    progress: bool = True,
+) -> list[Path]:
     data = inputs.data
     if data.empty:
         where = ", ".join(str(d / "runs") for d in inputs.runs_dirs) or "results/runs"
-        raise UserError(f"nothing to report: no complete runs in {where} and no --reference data; run 'bench run' first "
-                        f"or import published data with --reference DIR (see 'bench reference fetch')")
+        raise UserError(
+            f"nothing to report: no complete runs in {where} and no --reference data; run 'bench run' first "
+            f"or import published data with --reference DIR (see 'bench reference fetch')"
+        )
     data = data.copy()
     for column, missing in (("budget", np.nan), ("step_inferred", False)):  # tables built by hand may lack them
         if column not in data:
@@ -226,71 +293,150 @@ def build(inputs: Inputs, out: str | Path = "results/report", *, claims_files=No
         norm = suite_normalization(suite)
         sub["normalized"] = [normalize(norm, t, r) for t, r in zip(sub["task"], sub["return"])] if norm else np.nan
         final = final_scores(sub)
-        final["normalized"] = [normalize(norm, t, r) for t, r in zip(final["task"], final["return"])] if norm else np.nan
+        final["normalized"] = (
+            [normalize(norm, t, r) for t, r in zip(final["task"], final["return"])] if norm else np.nan
+        )
         failed = _failed_counts(inputs.failed, suite)
         sdir = inside(out, out / safe_name(suite, "suite", f"data from {raw['source'].iloc[0]}"))
         sources = _sources(sub)
         per_algo = _per_algo(final) if norm else {}
         aggregates = aggregate_rows(per_algo, seed=seed, reps=reps) if per_algo else None
-        written += write_table(per_task_table(final, aggregates, sources, failed), sdir / "scores",
-                               f"{suite}: final return per task (at each run's budget), mean over seeds [95% t-interval] (n = seeds used)"
-                               + (f"; aggregates of normalized scores ({norm}), MR.Q's forms, 95% t-intervals on the stratified estimate" if norm else ""))
+        written += write_table(
+            per_task_table(final, aggregates, sources, failed),
+            sdir / "scores",
+            f"{suite}: final return per task (at each run's budget), mean over seeds [95% t-interval] (n = seeds used)"
+            + (
+                f"; aggregates of normalized scores ({norm}), MR.Q's forms, 95% t-intervals on the stratified estimate"
+                if norm
+                else ""
+            ),
+        )
         if sub["step"].max() > 0:  # exact studies (omd-tabular) have no learning curves
-            written += plots.save(plots.learning_curves(_curves(sub, "return"), f"{suite}: return (mean, 95% t-interval over seeds)"), sdir / "curves")
+            written += plots.save(
+                plots.learning_curves(_curves(sub, "return"), f"{suite}: return (mean, 95% t-interval over seeds)"),
+                sdir / "curves",
+            )
         if aggregates is not None:
             shown = aggregates.assign(**{c: aggregates[c].map(lambda x: fmt(x, 4)) for c in ("point", "low", "high")})
-            written += write_table(shown, sdir / "aggregates",
-                                   f"{suite}: aggregates of normalized scores ({norm}); IQM and optimality gap are rliable's run-level "
-                                   "forms, '(MR.Q)' rows MR.Q's task-mean forms; 95% t-intervals on the task-stratified estimate")
-            written += plots.save(plots.aggregate_intervals(aggregates[aggregates["metric"].isin(("mean", "median", "iqm", "optimality_gap"))]
-                                                            .assign(metric=lambda a: a["label"]), f"{suite} ({norm}): aggregates, 95% CIs"), sdir / "aggregates")
+            written += write_table(
+                shown,
+                sdir / "aggregates",
+                f"{suite}: aggregates of normalized scores ({norm}); IQM and optimality gap are rliable's run-level "
+                "forms, '(MR.Q)' rows MR.Q's task-mean forms; 95% t-intervals on the task-stratified estimate",
+            )
+            written += plots.save(
+                plots.aggregate_intervals(
+                    aggregates[aggregates["metric"].isin(("mean", "median", "iqm", "optimality_gap"))].assign(
+                        metric=lambda a: a["label"]
+                    ),
+                    f"{suite} ({norm}): aggregates, 95% CIs",
+                ),
+                sdir / "aggregates",
+            )
             covered = sub[sub["task"].isin(final["task"].unique())]
             curves = {a: sample_efficiency(covered, a, "normalized", seed=seed) for a in per_algo}
-            written += plots.save(plots.aggregate_curves(curves, f"{suite}: IQM (run-level, rliable) vs agent steps", f"IQM ({norm})"), sdir / "sample_efficiency")
+            written += plots.save(
+                plots.aggregate_curves(curves, f"{suite}: IQM (run-level, rliable) vs agent steps", f"IQM ({norm})"),
+                sdir / "sample_efficiency",
+            )
             top = max(float(np.max(np.concatenate(v))) for v in per_algo.values())
             taus = np.linspace(0.0, max(1.0, top), 51)
-            written += plots.save(plots.performance_profiles(taus, performance_profile(per_algo, taus, seed=seed, reps=reps),
-                                                             f"{suite}: performance profile (95% percentile bootstrap)",
-                                                             f"normalized score ({norm}) " + r"$\tau$"), sdir / "profile")
+            written += plots.save(
+                plots.performance_profiles(
+                    taus,
+                    performance_profile(per_algo, taus, seed=seed, reps=reps),
+                    f"{suite}: performance profile (95% percentile bootstrap)",
+                    f"normalized score ({norm}) " + r"$\tau$",
+                ),
+                sdir / "profile",
+            )
             if len(per_algo) > 1:
-                poi = [{"x": x, "y": y, **dict(zip(("P(X>Y)", "low", "high"), (f"{v:.3f}" for v in probability_of_improvement(per_algo[x], per_algo[y], seed=seed, reps=reps))))}
-                       for x in sorted(per_algo) for y in sorted(per_algo) if x < y]
-                written += write_table(pd.DataFrame(poi), sdir / "probability_of_improvement",
-                                       f"{suite}: probability of improvement, 95% stratified percentile bootstrap CI")
+                poi = [
+                    {
+                        "x": x,
+                        "y": y,
+                        **dict(
+                            zip(
+                                ("P(X>Y)", "low", "high"),
+                                (
+                                    f"{v:.3f}"
+                                    for v in probability_of_improvement(per_algo[x], per_algo[y], seed=seed, reps=reps)
+                                ),
+                            )
+                        ),
+                    }
+                    for x in sorted(per_algo)
+                    for y in sorted(per_algo)
+                    if x < y
+                ]
+                written += write_table(
+                    pd.DataFrame(poi),
+                    sdir / "probability_of_improvement",
+                    f"{suite}: probability of improvement, 95% stratified percentile bootstrap CI",
+                )
             base = [a for a in per_algo if "@" not in a and any(b.startswith(a + "@") for b in per_algo)]
             for b in base:
-                written += write_table(design_study_table(per_algo, b, seed=seed, reps=reps), sdir / f"design_study_{safe_name(b, 'algorithm')}",
-                                       f"{suite}: difference in normalized score to {b} (MR.Q Table 2 layout), 95% t-intervals")
+                written += write_table(
+                    design_study_table(per_algo, b, seed=seed, reps=reps),
+                    sdir / f"design_study_{safe_name(b, 'algorithm')}",
+                    f"{suite}: difference in normalized score to {b} (MR.Q Table 2 layout), 95% t-intervals",
+                )
         if suite.startswith("alm"):
-            written += write_table(mean_std_table(final_scores(sub, step=ALM_TABLE1_STEP)), sdir / "mean_std_200k",
-                                   f"{suite}: return at 200k steps after the 4,999-step warm-up (env step {ALM_TABLE1_STEP}), "
-                                   "mean ± std over seeds (ALM Table 1 layout)")
+            written += write_table(
+                mean_std_table(final_scores(sub, step=ALM_TABLE1_STEP)),
+                sdir / "mean_std_200k",
+                f"{suite}: return at 200k steps after the 4,999-step warm-up (env step {ALM_TABLE1_STEP}), "
+                "mean ± std over seeds (ALM Table 1 layout)",
+            )
         for figure, g in raw[raw["protocol_id"] == "iqrl-draft:dmc"].groupby(raw["source"].str.split("/").str[1]):
-            written += plots.save(plots.learning_curves(_curves(g.drop_duplicates(["task", "algo", "seed", "step"]), "return"),
-                                                        f"iQRL paper draft: {figure}", "agent steps (action repeat 2)"),
-                                  sdir / f"iqrl_{safe_name(figure, 'figure folder')}")
+            written += plots.save(
+                plots.learning_curves(
+                    _curves(g.drop_duplicates(["task", "algo", "seed", "step"]), "return"),
+                    f"iQRL paper draft: {figure}",
+                    "agent steps (action repeat 2)",
+                ),
+                sdir / f"iqrl_{safe_name(figure, 'figure folder')}",
+            )
         diag = _diagnostics(inputs.manifests, suite)
         if not diag.empty:  # e.g. iQRL's latent rank and FSQ code usage (the paper's rank comparison)
-            written += write_table(diag.sort_values(["metric", "task", "algo", "seed", "step"]).astype(str), sdir / "diagnostics",
-                                   f"{suite}: per-evaluation agent diagnostics")
+            written += write_table(
+                diag.sort_values(["metric", "task", "algo", "seed", "step"]).astype(str),
+                sdir / "diagnostics",
+                f"{suite}: per-evaluation agent diagnostics",
+            )
             for metric in sorted(m for m in diag["metric"].unique() if m.startswith("latent_rank")):
                 d = diag[diag["metric"] == metric].rename(columns={"value": "return"})
-                written += plots.save(plots.learning_curves(_curves(d, "return"), f"{suite}: {metric} (mean, 95% t-interval over seeds)"),
-                                      sdir / f"diagnostics_{safe_name(metric, 'diagnostic metric')}")
+                written += plots.save(
+                    plots.learning_curves(_curves(d, "return"), f"{suite}: {metric} (mean, 95% t-interval over seeds)"),
+                    sdir / f"diagnostics_{safe_name(metric, 'diagnostic metric')}",
+                )
         sections.append((suite, sub, final, aggregates, sources, _compute(inputs.manifests, suite, out), norm, failed))
     for i, study in enumerate(inputs.studies):
         written += _omd_tabular_figures(pd.read_csv(study), out / "omd-tabular", "" if i == 0 else f"_{i}")
     status = reproduction_status(data, inputs, load_claims(claims_files))
     if not status.empty:
-        written += write_table(status, out / "reproduction", "reproduction status: our runs' learning curves against the published runs "
-                                                             "of the same algorithm and task (bench check --against), else against "
-                                                             "published point claims within their budget")
+        written += write_table(
+            status,
+            out / "reproduction",
+            "reproduction status: our runs' learning curves against the published runs "
+            "of the same algorithm and task (bench check --against), else against "
+            "published point claims within their budget",
+        )
     verdicts = verdict_table(check(load_claims(claims_files), data, inputs.protocols, seed=seed, reps=reps))
-    written += write_table(verdicts.assign(**{c: verdicts[c].map(lambda x: "" if pd.isna(x) else f"{x:.4g}")
-                                              for c in ("estimate", "diff_low", "diff_high", "detectable")}),
-                           out / "claims", "published claims checked against runs and imported data (diff = ours - claimed, 95% CI)")
+    written += write_table(
+        verdicts.assign(
+            **{
+                c: verdicts[c].map(lambda x: "" if pd.isna(x) else f"{x:.4g}")
+                for c in ("estimate", "diff_low", "diff_high", "detectable")
+            }
+        ),
+        out / "claims",
+        "published claims checked against runs and imported data (diff = ours - claimed, 95% CI)",
+    )
     svgs = sorted(p.relative_to(out) for p in written if p.suffix == ".svg")
-    studies = {f"study:omd-tabular/{p.name}": os.path.relpath(p, out) for p in inputs.studies}  # study rows link to their CSV
+    studies = {
+        f"study:omd-tabular/{p.name}": os.path.relpath(p, out) for p in inputs.studies
+    }  # study rows link to their CSV
     pages = [_section(*args, studies, [p.as_posix() for p in svgs if p.parts[0] == args[0]]) for args in sections]
     index = out / "index.html"
     atomic_write_text(index, _html(pages, verdicts, status))
@@ -307,7 +453,9 @@ def _diagnostics(manifests: list[dict], suite: str) -> pd.DataFrame:
             try:
                 d = pd.read_csv(path)
             except (ValueError, UnicodeDecodeError) as exc:  # pandas' ParserError and EmptyDataError are ValueErrors
-                raise UserError(f"{path}: not a readable diagnostics CSV ({type(exc).__name__}: {str(exc).splitlines()[0][:80]})") from None
+                raise UserError(
+                    f"{path}: not a readable diagnostics CSV ({type(exc).__name__}: {str(exc).splitlines()[0][:80]})"
+                ) from None
             frames.append(d.assign(task=m["cell"]["task"], algo=run_label(m), seed=int(m["cell"]["seed"])))
     if not frames:
         return pd.DataFrame(columns=["task", "algo", "seed", "step", "env_frames", "metric", "value"])
@@ -327,14 +475,40 @@ def _omd_tabular_figures(runs: pd.DataFrame, folder: Path, suffix: str) -> list[
         return pd.DataFrame(rows)
 
     returns, bellman = runs[runs["experiment"] == "returns"], runs[runs["experiment"] == "bellman"]
-    written = plots.save(plots.xy_lines(summary(returns, "J"), "norm_bound", "mean", "agent", "OMD tabular: return vs model norm bound",
-                                        "norm bound on model parameters", "J (true MDP)", ("low", "high")), folder / f"omd_tabular_returns{suffix}")
+    written = plots.save(
+        plots.xy_lines(
+            summary(returns, "J"),
+            "norm_bound",
+            "mean",
+            "agent",
+            "OMD tabular: return vs model norm bound",
+            "norm bound on model parameters",
+            "J (true MDP)",
+            ("low", "high"),
+        ),
+        folder / f"omd_tabular_returns{suffix}",
+    )
     if bellman.empty:
         return written
-    tight = pd.concat([summary(bellman, "q_error").assign(agent=lambda d: d["agent"] + ": |Q*-Q|"),
-                       summary(bellman, "bound").assign(agent=lambda d: d["agent"] + ": bound")])
-    written += plots.save(plots.xy_lines(tight, "norm_bound", "mean", "agent", "OMD tabular (Bellman objective): Q* error and Theorem-2 bound",
-                                         "norm bound on model parameters", "max |Q* - Q|", ("low", "high")), folder / f"omd_tabular_tightness{suffix}")
+    tight = pd.concat(
+        [
+            summary(bellman, "q_error").assign(agent=lambda d: d["agent"] + ": |Q*-Q|"),
+            summary(bellman, "bound").assign(agent=lambda d: d["agent"] + ": bound"),
+        ]
+    )
+    written += plots.save(
+        plots.xy_lines(
+            tight,
+            "norm_bound",
+            "mean",
+            "agent",
+            "OMD tabular (Bellman objective): Q* error and Theorem-2 bound",
+            "norm bound on model parameters",
+            "max |Q* - Q|",
+            ("low", "high"),
+        ),
+        folder / f"omd_tabular_tightness{suffix}",
+    )
     return written
 
 
@@ -364,7 +538,9 @@ def _ranks(final: pd.DataFrame) -> pd.Series:
     return means.groupby("algo")["rank"].mean()
 
 
-def _section(suite, sub, final, aggregates, sources, compute, norm, failed, studies: dict[str, str], figures: list[str]) -> str:
+def _section(
+    suite, sub, final, aggregates, sources, compute, norm, failed, studies: dict[str, str], figures: list[str]
+) -> str:
     """One suite: leaderboard (per algorithm) and cells (per task x algorithm) tables."""
     board = []
     ranks = _ranks(final) if not norm else None
@@ -375,21 +551,45 @@ def _section(suite, sub, final, aggregates, sources, compute, norm, failed, stud
         finite = f[np.isfinite(f["return"].to_numpy(float))]
         seeds = finite.groupby("task")["seed"].nunique().reindex(f["task"].unique(), fill_value=0)
         lost = int(len(f) - len(finite)) + sum(n for (t, a), n in failed.items() if a == algo)
-        seeds_col = (f"{seeds.min()}–{seeds.max()}" if seeds.min() != seeds.max() else str(seeds.min())) + (f" ({lost} diverged)" if lost else "")
+        seeds_col = (f"{seeds.min()}–{seeds.max()}" if seeds.min() != seeds.max() else str(seeds.min())) + (
+            f" ({lost} diverged)" if lost else ""
+        )
         columns = []
         if aggregates is not None:
             for metric in ("iqm", "iqm_task_mean", "mean"):
                 r = aggregates[(aggregates["algo"] == algo) & (aggregates["metric"] == metric)]
-                text = interval_text(r.iloc[0]["point"], r.iloc[0]["low"], r.iloc[0]["high"], 3) if not r.empty else "incomplete"
-                columns.append((f"{stats.METRIC_LABELS[metric]} ({norm})", text, r.iloc[0]["point"] if not r.empty else -1e18))
+                text = (
+                    interval_text(r.iloc[0]["point"], r.iloc[0]["low"], r.iloc[0]["high"], 3)
+                    if not r.empty
+                    else "incomplete"
+                )
+                columns.append(
+                    (f"{stats.METRIC_LABELS[metric]} ({norm})", text, r.iloc[0]["point"] if not r.empty else -1e18)
+                )
         elif ranks is not None:
-            columns.append((f"mean rank over tasks (1 = best, of {final['algo'].nunique()})", fmt(ranks.get(algo, np.nan), 2), ranks.get(algo, 1e18)))
-        board.append([("algo", algo, algo), ("source", sources.get(algo, ""), sources.get(algo, "")),
-                      ("tasks", f"{f['task'].nunique()} of {tasks_total}", f["task"].nunique()),
-                      ("seeds per cell", seeds_col, seeds.min()), *columns,
-                      ("params", _num(_median(c, "params"), 0), _median(c, "params", -1)),
-                      ("updates/s", _num(_median(c, "updates_per_sec"), 1), _median(c, "updates_per_sec", -1)),
-                      ("wall-clock h (sum)", _num(c["wall_clock_s"].sum() / 3600 if len(c) else None, 2), c["wall_clock_s"].sum() if len(c) else -1)])
+            columns.append(
+                (
+                    f"mean rank over tasks (1 = best, of {final['algo'].nunique()})",
+                    fmt(ranks.get(algo, np.nan), 2),
+                    ranks.get(algo, 1e18),
+                )
+            )
+        board.append(
+            [
+                ("algo", algo, algo),
+                ("source", sources.get(algo, ""), sources.get(algo, "")),
+                ("tasks", f"{f['task'].nunique()} of {tasks_total}", f["task"].nunique()),
+                ("seeds per cell", seeds_col, seeds.min()),
+                *columns,
+                ("params", _num(_median(c, "params"), 0), _median(c, "params", -1)),
+                ("updates/s", _num(_median(c, "updates_per_sec"), 1), _median(c, "updates_per_sec", -1)),
+                (
+                    "wall-clock h (sum)",
+                    _num(c["wall_clock_s"].sum() / 3600 if len(c) else None, 2),
+                    c["wall_clock_s"].sum() if len(c) else -1,
+                ),
+            ]
+        )
     cells = []
     digits = {task: digits_for(g["return"]) for task, g in final.groupby("task")}
     for (task, algo), f in final.groupby(["task", "algo"], sort=True):
@@ -397,7 +597,9 @@ def _section(suite, sub, final, aggregates, sources, compute, norm, failed, stud
         v = f["return"].to_numpy(float)
         ok = v[np.isfinite(v)]
         d = digits[task]
-        links = " ".join(f'<a href="{html.escape(r.link)}">seed {r.seed}</a>' for r in c.sort_values("seed").itertuples())
+        links = " ".join(
+            f'<a href="{html.escape(r.link)}">seed {r.seed}</a>' for r in c.sort_values("seed").itertuples()
+        )
         here = sub[(sub["task"] == task) & (sub["algo"] == algo)]
         pid, source = f"{here['protocol_id'].iloc[0]}", here["source"].iloc[0]
         if not links and source in studies:
@@ -410,23 +612,42 @@ def _section(suite, sub, final, aggregates, sources, compute, norm, failed, stud
         mean = ok.mean() if len(ok) else np.nan
         nrm = f["normalized"].to_numpy(float)
         nrm = nrm[np.isfinite(nrm)]
-        cells.append([("task", task, task), ("algo", algo, algo), ("return (mean ± std)", f"{fmt(mean, d)}{spread}", mean),
-                      ("normalized", fmt(nrm.mean(), 3) if norm and len(nrm) else "", nrm.mean() if norm and len(nrm) else 0),
-                      ("seeds", seeds_text(len(ok), len(v) - len(ok), failed.get((task, algo), 0)), len(ok)),
-                      ("step", f"{int(f['step'].max()):,}", int(f["step"].max())),
-                      ("params", _num(_median(c, "params"), 0), _median(c, "params", -1)),
-                      ("updates/s", _num(_median(c, "updates_per_sec"), 1), _median(c, "updates_per_sec", -1)),
-                      ("runs", links, None), ("reproduce", f"<code>{html.escape(command)}</code>" if command else "", None)])
-    imgs = "".join(f'<figure><img src="{html.escape(f)}" alt="{html.escape(_caption(f))}"><figcaption>{html.escape(_caption(f))}</figcaption></figure>'
-                   for f in figures if f.endswith(".svg"))
-    how = ("normalization: " + norm + "; IQM is rliable's run-level interquartile mean, 'IQM of task means (MR.Q)' MR.Q's form; "
-           "intervals are 95% t-intervals on the task-stratified estimate") if norm else \
-          "no normalization (raw returns): algorithms are ranked per task instead of aggregated across tasks"
-    return (f'<section id="{html.escape(suite)}"><h2>{html.escape(suite)}</h2>'
-            f'<p>{html.escape(how)}. Tables: <a href="{html.escape(suite)}/scores.md">scores.md</a>, <a href="{html.escape(suite)}/scores.csv">csv</a>, '
-            f'<a href="{html.escape(suite)}/scores.tex">tex</a></p>'
-            f"<h3>Leaderboard</h3>{_table(board, 'board-' + suite)}<h3>Cells (final = each run's budget)</h3>{_table(cells, 'cells-' + suite)}"
-            f'<div class="figs">{imgs}</div></section>')
+        cells.append(
+            [
+                ("task", task, task),
+                ("algo", algo, algo),
+                ("return (mean ± std)", f"{fmt(mean, d)}{spread}", mean),
+                ("normalized", fmt(nrm.mean(), 3) if norm and len(nrm) else "", nrm.mean() if norm and len(nrm) else 0),
+                ("seeds", seeds_text(len(ok), len(v) - len(ok), failed.get((task, algo), 0)), len(ok)),
+                ("step", f"{int(f['step'].max()):,}", int(f["step"].max())),
+                ("params", _num(_median(c, "params"), 0), _median(c, "params", -1)),
+                ("updates/s", _num(_median(c, "updates_per_sec"), 1), _median(c, "updates_per_sec", -1)),
+                ("runs", links, None),
+                ("reproduce", f"<code>{html.escape(command)}</code>" if command else "", None),
+            ]
+        )
+    imgs = "".join(
+        f'<figure><img src="{html.escape(f)}" alt="{html.escape(_caption(f))}"><figcaption>{html.escape(_caption(f))}</figcaption></figure>'
+        for f in figures
+        if f.endswith(".svg")
+    )
+    how = (
+        (
+            "normalization: "
+            + norm
+            + "; IQM is rliable's run-level interquartile mean, 'IQM of task means (MR.Q)' MR.Q's form; "
+            "intervals are 95% t-intervals on the task-stratified estimate"
+        )
+        if norm
+        else "no normalization (raw returns): algorithms are ranked per task instead of aggregated across tasks"
+    )
+    return (
+        f'<section id="{html.escape(suite)}"><h2>{html.escape(suite)}</h2>'
+        f'<p>{html.escape(how)}. Tables: <a href="{html.escape(suite)}/scores.md">scores.md</a>, <a href="{html.escape(suite)}/scores.csv">csv</a>, '
+        f'<a href="{html.escape(suite)}/scores.tex">tex</a></p>'
+        f"<h3>Leaderboard</h3>{_table(board, 'board-' + suite)}<h3>Cells (final = each run's budget)</h3>{_table(cells, 'cells-' + suite)}"
+        f'<div class="figs">{imgs}</div></section>'
+    )
 
 
 def _median(compute: pd.DataFrame, column: str, missing=None):
@@ -499,8 +720,11 @@ def reproduction_status(data: pd.DataFrame, inputs: Inputs, claims: list | None 
 
     cols = ["published", "suite", "our algo", "status", "detail"]
     published = data[data["source"].str.startswith("published:") & data["algo"].map(curves._is_published_label)]
-    verdicts = curves.check_curves(data, inputs.protocols, curves.declarations(inputs.manifests), allow_protocol_mismatch=True) \
-        if not published.empty else []
+    verdicts = (
+        curves.check_curves(data, inputs.protocols, curves.declarations(inputs.manifests), allow_protocol_mismatch=True)
+        if not published.empty
+        else []
+    )
     rows = []
     for (algo, pid), g in published.groupby(["algo", "protocol_id"], sort=True):
         mine = [v for v in verdicts if v.published == pid and curves._base(v.algo) == curves._base(algo)]
@@ -519,7 +743,15 @@ def reproduction_status(data: pd.DataFrame, inputs: Inputs, claims: list | None 
                 detail = f"{len(match)} of {g['task'].nunique()} published tasks compared"
             else:
                 status, detail = "not comparable", cells[0].detail
-            rows.append({"published": f"{algo} ({pid})", "suite": g["suite"].iloc[0], "our algo": ours or "-", "status": status, "detail": detail})
+            rows.append(
+                {
+                    "published": f"{algo} ({pid})",
+                    "suite": g["suite"].iloc[0],
+                    "our algo": ours or "-",
+                    "status": status,
+                    "detail": detail,
+                }
+            )
     covered = {(r["suite"], r["our algo"]) for r in rows if r["status"] not in ("not yet run", "not comparable")}
     covered |= {(v.suite, v.algo) for v in verdicts if v.verdict in (curves.MATCHES, curves.DIFFERS)}
     rows += _claim_status(data[data["source"] == "runs"], inputs, claims, covered)
@@ -538,38 +770,75 @@ def _claim_status(ours: pd.DataFrame, inputs: Inputs, claims: list | None, cover
             continue
         budget = int(g["step"].max())
         mine = [c for c in claims if c.suite == suite and c.algo == algo and c.step <= budget]
-        verdicts = [v for v in cl.check(mine, g, inputs.protocols, allow_protocol_mismatch=True, reps=200)
-                    if v.verdict in (cl.CONSISTENT, cl.INCONSISTENT)]
+        verdicts = [
+            v
+            for v in cl.check(mine, g, inputs.protocols, allow_protocol_mismatch=True, reps=200)
+            if v.verdict in (cl.CONSISTENT, cl.INCONSISTENT)
+        ]
         if not verdicts:
-            rows.append({"published": "-", "suite": suite, "our algo": algo, "status": "no published curve or claim",
-                         "detail": f"{g['task'].nunique()} task(s), {g.groupby('task')['seed'].nunique().min()} seeds or more, to step {budget:,}"})
+            rows.append(
+                {
+                    "published": "-",
+                    "suite": suite,
+                    "our algo": algo,
+                    "status": "no published curve or claim",
+                    "detail": f"{g['task'].nunique()} task(s), {g.groupby('task')['seed'].nunique().min()} seeds or more, to step {budget:,}",
+                }
+            )
             continue
         for v in sorted(verdicts, key=lambda v: (v.claim.task, v.claim.step)):
-            diffs = sorted({d for pid in g["protocol_id"].unique() for d in cl._protocol_differences(v.claim, known.get(pid))})
-            status = (f"consistent with the published value at step {v.claim.step:,} ({v.n_seeds} seeds)" if v.verdict == cl.CONSISTENT
-                      else f"differs at step {v.claim.step:,} ({v.claim.task})")
-            rows.append({"published": f"{v.claim.paper}, {v.claim.table}: {v.claim.cell}", "suite": suite, "our algo": algo,
-                         "status": status, "detail": v.detail + (f" Protocol differs: {'; '.join(diffs)}." if diffs else "")})
+            diffs = sorted(
+                {d for pid in g["protocol_id"].unique() for d in cl._protocol_differences(v.claim, known.get(pid))}
+            )
+            status = (
+                f"consistent with the published value at step {v.claim.step:,} ({v.n_seeds} seeds)"
+                if v.verdict == cl.CONSISTENT
+                else f"differs at step {v.claim.step:,} ({v.claim.task})"
+            )
+            rows.append(
+                {
+                    "published": f"{v.claim.paper}, {v.claim.table}: {v.claim.cell}",
+                    "suite": suite,
+                    "our algo": algo,
+                    "status": status,
+                    "detail": v.detail + (f" Protocol differs: {'; '.join(diffs)}." if diffs else ""),
+                }
+            )
     return rows
 
 
 def _html(sections: list[str], verdicts: pd.DataFrame, status: pd.DataFrame | None = None) -> str:
     counts = verdicts["verdict"].value_counts()
     summary = ", ".join(f"{n} {v}" for v, n in sorted(counts.items()))
-    claims = [[("claim", r.claim_id, r.claim_id), ("where", f"{r.paper}, {r.table}: {r.cell}", r.table),
-               ("claimed", f"{r.claimed:g}", r.claimed), ("evidence", r.evidence, r.evidence),
-               ("verdict", r.verdict, r.verdict), ("detail", r.detail, r.detail)] for r in verdicts.itertuples()
-              if r.verdict != "inconclusive" or r.evidence != "-"]
-    nav = " · ".join(f'<a href="#{html.escape(s.split(chr(34))[1])}">{html.escape(s.split(chr(34))[1])}</a>' for s in sections)
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>latentbench leaderboard</title>"
-            f"<style>{_STYLE}</style></head><body><h1>latentbench leaderboard</h1><p>suites: {nav} · <a href=\"#claims\">claims</a></p>"
-            + "".join(sections)
-            + (f'<section id="reproduction"><h2>Reproduction status</h2><p>Our runs\' learning curves against the published runs of the '
-               f'same algorithm and task, step by step (Welch t, Bonferroni over steps: 5% false "differs" per cell); where no '
-               f'published curve exists, against the published point claims within the run\'s budget (bench check\'s rule, 5% '
-               f'two-sided). Protocol differences are stated, not refused.</p>'
-               f'{_table([[(c, str(v), str(v)) for c, v in r.items()] for r in status.to_dict("records")], "reproduction-table")}</section>'
-               if status is not None and not status.empty else "")
-            + f'<section id="claims"><h2>Published claims</h2><p>{html.escape(summary)} (claims without any matching data are listed only in '
-              f'<a href="claims.csv">claims.csv</a>)</p>{_table(claims, "claims-table")}</section>'
-            + f"<script>{_SCRIPT}</script></body></html>\n")
+    claims = [
+        [
+            ("claim", r.claim_id, r.claim_id),
+            ("where", f"{r.paper}, {r.table}: {r.cell}", r.table),
+            ("claimed", f"{r.claimed:g}", r.claimed),
+            ("evidence", r.evidence, r.evidence),
+            ("verdict", r.verdict, r.verdict),
+            ("detail", r.detail, r.detail),
+        ]
+        for r in verdicts.itertuples()
+        if r.verdict != "inconclusive" or r.evidence != "-"
+    ]
+    nav = " · ".join(
+        f'<a href="#{html.escape(s.split(chr(34))[1])}">{html.escape(s.split(chr(34))[1])}</a>' for s in sections
+    )
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>latentbench leaderboard</title>'
+        f'<style>{_STYLE}</style></head><body><h1>latentbench leaderboard</h1><p>suites: {nav} · <a href="#claims">claims</a></p>'
+        + "".join(sections)
+        + (
+            f'<section id="reproduction"><h2>Reproduction status</h2><p>Our runs\' learning curves against the published runs of the '
+            f'same algorithm and task, step by step (Welch t, Bonferroni over steps: 5% false "differs" per cell); where no '
+            f"published curve exists, against the published point claims within the run's budget (bench check's rule, 5% "
+            f"two-sided). Protocol differences are stated, not refused.</p>"
+            f"{_table([[(c, str(v), str(v)) for c, v in r.items()] for r in status.to_dict('records')], 'reproduction-table')}</section>"
+            if status is not None and not status.empty
+            else ""
+        )
+        + f'<section id="claims"><h2>Published claims</h2><p>{html.escape(summary)} (claims without any matching data are listed only in '
+        f'<a href="claims.csv">claims.csv</a>)</p>{_table(claims, "claims-table")}</section>'
+        + f"<script>{_SCRIPT}</script></body></html>\n"
+    )

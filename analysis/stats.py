@@ -29,6 +29,7 @@ The bootstrap draws of all metrics are computed once per (data, reps, seed, resc
 every caller in the process (``bench report`` and ``bench check`` ask for the same ones), with a
 generator of their own (``numpy.random.default_rng(seed)``): same inputs, same numbers.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -83,7 +84,9 @@ def t_interval(values: np.ndarray, size: float = SIZE) -> Estimate:
     return Estimate(m, m - half, m + half, se, float(len(v) - 1), "t")
 
 
-def t_intervals(groups_mean: np.ndarray, groups_std: np.ndarray, counts: np.ndarray, size: float = SIZE) -> tuple[np.ndarray, np.ndarray]:
+def t_intervals(
+    groups_mean: np.ndarray, groups_std: np.ndarray, counts: np.ndarray, size: float = SIZE
+) -> tuple[np.ndarray, np.ndarray]:
     """Vectorised ``t_interval`` over many groups (curve points): (low, high), nan where n < 2."""
     counts = np.asarray(counts, float)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -100,7 +103,7 @@ def _trimmed_sorted(x: np.ndarray) -> np.ndarray:
     """scipy.stats.trim_mean(x, 0.25) along the last axis, for x already sorted along it."""
     n = x.shape[-1]
     cut = int(0.25 * n)
-    return x[..., cut:n - cut].mean(axis=-1)
+    return x[..., cut : n - cut].mean(axis=-1)
 
 
 def _run_level_iqm(values: list[np.ndarray]) -> np.ndarray:
@@ -124,14 +127,17 @@ def _metrics(values: list[np.ndarray]) -> np.ndarray:
     means = np.stack([v.mean(axis=-1) for v in values], axis=-1)  # (reps, T)
     sorted_means = np.sort(means, axis=-1)
     gap_runs = np.stack([np.maximum(1.0 - v, 0.0).mean(axis=-1) for v in values], axis=-1).mean(axis=-1)
-    return np.stack([
-        means.mean(axis=-1),
-        np.median(means, axis=-1),
-        _run_level_iqm(values),
-        gap_runs,
-        _trimmed_sorted(sorted_means),
-        np.maximum(1.0 - means, 0.0).mean(axis=-1),
-    ], axis=-1)
+    return np.stack(
+        [
+            means.mean(axis=-1),
+            np.median(means, axis=-1),
+            _run_level_iqm(values),
+            gap_runs,
+            _trimmed_sorted(sorted_means),
+            np.maximum(1.0 - means, 0.0).mean(axis=-1),
+        ],
+        axis=-1,
+    )
 
 
 def aggregate(tasks: list[np.ndarray], metric: str) -> float:
@@ -191,8 +197,9 @@ def _task_mean_variances(tasks: list[np.ndarray]) -> np.ndarray:
     return np.array([np.var(t, ddof=1) / len(t) if len(t) > 1 else np.nan for t in tasks])
 
 
-def aggregate_interval(tasks: list[np.ndarray], metric: str, *, method: str = "t", reps: int = 2000, seed: int = 0,
-                       size: float = SIZE) -> Estimate:
+def aggregate_interval(
+    tasks: list[np.ndarray], metric: str, *, method: str = "t", reps: int = 2000, seed: int = 0, size: float = SIZE
+) -> Estimate:
     """One aggregate over tasks with its interval (module docstring); no interval when a task has one seed."""
     tasks = [np.asarray(t, float) for t in tasks]
     point = aggregate(tasks, metric)
@@ -203,7 +210,9 @@ def aggregate_interval(tasks: list[np.ndarray], metric: str, *, method: str = "t
         draws = bootstrap_metrics(tasks, reps=reps, seed=seed, rescale=False)[:, column]
         tail = (1 - size) / 2 * 100
         se = float(draws.std(ddof=1))
-        return Estimate(point, float(np.percentile(draws, tail)), float(np.percentile(draws, 100 - tail)), se, np.nan, method)
+        return Estimate(
+            point, float(np.percentile(draws, tail)), float(np.percentile(draws, 100 - tail)), se, np.nan, method
+        )
     if method != "t":
         raise ValueError(f"unknown interval method {method!r}")
     se = float(bootstrap_metrics(tasks, reps=reps, seed=seed, rescale=True)[:, column].std(ddof=1))
@@ -212,8 +221,9 @@ def aggregate_interval(tasks: list[np.ndarray], metric: str, *, method: str = "t
     return Estimate(point, point - half, point + half, se, df, method)
 
 
-def difference_draws(variant: list[np.ndarray], baseline: list[np.ndarray], metric: str, *, reps: int, seed: int,
-                     rescale: bool) -> tuple[float, np.ndarray]:
+def difference_draws(
+    variant: list[np.ndarray], baseline: list[np.ndarray], metric: str, *, reps: int, seed: int, rescale: bool
+) -> tuple[float, np.ndarray]:
     """Point and bootstrap draws of metric(variant task means - baseline task means) over tasks;
     each side's seeds are resampled within each task independently (seed counts may differ)."""
     if metric not in ("mean", "median", "iqm_task_mean"):
@@ -226,8 +236,16 @@ def difference_draws(variant: list[np.ndarray], baseline: list[np.ndarray], metr
     return point, _metrics(diffs)[:, column]
 
 
-def difference_interval(variant: list[np.ndarray], baseline: list[np.ndarray], metric: str, *, method: str = "t",
-                        reps: int = 2000, seed: int = 0, size: float = SIZE) -> Estimate:
+def difference_interval(
+    variant: list[np.ndarray],
+    baseline: list[np.ndarray],
+    metric: str,
+    *,
+    method: str = "t",
+    reps: int = 2000,
+    seed: int = 0,
+    size: float = SIZE,
+) -> Estimate:
     variant = [np.asarray(t, float) for t in variant]
     baseline = [np.asarray(t, float) for t in baseline]
     if min(len(t) for t in variant + baseline) < 2:
@@ -236,8 +254,14 @@ def difference_interval(variant: list[np.ndarray], baseline: list[np.ndarray], m
     point, draws = difference_draws(variant, baseline, metric, reps=reps, seed=seed, rescale=method == "t")
     if method == "percentile":
         tail = (1 - size) / 2 * 100
-        return Estimate(point, float(np.percentile(draws, tail)), float(np.percentile(draws, 100 - tail)),
-                        float(draws.std(ddof=1)), np.nan, method)
+        return Estimate(
+            point,
+            float(np.percentile(draws, tail)),
+            float(np.percentile(draws, 100 - tail)),
+            float(draws.std(ddof=1)),
+            np.nan,
+            method,
+        )
     se = float(draws.std(ddof=1))
     variances = np.concatenate([_task_mean_variances(variant), _task_mean_variances(baseline)])
     counts = np.array([len(t) for t in variant + baseline])
@@ -278,6 +302,7 @@ def claim_standard_error(kind: str, spread: tuple[float, ...], n: int) -> tuple[
 @dataclass(frozen=True)
 class Comparison:
     """Our estimate minus the claimed value: the difference, its interval and the smallest detectable shift."""
+
     estimate: float
     difference: float
     low: float
@@ -287,8 +312,16 @@ class Comparison:
     consistent: bool
 
 
-def compare(ours: float, ours_se: float, ours_df: float, claimed: float, claim_se: float | None, claim_df: float,
-            precision: float, size: float = SIZE) -> Comparison:
+def compare(
+    ours: float,
+    ours_se: float,
+    ours_df: float,
+    claimed: float,
+    claim_se: float | None,
+    claim_df: float,
+    precision: float,
+    size: float = SIZE,
+) -> Comparison:
     """Welch's two-sample comparison (or a one-sample t-interval when the claim has no spread): consistent
     when the interval of (ours - claimed), widened by the claim's printed precision, contains 0."""
     if claim_se is None:
@@ -296,8 +329,8 @@ def compare(ours: float, ours_se: float, ours_df: float, claimed: float, claim_s
     else:
         se = float(np.hypot(ours_se, claim_se))
         parts = [(ours_se, ours_df), (claim_se, claim_df)]
-        denom = sum(s ** 4 / d for s, d in parts if s > 0 and np.isfinite(d))
-        df = float(se ** 4 / denom) if denom > 0 else np.inf
+        denom = sum(s**4 / d for s, d in parts if s > 0 and np.isfinite(d))
+        df = float(se**4 / denom) if denom > 0 else np.inf
         method = "Welch two-sample t-interval"
     diff = ours - claimed
     half = _t(df, 0.5 + size / 2) * se

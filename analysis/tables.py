@@ -1,5 +1,6 @@
 """Tables as CSV, Markdown and LaTeX from one DataFrame (no extra dependencies), and the paper-table
 builders: MR.Q's per-benchmark layout (Tables 4-7) and design study (Table 2), ALM's Table 1."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,8 +11,18 @@ import pandas as pd
 from analysis import stats
 from results.store import atomic_write_text
 
-_LATEX_SPECIAL = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
-                  "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}"}
+_LATEX_SPECIAL = {
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "\\": r"\textbackslash{}",
+}
 
 
 def _tex(text: str) -> str:
@@ -33,10 +44,17 @@ def write_table(df: pd.DataFrame, base: Path, caption: str = "") -> list[Path]:
     tex = [r"\begin{table}[t]", r"\centering"]
     if caption:
         tex.append(r"\caption{" + _tex(caption) + "}")
-    tex += [r"\begin{tabular}{l" + "r" * (len(cols) - 1) + "}", r"\toprule", " & ".join(_tex(c) for c in cols) + r" \\", r"\midrule"]
+    tex += [
+        r"\begin{tabular}{l" + "r" * (len(cols) - 1) + "}",
+        r"\toprule",
+        " & ".join(_tex(c) for c in cols) + r" \\",
+        r"\midrule",
+    ]
     tex += [" & ".join(_tex(v) for v in row) + r" \\" for row in df.itertuples(index=False)]
     tex += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
-    paths = [base.parent / f"{base.name}{ext}" for ext in (".csv", ".md", ".tex")]  # not with_suffix: names may hold dots
+    paths = [
+        base.parent / f"{base.name}{ext}" for ext in (".csv", ".md", ".tex")
+    ]  # not with_suffix: names may hold dots
     base.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(paths[0], df.to_csv(index=False, lineterminator="\n"))
     atomic_write_text(paths[1], (f"{caption}\n\n" if caption else "") + "\n".join(md) + "\n")
@@ -74,8 +92,12 @@ def mean_ci_text(values: np.ndarray, digits: int, nonfinite: int = 0, failed: in
     return f"{fmt(est.point, digits)}{ci} ({seeds_text(len(values), nonfinite, failed)})"
 
 
-def per_task_table(final: pd.DataFrame, aggregates: pd.DataFrame | None, sources: dict[str, str],
-                   failed: dict[tuple[str, str], int] | None = None) -> pd.DataFrame:
+def per_task_table(
+    final: pd.DataFrame,
+    aggregates: pd.DataFrame | None,
+    sources: dict[str, str],
+    failed: dict[tuple[str, str], int] | None = None,
+) -> pd.DataFrame:
     """MR.Q Tables 4-7 layout: one row per task, one column per algorithm, ``mean [95% t-interval] (n)``
     over seeds (raw returns, decimals per task), then the Mean / Median / IQM of task means (MR.Q) rows of
     the normalized aggregates when present. The first row names each column's source."""
@@ -117,9 +139,18 @@ def aggregate_rows(per_algo: dict[str, list[np.ndarray]], *, seed: int, reps: in
         counts = [len(t) for t in tasks]
         for metric in stats.METRICS:
             e = stats.aggregate_interval(tasks, metric, reps=reps, seed=seed)
-            rows.append({"algo": algo, "metric": metric, "label": stats.METRIC_LABELS[metric], "point": e.point, "low": e.low,
-                         "high": e.high, "seeds": f"{min(counts)}" if min(counts) == max(counts) else f"{min(counts)}-{max(counts)}",
-                         "tasks": len(tasks)})
+            rows.append(
+                {
+                    "algo": algo,
+                    "metric": metric,
+                    "label": stats.METRIC_LABELS[metric],
+                    "point": e.point,
+                    "low": e.low,
+                    "high": e.high,
+                    "seeds": f"{min(counts)}" if min(counts) == max(counts) else f"{min(counts)}-{max(counts)}",
+                    "tasks": len(tasks),
+                }
+            )
     return pd.DataFrame(rows, columns=["algo", "metric", "label", "point", "low", "high", "seeds", "tasks"])
 
 
@@ -129,12 +160,21 @@ def design_study_table(per_algo: dict[str, list[np.ndarray]], base: str, *, seed
     rows = []
     for algo in sorted(a for a in per_algo if a.startswith(base.split("@")[0] + "@") and a != base):
         counts = [len(t) for t in per_algo[algo]]
-        row = {"variant": algo, "seeds": f"{min(counts)}" if min(counts) == max(counts) else f"{min(counts)}-{max(counts)}"}
-        for metric, col in (("mean", "mean diff"), ("median", "median diff"), ("iqm_task_mean", "IQM diff (of task-mean differences)")):
+        row = {
+            "variant": algo,
+            "seeds": f"{min(counts)}" if min(counts) == max(counts) else f"{min(counts)}-{max(counts)}",
+        }
+        for metric, col in (
+            ("mean", "mean diff"),
+            ("median", "median diff"),
+            ("iqm_task_mean", "IQM diff (of task-mean differences)"),
+        ):
             e = stats.difference_interval(per_algo[algo], per_algo[base], metric, seed=seed, reps=reps)
             row[col] = interval_text(e.point, e.low, e.high, 2, sign="+")
         rows.append(row)
-    return pd.DataFrame(rows, columns=["variant", "seeds", "mean diff", "median diff", "IQM diff (of task-mean differences)"])
+    return pd.DataFrame(
+        rows, columns=["variant", "seeds", "mean diff", "median diff", "IQM diff (of task-mean differences)"]
+    )
 
 
 def mean_std_table(final: pd.DataFrame, step: int | None = None) -> pd.DataFrame:
@@ -147,7 +187,11 @@ def mean_std_table(final: pd.DataFrame, step: int | None = None) -> pd.DataFrame
             v = final[(final["algo"] == algo) & (final["task"] == task)]["return"].to_numpy(float)
             finite = v[np.isfinite(v)]
             std = f" ± {fmt(finite.std(ddof=1), 0)}" if len(finite) > 1 else ""
-            row[task] = "" if not len(v) else f"{fmt(finite.mean(), 0) if len(finite) else ''}{std} ({seeds_text(len(finite), len(v) - len(finite))})"
+            row[task] = (
+                ""
+                if not len(v)
+                else f"{fmt(finite.mean(), 0) if len(finite) else ''}{std} ({seeds_text(len(finite), len(v) - len(finite))})"
+            )
         rows.append(row)
     if step is not None:
         return pd.DataFrame(rows, columns=["algo", *tasks]).rename(columns={"algo": f"algo (at {step:,} steps)"})

@@ -12,6 +12,7 @@
 
 Bad input gets one line naming what was wrong and what is valid, and exit code 2.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,7 +49,9 @@ def parse_steps(text: str) -> int:
         raise UserError(f"bad --steps value {text!r}; valid: a positive number of agent steps such as 5000, 100k or 1M")
     value = float(match.group(1)) * {"": 1, "k": 1_000, "m": 1_000_000}[match.group(2).lower()]
     if value < 1 or value != int(value):
-        raise UserError(f"bad --steps value {text!r}; valid: a positive whole number of agent steps such as 5000, 100k or 1M")
+        raise UserError(
+            f"bad --steps value {text!r}; valid: a positive whole number of agent steps such as 5000, 100k or 1M"
+        )
     return int(value)
 
 
@@ -75,8 +78,9 @@ def parse_seeds(text: str, yes: bool = True) -> list[int]:
     if len(seeds) > MAX_SEEDS:
         raise UserError(f"--seeds {text} asks for more than {MAX_SEEDS:,} seeds; valid: at most {MAX_SEEDS:,}")
     if len(seeds) > MANY_SEEDS and not yes:
-        raise UserError(f"--seeds {text} starts {len(seeds):,} seeds per cell (more than {MANY_SEEDS}); "
-                        f"add --yes if you mean it")
+        raise UserError(
+            f"--seeds {text} starts {len(seeds):,} seeds per cell (more than {MANY_SEEDS}); add --yes if you mean it"
+        )
     return sorted(seeds)
 
 
@@ -137,8 +141,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UserError("--algos is empty; valid: see 'bench list algos'")
     store = Store(args.out)
     overrides = parse_overrides(args.set)
-    plan = make_plan(args.suite, algos, _split(args.tasks) or None, seeds, store, agent_steps=steps,
-                     config_overrides=overrides)  # names, fields and values checked without importing torch
+    plan = make_plan(
+        args.suite, algos, _split(args.tasks) or None, seeds, store, agent_steps=steps, config_overrides=overrides
+    )  # names, fields and values checked without importing torch
     device = parse_device(args.device)
 
     from results.names import make_output_dir
@@ -149,13 +154,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         task = resolve_task(Cell(args.suite, task_name, algo, 0), steps)
         resolved = plan.configs[algo, task_name]
         for key, layer, value, variant_value in resolved.replaced:
-            print(f"note   {algo} on {task_name}: the {layer} sets {key}={value!r}, replacing the variant's "
-                  f"{variant_value!r} (see 'bench show-config --suite {args.suite} --algo {algo} --task {task_name}')",
-                  file=sys.stderr)
+            print(
+                f"note   {algo} on {task_name}: the {layer} sets {key}={value!r}, replacing the variant's "
+                f"{variant_value!r} (see 'bench show-config --suite {args.suite} --algo {algo} --task {task_name}')",
+                file=sys.stderr,
+            )
         warmup = resolved.warmup_steps
         if warmup >= task.agent_steps:
-            notes.append(f"note   {algo} on {task_name}: the {warmup} random warm-up steps cover the whole "
-                         f"{task.agent_steps}-step budget, so it will not learn; lower it with --set start_steps=N")
+            notes.append(
+                f"note   {algo} on {task_name}: the {warmup} random warm-up steps cover the whole "
+                f"{task.agent_steps}-step budget, so it will not learn; lower it with --set start_steps=N"
+            )
     make_output_dir(store.root)  # every input is checked: only now may the store's folder be created
     for note in notes:
         print(note, file=sys.stderr)
@@ -164,10 +173,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     for cell in plan.done:
         print(f"have   {cell.label}: complete in {store.cell_dir(cell)}", file=sys.stderr)
     budget = f"{steps} agent steps (reduced budget, recorded in the protocol)" if steps else "the suite's budgets"
-    where = (f"Ray ({args.address or 'local instance'}, {args.cpus_per_trial:g} CPU / {args.gpus_per_trial:g} GPU per cell)"
-             if args.runner == "ray" else f"{args.workers} local worker(s)")
-    print(f"run    {len(plan.todo)} cell(s) of suite {args.suite} at {budget} on {device}, {where}; "
-          f"results in {store.root / 'runs'}", file=sys.stderr)
+    where = (
+        f"Ray ({args.address or 'local instance'}, {args.cpus_per_trial:g} CPU / {args.gpus_per_trial:g} GPU per cell)"
+        if args.runner == "ray"
+        else f"{args.workers} local worker(s)"
+    )
+    print(
+        f"run    {len(plan.todo)} cell(s) of suite {args.suite} at {budget} on {device}, {where}; "
+        f"results in {store.root / 'runs'}",
+        file=sys.stderr,
+    )
 
     wandb = None
     if args.wandb:
@@ -177,16 +192,28 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.runner == "ray":
         from runners.ray_runner import run_ray
 
-        summary = run_ray(plan.specs(device, wandb=wandb, wait=args.wait), store, address=args.address,
-                          cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial,
-                          max_concurrent=args.max_concurrent, max_failures=args.max_failures, progress=not args.quiet)
+        summary = run_ray(
+            plan.specs(device, wandb=wandb, wait=args.wait),
+            store,
+            address=args.address,
+            cpus_per_trial=args.cpus_per_trial,
+            gpus_per_trial=args.gpus_per_trial,
+            max_concurrent=args.max_concurrent,
+            max_failures=args.max_failures,
+            progress=not args.quiet,
+        )
     else:
         from runners.local import run_local
 
-        summary = run_local(plan.specs(device, progress=not args.quiet, wandb=wandb, wait=args.wait), store, workers=args.workers)
+        summary = run_local(
+            plan.specs(device, progress=not args.quiet, wandb=wandb, wait=args.wait), store, workers=args.workers
+        )
     busy = f", {len(summary.busy)} busy (being written by another process)" if summary.busy else ""
-    print(f"summary: {len(summary.completed)} completed, {len(plan.done)} already complete, "
-          f"{len(plan.skipped)} skipped (unsupported), {len(summary.failed)} failed{busy}", file=sys.stderr)
+    print(
+        f"summary: {len(summary.completed)} completed, {len(plan.done)} already complete, "
+        f"{len(plan.skipped)} skipped (unsupported), {len(summary.failed)} failed{busy}",
+        file=sys.stderr,
+    )
     return 1 if summary.failed or summary.busy else 0
 
 
@@ -212,20 +239,28 @@ def cmd_list(args: argparse.Namespace) -> int:
                 print(f"    {name + '@' + vname:<22} {variant.description}")
     if what in ("suites", "all"):
         width = max(14, *(len(n) + 1 for n in suites()))
-        print(f"suites:\n  {'name':<{width}}{'tasks':>5}  {'budget (agent steps / env frames)':<36}{'eval':<17}{'normalization':<14}description")
+        print(
+            f"suites:\n  {'name':<{width}}{'tasks':>5}  {'budget (agent steps / env frames)':<36}{'eval':<17}{'normalization':<14}description"
+        )
         for name, suite in sorted(suites().items()):
+
             def same(attr, fmt=str):
                 values = {getattr(t, attr) for t in suite.tasks}
                 return fmt(values.pop()) if len(values) == 1 else "varies"
+
             budget = f"{same('agent_steps', _human)} / {same('env_frames', _human)}"
             evals = f"{same('eval_every', _human)} x {same('eval_episodes')}"
-            print(f"  {name:<{width}}{len(suite.tasks):>5}  {budget:<36}{evals:<17}{str(same('normalization')):<14}{suite.description}")
+            print(
+                f"  {name:<{width}}{len(suite.tasks):>5}  {budget:<36}{evals:<17}{str(same('normalization')):<14}{suite.description}"
+            )
     if what == "tasks" or (what == "all" and args.suite):
         for suite in [get_suite(args.suite)] if args.suite else sorted(suites().values(), key=lambda s: s.name):
             print(f"tasks of {suite.name}:")
             for t in suite.tasks:
-                print(f"  {t.name:<24} {t.library:<10} {t.observation}/{t.action:<10} repeat {t.action_repeat}  "
-                      f"{t.agent_steps} agent steps ({t.env_frames} env frames), eval every {t.eval_every} x {t.eval_episodes}")
+                print(
+                    f"  {t.name:<24} {t.library:<10} {t.observation}/{t.action:<10} repeat {t.action_repeat}  "
+                    f"{t.agent_steps} agent steps ({t.env_frames} env frames), eval every {t.eval_every} x {t.eval_episodes}"
+                )
     return 0
 
 
@@ -239,12 +274,18 @@ def cmd_show_config(args: argparse.Namespace) -> int:
     overrides = parse_overrides(args.set)
     for task in tasks:
         resolved = resolve_run_config(suite.name, args.algo, task.name, overrides)
-        ident = f"config id {resolved.config_id} ({overrides_label(resolved.overrides)})" if resolved.config_id else "the suite's config"
+        ident = (
+            f"config id {resolved.config_id} ({overrides_label(resolved.overrides)})"
+            if resolved.config_id
+            else "the suite's config"
+        )
         print(f"{args.algo} on {suite.name}/{task.name}: {ident}")
         width = max(len(k) for k in resolved.sources)
         for key, value in jsonable(dataclasses.asdict(resolved.config)).items():
             print(f"  {key:<{width}}  {json.dumps(value):<24} {resolved.sources[key]}")
-        print(f"  {'(warm-up)':<{width}}  {resolved.warmup_steps:<24} {resolved.warmup_source}: uniform random agent steps before acting")
+        print(
+            f"  {'(warm-up)':<{width}}  {resolved.warmup_steps:<24} {resolved.warmup_source}: uniform random agent steps before acting"
+        )
         for key, layer, value, variant_value in resolved.replaced:
             print(f"  note: the {layer} sets {key}={value!r}, replacing the variant's {variant_value!r}")
     return 0
@@ -264,7 +305,9 @@ def _references(items: list[str] | None) -> list[str]:
                 raise UserError(f"reference source {item!r} is not fetched yet; run 'bench reference fetch {item}'")
             out.append(str(path))
         else:
-            raise UserError(f"--reference {item}: no such folder, and not a source name (valid: {', '.join(fetch.SOURCES)})")
+            raise UserError(
+                f"--reference {item}: no such folder, and not a source name (valid: {', '.join(fetch.SOURCES)})"
+            )
     return out
 
 
@@ -295,14 +338,15 @@ def cmd_report(args: argparse.Namespace) -> int:
     _check_analysis_args(args)
 
     inputs = _gather(args.runs, _references(args.reference))
-    written = report.build(inputs, args.out, claims_files=args.claims, seed=args.seed, reps=args.reps, progress=not args.quiet)
+    written = report.build(
+        inputs, args.out, claims_files=args.claims, seed=args.seed, reps=args.reps, progress=not args.quiet
+    )
     print(f"report: {len(written)} files in {args.out}; open {os.path.join(args.out, 'index.html')}")
     return 0
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     from analysis import claims as cl
-    from analysis import report
 
     args.out = None
     _check_analysis_args(args)
@@ -310,31 +354,49 @@ def cmd_check(args: argparse.Namespace) -> int:
         return _check_curves(args)
 
     inputs = _gather(args.runs, _references(args.reference))
-    verdicts = cl.check(cl.load_claims(args.claims), inputs.data, inputs.protocols, allow_protocol_mismatch=args.allow_protocol_mismatch,
-                        min_seeds=args.min_seeds, seed=args.seed, reps=args.reps)
+    verdicts = cl.check(
+        cl.load_claims(args.claims),
+        inputs.data,
+        inputs.protocols,
+        allow_protocol_mismatch=args.allow_protocol_mismatch,
+        min_seeds=args.min_seeds,
+        seed=args.seed,
+        reps=args.reps,
+    )
     shown = [v for v in verdicts if args.all or v.evidence != "-"]
     for v in shown:
         print(f"{v.verdict:<18} {v.claim.claim_id}  [{v.evidence}]  {v.detail}")
     kinds = (cl.REPRODUCES, cl.NOT_REPRODUCED, cl.CONSISTENT, cl.INCONSISTENT, cl.INCONCLUSIVE, cl.REFUSED)
     counts = {k: sum(v.verdict == k for v in verdicts) for k in kinds}
     hidden = len(verdicts) - len(shown)
-    print(", ".join(f"{n} {k}" for k, n in counts.items() if n or k in (cl.CONSISTENT, cl.INCONSISTENT))
-          + (f" ({hidden} claims without any matching data not shown; --all shows them)" if hidden else ""))
+    print(
+        ", ".join(f"{n} {k}" for k, n in counts.items() if n or k in (cl.CONSISTENT, cl.INCONSISTENT))
+        + (f" ({hidden} claims without any matching data not shown; --all shows them)" if hidden else "")
+    )
     return 1 if any(counts[k] for k in cl.FAILING) else 0
 
 
 def _check_curves(args: argparse.Namespace) -> int:
     from analysis import curves
-    from analysis import report
 
     inputs = _gather(args.runs, _references((args.reference or []) + args.against))
-    verdicts = curves.check_curves(inputs.data, inputs.protocols, curves.declarations(inputs.manifests),
-                                   allow_protocol_mismatch=args.allow_protocol_mismatch, min_seeds=args.min_seeds)
+    verdicts = curves.check_curves(
+        inputs.data,
+        inputs.protocols,
+        curves.declarations(inputs.manifests),
+        allow_protocol_mismatch=args.allow_protocol_mismatch,
+        min_seeds=args.min_seeds,
+    )
     if not verdicts:
-        raise UserError("no cell to compare: the store has no runs of an algorithm and task that the published data holds")
+        raise UserError(
+            "no cell to compare: the store has no runs of an algorithm and task that the published data holds"
+        )
     for v in verdicts:
         print(f"{v.verdict:<13} {v.suite}/{v.task} {v.algo} vs {v.published}: {v.detail}")
-    counts = {k: sum(v.verdict == k for v in verdicts) for k in (curves.MATCHES, curves.DIFFERS, curves.INCONCLUSIVE, curves.REFUSED)}
+    counts = {
+        k: sum(v.verdict == k for v in verdicts)
+        for k in (curves.MATCHES, curves.DIFFERS, curves.INCONCLUSIVE, curves.REFUSED)
+    }
     print(", ".join(f"{n} {k}" for k, n in counts.items()))
     return 1 if counts[curves.DIFFERS] else 0
 
@@ -345,7 +407,9 @@ def cmd_reference(args: argparse.Namespace) -> int:
     if args.action == "list":
         for name, src in fetch.SOURCES.items():
             state = "fetched" if (fetch.source_dir(name) / "SOURCE.json").exists() else "not fetched"
-            print(f"{name:<6} {src.repo}@{src.commit[:7]}:{src.folder}  ({state}; {src.description}; license: {src.license})")
+            print(
+                f"{name:<6} {src.repo}@{src.commit[:7]}:{src.folder}  ({state}; {src.description}; license: {src.license})"
+            )
         return 0
     if not args.source:
         raise UserError(f"bench reference fetch: name a source; valid: {', '.join(fetch.SOURCES)}")
@@ -382,7 +446,10 @@ def cmd_study(args: argparse.Namespace) -> int:
     return 0
 
 
-STATUS_BEGIN, STATUS_END = "<!-- reproduction-status:begin (bench status --readme) -->", "<!-- reproduction-status:end -->"
+STATUS_BEGIN, STATUS_END = (
+    "<!-- reproduction-status:begin (bench status --readme) -->",
+    "<!-- reproduction-status:end -->",
+)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -398,15 +465,24 @@ def cmd_status(args: argparse.Namespace) -> int:
     inputs = _gather(args.runs, _references(args.reference))
     status = report.reproduction_status(inputs.data, inputs, load_claims(args.claims))
     refs = ", ".join(os.path.basename(os.path.normpath(r)) for r in (args.reference or [])) or "none"
-    block = "\n".join([STATUS_BEGIN, f"Generated by `bench status --readme README.md` (published data read: {refs}); "
-                        "never edited by hand.", "", *markdown_table(status), STATUS_END])
+    block = "\n".join(
+        [
+            STATUS_BEGIN,
+            f"Generated by `bench status --readme README.md` (published data read: {refs}); never edited by hand.",
+            "",
+            *markdown_table(status),
+            STATUS_END,
+        ]
+    )
     if not args.readme:
         print(block)
         return 0
     try:
         text = Path(args.readme).read_text(encoding="utf-8")
     except OSError as exc:
-        raise UserError(f"--readme {args.readme}: unreadable ({exc.strerror}); valid: a text file with the status markers") from None
+        raise UserError(
+            f"--readme {args.readme}: unreadable ({exc.strerror}); valid: a text file with the status markers"
+        ) from None
     if text.count(STATUS_BEGIN) != 1 or text.count(STATUS_END) != 1:
         raise UserError(f"{args.readme}: needs exactly one '{STATUS_BEGIN}' and one '{STATUS_END}' line")
     head, rest = text.split(STATUS_BEGIN)
@@ -416,11 +492,24 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def _analysis_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--runs", action="append", metavar="DIR", help="results store root(s) (repeatable; default: results and the committed evidence results/evidence)")
-    p.add_argument("--reference", action="append", metavar="DIR|SOURCE",
-                   help="published data: a folder, or a source fetched with 'bench reference fetch' (repeatable)")
-    p.add_argument("--claims", action="append", metavar="FILE", help="claims CSV file(s) (default: results/reference/claims/*.csv)")
-    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0); the same seed gives identical output")
+    p.add_argument(
+        "--runs",
+        action="append",
+        metavar="DIR",
+        help="results store root(s) (repeatable; default: results and the committed evidence results/evidence)",
+    )
+    p.add_argument(
+        "--reference",
+        action="append",
+        metavar="DIR|SOURCE",
+        help="published data: a folder, or a source fetched with 'bench reference fetch' (repeatable)",
+    )
+    p.add_argument(
+        "--claims", action="append", metavar="FILE", help="claims CSV file(s) (default: results/reference/claims/*.csv)"
+    )
+    p.add_argument(
+        "--seed", type=int, default=0, help="bootstrap seed (default: 0); the same seed gives identical output"
+    )
     p.add_argument("--reps", type=int, default=2000, help="bootstrap resamples (default: 2000)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -430,28 +519,49 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
 
     run = sub.add_parser("run", help="train a grid of cells (algos x tasks x seeds); complete cells are skipped")
-    run.add_argument("--suite", default=DEFAULT_SUITE, help=f"suite name (default: {DEFAULT_SUITE}); see 'bench list suites'")
-    run.add_argument("--algos", default=DEFAULT_ALGOS, help="comma-separated algorithms, NAME or NAME@VARIANT (default: td3)")
+    run.add_argument(
+        "--suite", default=DEFAULT_SUITE, help=f"suite name (default: {DEFAULT_SUITE}); see 'bench list suites'"
+    )
+    run.add_argument(
+        "--algos", default=DEFAULT_ALGOS, help="comma-separated algorithms, NAME or NAME@VARIANT (default: td3)"
+    )
     run.add_argument("--tasks", default=None, help="comma-separated task names (default: all tasks of the suite)")
     run.add_argument("--seeds", default="0", help="seeds: 0,1,2 or 0-4 (default: 0)")
-    run.add_argument("--steps", default=None, help="reduced budget in agent steps for every task, e.g. 100k (recorded in the protocol)")
+    run.add_argument(
+        "--steps",
+        default=None,
+        help="reduced budget in agent steps for every task, e.g. 100k (recorded in the protocol)",
+    )
     run.add_argument("--out", default="results", help="results store root (default: results); runs go to OUT/runs/")
     run.add_argument("--workers", type=int, default=1, help="cells in parallel, in spawned processes (default: 1)")
     run.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N (default: auto)")
-    run.add_argument("--set", action="append", metavar="FIELD=VALUE",
-                     help="override a config field of every algorithm in the run (repeatable), e.g. --set batch_size=128; "
-                          "recorded in the manifest")
+    run.add_argument(
+        "--set",
+        action="append",
+        metavar="FIELD=VALUE",
+        help="override a config field of every algorithm in the run (repeatable), e.g. --set batch_size=128; "
+        "recorded in the manifest",
+    )
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.add_argument("--yes", action="store_true", help=f"confirm a sweep of more than {MANY_SEEDS} seeds")
-    run.add_argument("--wait", action="store_true",
-                     help="a cell another process is writing: wait for it (default: say who holds it and skip it)")
+    run.add_argument(
+        "--wait",
+        action="store_true",
+        help="a cell another process is writing: wait for it (default: say who holds it and skip it)",
+    )
     ray = run.add_argument_group("Ray Tune runner (--runner ray)")
     run.add_argument("--runner", default="local", choices=["local", "ray"], help="where cells run (default: local)")
-    ray.add_argument("--address", default=None, help="Ray cluster: auto, HOST:PORT or ray://HOST:PORT (default: a local instance)")
+    ray.add_argument(
+        "--address", default=None, help="Ray cluster: auto, HOST:PORT or ray://HOST:PORT (default: a local instance)"
+    )
     ray.add_argument("--cpus-per-trial", type=float, default=1, help="CPUs per cell (default: 1)")
-    ray.add_argument("--gpus-per-trial", type=float, default=0, help="GPUs per cell, fractions share a GPU (default: 0)")
+    ray.add_argument(
+        "--gpus-per-trial", type=float, default=0, help="GPUs per cell, fractions share a GPU (default: 0)"
+    )
     ray.add_argument("--max-concurrent", type=int, default=None, help="cells at once (default: as resources allow)")
-    ray.add_argument("--max-failures", type=int, default=2, help="retries of a failed cell from its checkpoint (default: 2)")
+    ray.add_argument(
+        "--max-failures", type=int, default=2, help="retries of a failed cell from its checkpoint (default: 2)"
+    )
     wb = run.add_argument_group("Weights & Biases (optional; honours WANDB_MODE, offline needs no login)")
     wb.add_argument("--wandb", action="store_true", help="log each cell's training and evaluation metrics to W&B")
     wb.add_argument("--wandb-project", default="latentbench")
@@ -459,10 +569,17 @@ def build_parser() -> argparse.ArgumentParser:
     wb.add_argument("--wandb-group", default=None, help="default: the suite name")
     run.set_defaults(func=cmd_run)
 
-    study = sub.add_parser("study", help="run an exact study and write its CSV data (omd-tabular: OMD paper Fig. 2, 3 right)")
-    study.add_argument("name", choices=["omd-tabular", "omd-cartpole-sweep"],
-                       help="the study (omd-cartpole-sweep: Fig. 4 from 'bench run --suite omd-cartpole-sweep' runs)")
-    study.add_argument("--runs", action="append", metavar="DIR", help="omd-cartpole-sweep: results store root(s) (default: results)")
+    study = sub.add_parser(
+        "study", help="run an exact study and write its CSV data (omd-tabular: OMD paper Fig. 2, 3 right)"
+    )
+    study.add_argument(
+        "name",
+        choices=["omd-tabular", "omd-cartpole-sweep"],
+        help="the study (omd-cartpole-sweep: Fig. 4 from 'bench run --suite omd-cartpole-sweep' runs)",
+    )
+    study.add_argument(
+        "--runs", action="append", metavar="DIR", help="omd-cartpole-sweep: results store root(s) (default: results)"
+    )
     study.add_argument("--out", default=None, help="output folder (default: results/studies/NAME)")
     study.add_argument("--seeds", type=int, default=10, help="seeds 1..N (default: 10, as the notebook)")
     study.add_argument("--max-iter", type=int, default=10_000, help="outer Adam steps per run (default: 10000)")
@@ -474,7 +591,9 @@ def build_parser() -> argparse.ArgumentParser:
     lst.add_argument("--suite", default=None, help="with 'tasks': only this suite")
     lst.set_defaults(func=cmd_list)
 
-    cfg = sub.add_parser("show-config", help="the resolved config of NAME[@VARIANT] on a suite's tasks, each value with its source")
+    cfg = sub.add_parser(
+        "show-config", help="the resolved config of NAME[@VARIANT] on a suite's tasks, each value with its source"
+    )
     cfg.add_argument("--suite", default=DEFAULT_SUITE, help=f"suite name (default: {DEFAULT_SUITE})")
     cfg.add_argument("--algo", default=DEFAULT_ALGOS, help="NAME or NAME@VARIANT (default: td3)")
     cfg.add_argument("--tasks", default=None, help="comma-separated task names (default: all tasks of the suite)")
@@ -486,18 +605,31 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--out", default=os.path.join("results", "report"), help="output folder (default: results/report)")
     rep.set_defaults(func=cmd_report)
 
-    chk = sub.add_parser("check", help="check published claims against runs and imported data (exit 1 if any is inconsistent or does not reproduce)")
+    chk = sub.add_parser(
+        "check",
+        help="check published claims against runs and imported data (exit 1 if any is inconsistent or does not reproduce)",
+    )
     _analysis_args(chk)
     chk.add_argument("--allow-protocol-mismatch", action="store_true", help="compare even when protocol fields differ")
-    chk.add_argument("--min-seeds", type=int, default=3, help="fewer seeds at the claim's step is inconclusive (default: 3)")
+    chk.add_argument(
+        "--min-seeds", type=int, default=3, help="fewer seeds at the claim's step is inconclusive (default: 3)"
+    )
     chk.add_argument("--all", action="store_true", help="also list claims that no data matches")
-    chk.add_argument("--against", action="append", metavar="DIR|SOURCE",
-                     help="instead of claims: compare our runs' learning curves with these published runs, step by step")
+    chk.add_argument(
+        "--against",
+        action="append",
+        metavar="DIR|SOURCE",
+        help="instead of claims: compare our runs' learning curves with these published runs, step by step",
+    )
     chk.set_defaults(func=cmd_check)
 
-    st = sub.add_parser("status", help="the reproduction status table (our runs against published curves and claims), as Markdown")
+    st = sub.add_parser(
+        "status", help="the reproduction status table (our runs against published curves and claims), as Markdown"
+    )
     _analysis_args(st)
-    st.add_argument("--readme", metavar="FILE", help="replace the status block of FILE (e.g. README.md) instead of printing")
+    st.add_argument(
+        "--readme", metavar="FILE", help="replace the status block of FILE (e.g. README.md) instead of printing"
+    )
     st.set_defaults(func=cmd_status)
 
     ref = sub.add_parser("reference", help="download published result files at pinned commits into a local cache")
@@ -511,11 +643,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _show_notes(previous):
     """warnings.showwarning that prints an old config field name's note on the CLI's note channel (one line)."""
+
     def show(message, category, filename, lineno, file=None, line=None):
         if issubclass(category, RenamedFieldWarning):
             print(f"note   {message}", file=sys.stderr)
         else:
             previous(message, category, filename, lineno, file, line)
+
     return show
 
 

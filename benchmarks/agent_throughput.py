@@ -7,6 +7,7 @@ Time ``--steps`` as a multiple of the agent's burst period (MR.Q: 250 steps, one
 encoder burst each) so amortised work is counted at its real rate. Reference: the official MR.Q
 code runs Gym HalfCheetah at about 7.4 steps/s on this project's 2-core CPU machines.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,8 +31,10 @@ def main() -> None:
 
     agent, env, _ = make_agent(args.algo, args.task, threads=args.threads, device=args.device)
     rate = timed(agent, env, args.warmup, args.steps, args.device)
-    print(f"{args.algo} {args.task} device={args.device} threads={args.threads} params={agent.num_parameters():,}: "
-          f"{rate:.2f} env steps/s with one training step per env step ({args.steps} timed steps)")
+    print(
+        f"{args.algo} {args.task} device={args.device} threads={args.threads} params={agent.num_parameters():,}: "
+        f"{rate:.2f} env steps/s with one training step per env step ({args.steps} timed steps)"
+    )
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ the full training step (act + env step + store + update), at the paper's sizes u
 
 Prints one line per measurement; speed is never asserted in tests.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,8 +36,10 @@ def main() -> None:
     agent, env, cfg = make_agent(algo, args.task, overrides, threads=args.threads, device=args.device)
     step_rate = timed(agent, env, args.fill, args.updates, args.device)  # also fills the buffer
     update_rate = bare_updates(agent, args.updates, args.device)
-    head = (f"{algo} {args.task} device={args.device} threads={args.threads} batch={cfg.batch_size} "
-            f"hidden={cfg.hidden_dim}/{cfg.model_hidden_dim} K={cfg.seq_len} params={agent.num_parameters():,}")
+    head = (
+        f"{algo} {args.task} device={args.device} threads={args.threads} batch={cfg.batch_size} "
+        f"hidden={cfg.hidden_dim}/{cfg.model_hidden_dim} K={cfg.seq_len} params={agent.num_parameters():,}"
+    )
     print(f"{head}: {update_rate:.2f} updates/s (bare update), {step_rate:.2f} env steps/s with one update per step")
 
 

@@ -7,6 +7,7 @@ Rows: one task (Welch with the claim's std; one-sample t when the claim prints n
 percentile stratified bootstrap CI, as MR.Q and rliable print); and the power against a shift of 2
 standard deviations at 10 seeds.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,7 +18,9 @@ import numpy as np
 
 from analysis import stats
 
-_spec = importlib.util.spec_from_file_location("calibration_sim", Path(__file__).resolve().parent.parent / "tests" / "test_calibration.py")
+_spec = importlib.util.spec_from_file_location(
+    "calibration_sim", Path(__file__).resolve().parent.parent / "tests" / "test_calibration.py"
+)
 sim = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(sim)
 
@@ -28,7 +31,7 @@ def main() -> None:
     p.add_argument("--agg-trials", type=int, default=sim.AGG_TRIALS)
     args = p.parse_args()
     sim.TRIALS = args.trials
-    print(f"| claim | returns | seeds (ours x claim's) | false 'inconsistent' (two-sample) | (no claimed spread) |")
+    print("| claim | returns | seeds (ours x claim's) | false 'inconsistent' (two-sample) | (no claimed spread) |")
     print("|---|---|---|---|---|")
     for kind in ("normal", "skewed"):
         for m, n in ((3, 3), (5, 5), (10, 10), (3, 10), (10, 3)):
@@ -40,11 +43,16 @@ def main() -> None:
             for seeds in (3, 5, 10):
                 bad = 0
                 for i in range(args.agg_trials):
-                    paper = stats.aggregate_interval(sim._tasks(rng, kind, seeds), metric, method="percentile", reps=300, seed=i)
+                    paper = stats.aggregate_interval(
+                        sim._tasks(rng, kind, seeds), metric, method="percentile", reps=300, seed=i
+                    )
                     se, df = stats.claim_standard_error("ci95", (paper.low, paper.high), seeds)
                     ours = stats.aggregate_interval(sim._tasks(rng, kind, seeds), metric, reps=300, seed=10**6 + i)
                     bad += not stats.compare(ours.point, ours.se, ours.df, paper.point, se, df * 5, 0.0).consistent
-                print(f"| {stats.METRIC_LABELS[metric]} over 5 tasks | {kind} | {seeds} x {seeds} | {bad / args.agg_trials:.1%} | |", flush=True)
+                print(
+                    f"| {stats.METRIC_LABELS[metric]} over 5 tasks | {kind} | {seeds} x {seeds} | {bad / args.agg_trials:.1%} | |",
+                    flush=True,
+                )
     detected = 0
     for _ in range(args.trials):
         claim, ours = rng.normal(0, 1, 10), rng.normal(2.0, 1, 10)

@@ -5,6 +5,7 @@ figure little. Each command runs in a fresh interpreter, as a user's shell would
 
     python benchmarks/cli_startup.py [--repeat 3]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,9 +33,11 @@ def cpu_seconds(argv: list[str]) -> tuple[float, int]:
 
 def heavy_imports(argv: list[str]) -> list[str]:
     """Which of the heavy stacks the command imports."""
-    code = ("import sys, runpy; sys.argv = ['bench'] + sys.argv[1:]\n"
-            "try:\n    runpy.run_module('bench.cli', run_name='__main__')\nexcept SystemExit:\n    pass\n"
-            f"print(' '.join(m for m in {HEAVY!r} if m in sys.modules), file=sys.__stderr__)")
+    code = (
+        "import sys, runpy; sys.argv = ['bench'] + sys.argv[1:]\n"
+        "try:\n    runpy.run_module('bench.cli', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+        f"print(' '.join(m for m in {HEAVY!r} if m in sys.modules), file=sys.__stderr__)"
+    )
     proc = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True)
     return proc.stderr.strip().splitlines()[-1].split() if proc.stderr.strip() else []
 

@@ -1,4 +1,5 @@
 """Shared timing of the throughput scripts, on the training loop's own stepping core (runners.loop.Stepper)."""
+
 from __future__ import annotations
 
 import time

@@ -5,6 +5,7 @@
 Defaults: a state task (dmc-proprio cheetah-run, gym HalfCheetah-v4), a pixel task
 (dmc-visual cheetah-run, rendered headless with MUJOCO_GL=egl) and an Atari game (atari Pong).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,8 +38,10 @@ def main() -> None:
                 env.reset()
         elapsed = time.perf_counter() - start
         env.close()
-        print(f"{suite_name:<12} {task_name:<16} {task.observation:<7} {steps / elapsed:>9.1f} agent steps/s "
-              f"{steps * task.action_repeat / elapsed:>9.1f} env frames/s  (action repeat {task.action_repeat}, {steps} steps)")
+        print(
+            f"{suite_name:<12} {task_name:<16} {task.observation:<7} {steps / elapsed:>9.1f} agent steps/s "
+            f"{steps * task.action_repeat / elapsed:>9.1f} env frames/s  (action repeat {task.action_repeat}, {steps} steps)"
+        )
 
 
 if __name__ == "__main__":

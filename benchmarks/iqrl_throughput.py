@@ -7,6 +7,7 @@
 The config is the one a run of that suite task gets (paper defaults <- suite <- task overrides),
 with the warm-up episodes removed so every timed step updates.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,9 +36,11 @@ def main() -> None:
 
     update_rate = bare_updates(agent, args.steps, args.device)
     sizes = {k: v for k, v in dataclasses.asdict(cfg).items() if k in ("latent_dim", "nstep", "hidden", "batch_size")}
-    print(f"{args.algo} {args.task} device={args.device} threads={torch.get_num_threads()} "
-          f"params={agent.num_parameters():,} {sizes}: {update_rate:.2f} updates/s alone, "
-          f"{env_rate:.2f} env steps/s with one update per step ({args.steps} timed)")
+    print(
+        f"{args.algo} {args.task} device={args.device} threads={torch.get_num_threads()} "
+        f"params={agent.num_parameters():,} {sizes}: {update_rate:.2f} updates/s alone, "
+        f"{env_rate:.2f} env steps/s with one update per step ({args.steps} timed)"
+    )
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ baselines, on CartPole (discrete, the official sizes) and Pendulum (continuous, 
     python -m benchmarks.omd_throughput                    # omd, omd@mle, omd@vep on CartPole-v1 and Pendulum-v1
     python -m benchmarks.omd_throughput --algos omd@cg --updates 50
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,8 +49,10 @@ def main() -> None:
     for task in args.tasks.split(","):
         for algo in args.algos.split(","):
             rate = updates_per_sec(algo, task, args.updates, args.device)
-            print(f"{algo:<12} {task:<22} device={args.device} threads={args.threads}: {rate:8.1f} updates/s "
-                  f"({args.updates} timed updates, batch 256)")
+            print(
+                f"{algo:<12} {task:<22} device={args.device} threads={args.threads}: {rate:8.1f} updates/s "
+                f"({args.updates} timed updates, batch 256)"
+            )
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ under 30 s wall in total on 2 cores).
 Each tree runs in its own subprocess with its own working directory (so it imports its own code),
 trees alternate ``--rounds`` times, and the script prints one line per tree and command.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,7 +25,9 @@ RUN = "import sys; from bench.cli import main; sys.exit(main(sys.argv[1:]))"
 def timed(tree: Path, argv: list[str]) -> tuple[float, float, int]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", RUN, *argv], cwd=tree, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", RUN, *argv], cwd=tree, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode not in (0, 1):  # check exits 1 when a claim fails
@@ -34,7 +37,9 @@ def timed(tree: Path, argv: list[str]) -> tuple[float, float, int]:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--reference", required=True, help="folder with MR.Q's published results/ (e.g. ../shared/reference/mrq)")
+    p.add_argument(
+        "--reference", required=True, help="folder with MR.Q's published results/ (e.g. ../shared/reference/mrq)"
+    )
     p.add_argument("--tree", action="append", help="checkout to time (repeatable; default: this one)")
     p.add_argument("--rounds", type=int, default=1)
     args = p.parse_args()
@@ -47,8 +52,22 @@ def main() -> None:
             with tempfile.TemporaryDirectory() as tmp:
                 empty = Path(tmp) / "store"
                 (empty / "runs").mkdir(parents=True)
-                for name, argv in (("report", ["report", "--runs", str(empty), "--reference", reference, "--out", str(Path(tmp) / "report"), "--quiet"]),
-                                   ("check", ["check", "--runs", str(empty), "--reference", reference])):
+                for name, argv in (
+                    (
+                        "report",
+                        [
+                            "report",
+                            "--runs",
+                            str(empty),
+                            "--reference",
+                            reference,
+                            "--out",
+                            str(Path(tmp) / "report"),
+                            "--quiet",
+                        ],
+                    ),
+                    ("check", ["check", "--runs", str(empty), "--reference", reference]),
+                ):
                     wall, cpu, _ = timed(tree, argv)
                     totals[tree] += wall
                     print(f"{str(tree)[-40:]:<40} {name:<8} {wall:8.1f} {cpu:8.1f}", flush=True)

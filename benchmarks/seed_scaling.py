@@ -9,6 +9,7 @@ core cost), "batched" is ``TD3SeedBatch`` over the same S agents. Replay buffers
 random transitions of the real task first. Only the update is timed (it dominates a TD3 step); env
 stepping and acting are the same per seed either way.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,9 +61,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--task", default="gym:HalfCheetah-v4")
     args = p.parse_args(argv)
     print(f"TD3 {args.task}, {args.updates} updates per point, {args.threads} torch thread(s), device {args.device}")
-    print(f"{'S':>3}  {'sequential agg upd/s':>21}  {'batched agg upd/s':>18}  {'batched per seed':>17}  {'speed-up':>8}")
+    print(
+        f"{'S':>3}  {'sequential agg upd/s':>21}  {'batched agg upd/s':>18}  {'batched per seed':>17}  {'speed-up':>8}"
+    )
     for s in (int(x) for x in args.seeds.split(",")):
-        sequential, batched = _agents(s, args.task, args.device, args.threads), _agents(s, args.task, args.device, args.threads)
+        sequential, batched = (
+            _agents(s, args.task, args.device, args.threads),
+            _agents(s, args.task, args.device, args.threads),
+        )
         batch = TD3SeedBatch(batched)
 
         def one_by_one(i, agents=sequential):

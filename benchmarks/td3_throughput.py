@@ -9,12 +9,12 @@ critic networks, per-parameter Polyak loop, plain Adam. Both use 256-256 nets an
 the ratio is a like-for-like comparison on whatever machine this runs on (the brief quotes about
 260 steps/s for the official code on these 2-core machines; timings here vary with the host).
 """
+
 from __future__ import annotations
 
 import argparse
 import copy
 import statistics
-
 
 import gymnasium as gym
 import numpy as np
@@ -45,11 +45,19 @@ class OfficialStyleTD3:
 
     def act(self, obs, explore):
         a = self.max_action * torch.tanh(self.actor(torch.FloatTensor(obs.reshape(1, -1)))).cpu().data.numpy().flatten()
-        return (a + np.random.normal(0, 0.1 * self.max_action, size=self.act_dim)).clip(-self.max_action, self.max_action)
+        return (a + np.random.normal(0, 0.1 * self.max_action, size=self.act_dim)).clip(
+            -self.max_action, self.max_action
+        )
 
     def observe(self, t: Transition):
         i = self.ptr
-        self.s[i], self.a[i], self.s2[i], self.r[i], self.nd[i] = t.obs, t.action, t.next_obs, t.reward, 1.0 - t.terminated
+        self.s[i], self.a[i], self.s2[i], self.r[i], self.nd[i] = (
+            t.obs,
+            t.action,
+            t.next_obs,
+            t.reward,
+            1.0 - t.terminated,
+        )
         self.ptr += 1
 
     def update(self, step):
@@ -79,7 +87,9 @@ class OfficialStyleTD3:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--env", default="HalfCheetah-v5")
-    parser.add_argument("--steps", type=int, default=1500, help="timed steps per repeat (each: act, env step, store, update)")
+    parser.add_argument(
+        "--steps", type=int, default=1500, help="timed steps per repeat (each: act, env step, store, update)"
+    )
     parser.add_argument("--warmup", type=int, default=1000, help="random steps to fill the buffer first (not timed)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
@@ -91,23 +101,38 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     env = gym.make(args.env)
     env.action_space.seed(0)
-    obs_dim, act_dim, max_action = env.observation_space.shape[0], env.action_space.shape[0], float(env.action_space.high[0])
+    obs_dim, act_dim, max_action = (
+        env.observation_space.shape[0],
+        env.action_space.shape[0],
+        float(env.action_space.high[0]),
+    )
     cls, cfg = resolve(args.algo)
     ours, reference = [], []
     for repeat in range(args.repeats):
         torch.manual_seed(repeat)
-        ours.append(timed(cls(env.observation_space, env.action_space, cfg, args.device, seed=repeat), env,
-                          args.warmup, args.steps, args.device))
+        ours.append(
+            timed(
+                cls(env.observation_space, env.action_space, cfg, args.device, seed=repeat),
+                env,
+                args.warmup,
+                args.steps,
+                args.device,
+            )
+        )
         if not args.no_reference and args.device == "cpu":
             reference.append(timed(OfficialStyleTD3(obs_dim, act_dim, max_action), env, args.warmup, args.steps, "cpu"))
     med = statistics.median(ours)
-    print(f"{args.algo} {args.env} device={args.device} threads={args.threads} batch={cfg.batch_size} hidden={cfg.hidden}: "
-          f"{med:.1f} env steps/s with one update per step (median of {args.repeats} x {args.steps} steps; "
-          f"all: {', '.join(f'{x:.0f}' for x in ours)})")
+    print(
+        f"{args.algo} {args.env} device={args.device} threads={args.threads} batch={cfg.batch_size} hidden={cfg.hidden}: "
+        f"{med:.1f} env steps/s with one update per step (median of {args.repeats} x {args.steps} steps; "
+        f"all: {', '.join(f'{x:.0f}' for x in ours)})"
+    )
     if reference:
         ref = statistics.median(reference)
-        print(f"official-style TD3 loop, same process and settings: {ref:.1f} env steps/s "
-              f"(all: {', '.join(f'{x:.0f}' for x in reference)}); ours / official-style = {med / ref:.2f}x")
+        print(
+            f"official-style TD3 loop, same process and settings: {ref:.1f} env steps/s "
+            f"(all: {', '.join(f'{x:.0f}' for x in reference)}); ours / official-style = {med / ref:.2f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ many as cores) spin on the CPUs, as another training run and a test suite would.
 is whatever the environment says (``bench`` sets PASSIVE unless the user set it); the table prints it.
 Each (agent, threads, load) point runs in a fresh subprocess, so thread pools never carry over.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,8 +44,12 @@ def _spin() -> None:
 
 
 def point(algo: str, threads: int, updates: int) -> float:
-    out = subprocess.run([sys.executable, "-c", POINT, algo, TASKS[algo], str(threads), str(updates)], capture_output=True,
-                         text=True, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    out = subprocess.run(
+        [sys.executable, "-c", POINT, algo, TASKS[algo], str(threads), str(updates)],
+        capture_output=True,
+        text=True,
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    )
     if out.returncode:
         raise SystemExit(f"{algo} with {threads} thread(s) failed: {out.stderr.strip().splitlines()[-1:]}")
     return float(out.stdout.strip().splitlines()[-1])
@@ -57,9 +62,11 @@ def main() -> None:
     p.add_argument("--load", type=int, default=os.cpu_count() or 2, help="busy processes for the loaded runs")
     args = p.parse_args()
     algos = [a for a in args.algos.split(",") if a]
-    print(f"cores {os.cpu_count()}, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}, "
-          f"{args.updates} bare updates per point (updates/s)")
-    print(f"| agent | task | quiet, 1 thread | quiet, 2 threads | loaded, 1 thread | loaded, 2 threads |")
+    print(
+        f"cores {os.cpu_count()}, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}, "
+        f"{args.updates} bare updates per point (updates/s)"
+    )
+    print("| agent | task | quiet, 1 thread | quiet, 2 threads | loaded, 1 thread | loaded, 2 threads |")
     print("|---|---|---|---|---|---|")
     for algo in algos:
         quiet = [point(algo, t, args.updates) for t in (1, 2)]
@@ -72,7 +79,10 @@ def main() -> None:
         finally:
             for h in hogs:
                 h.kill()
-        print(f"| {algo} | {TASKS[algo]} | {quiet[0]:.2f} | {quiet[1]:.2f} | {loaded[0]:.2f} | {loaded[1]:.2f} |", flush=True)
+        print(
+            f"| {algo} | {TASKS[algo]} | {quiet[0]:.2f} | {quiet[1]:.2f} | {loaded[0]:.2f} | {loaded[1]:.2f} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """Where a result came from: code version, package versions and hardware, for every manifest."""
+
 from __future__ import annotations
 
 import functools
@@ -14,8 +15,9 @@ PACKAGES = ("torch", "numpy", "gymnasium", "mujoco", "dm_control", "ale-py", "la
 @functools.lru_cache(maxsize=1)
 def git_state() -> dict:
     def git(*args: str) -> str:
-        return subprocess.run(["git", "-C", str(PROJECT_ROOT), *args], capture_output=True, text=True, timeout=10,
-                              check=True).stdout.strip()
+        return subprocess.run(
+            ["git", "-C", str(PROJECT_ROOT), *args], capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
 
     try:
         sha = git("rev-parse", "HEAD")
@@ -56,10 +58,20 @@ def provenance(device: str) -> dict:
     return {
         "git": git_state(),
         "packages": package_versions(),
-        "hardware": {"cpu": cpu_model(), "cpu_count": os.cpu_count(), "gpu": gpu, "device": str(device),
-                     "torch_threads": torch.get_num_threads(), "host": platform.node()},
+        "hardware": {
+            "cpu": cpu_model(),
+            "cpu_count": os.cpu_count(),
+            "gpu": gpu,
+            "device": str(device),
+            "torch_threads": torch.get_num_threads(),
+            "host": platform.node(),
+        },
         # the thread choice of this run: torch threads = cores // workers (runners/local.py), idle OpenMP
         # threads sleeping rather than spinning (OMP_WAIT_POLICY, set by bench before torch loads)
-        "threads": {"torch_threads": torch.get_num_threads(), "torch_interop_threads": torch.get_num_interop_threads(),
-                    "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY"), "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS")},
+        "threads": {
+            "torch_threads": torch.get_num_threads(),
+            "torch_interop_threads": torch.get_num_interop_threads(),
+            "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY"),
+            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
+        },
     }

@@ -9,6 +9,7 @@ with. The scheme and every derived seed are recorded in each manifest (``seeding
 
 numpy only: the agents (algorithms/base.py) and the loop (runners/) both draw from here.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -40,4 +41,9 @@ def derived_seeds(cell_seed: int) -> dict[str, int]:
 
 def record(cell_seed: int) -> dict:
     """The manifest's ``seeding`` entry."""
-    return {"cell_seed": int(cell_seed), "scheme": SCHEME, "spawn_keys": dict(STREAMS), "seeds": derived_seeds(cell_seed)}
+    return {
+        "cell_seed": int(cell_seed),
+        "scheme": SCHEME,
+        "spawn_keys": dict(STREAMS),
+        "seeds": derived_seeds(cell_seed),
+    }

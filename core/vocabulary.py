@@ -9,10 +9,12 @@ through ``current_names`` so runs stored before the rename stay complete and rea
 
 Torch-free and at the bottom of the layers: ``results/``, ``runners/`` and ``analysis/`` read it too.
 """
+
 from __future__ import annotations
 
 import warnings
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from core.errors import UserError
 
@@ -27,8 +29,10 @@ SHARED: dict[str, tuple[str, tuple[str, ...]]] = {
     "lr": ("the one Adam learning rate of actor and critics", ("iqrl", "td3")),
     "tau": ("Polyak rate of the target networks", ("alm", "iqrl", "omd", "td3")),
     "exploration_noise": ("constant std of the Gaussian exploration noise, in action-scale units", ("mrq", "td3")),
-    "exploration_noise_start": ("std of the Gaussian exploration noise at the schedule's start, in action-scale units",
-                                ("alm", "iqrl")),
+    "exploration_noise_start": (
+        "std of the Gaussian exploration noise at the schedule's start, in action-scale units",
+        ("alm", "iqrl"),
+    ),
     "exploration_noise_end": ("std of the Gaussian exploration noise at the schedule's end", ("alm", "iqrl")),
     "exploration_decay_steps": ("agent steps over which the exploration std decays linearly", ("alm",)),
     "exploration_decay_episodes": ("episodes over which the exploration std decays linearly", ("iqrl",)),
@@ -54,10 +58,19 @@ SHARED: dict[str, tuple[str, tuple[str, ...]]] = {
 # agent -> {old field name: new field name}; accepted with a note until release 0.2
 RENAMED: dict[str, dict[str, str]] = {
     "td3": {"expl_noise": "exploration_noise", "policy_freq": "actor_update_freq"},
-    "mrq": {"target_policy_noise": "policy_noise", "enc_hdim": "enc_hidden_dim",
-            "value_hdim": "value_hidden_dim", "policy_hdim": "policy_hidden_dim", "alpha": "priority_exponent"},
+    "mrq": {
+        "target_policy_noise": "policy_noise",
+        "enc_hdim": "enc_hidden_dim",
+        "value_hdim": "value_hidden_dim",
+        "policy_hdim": "policy_hidden_dim",
+        "alpha": "priority_exponent",
+    },
     "iqrl": {"gamma": "discount"},
-    "alm": {"expl_start": "exploration_noise_start", "expl_end": "exploration_noise_end", "expl_duration": "exploration_decay_steps"},
+    "alm": {
+        "expl_start": "exploration_noise_start",
+        "expl_end": "exploration_noise_end",
+        "expl_duration": "exploration_decay_steps",
+    },
     "omd": {"model_hidden": "model_hidden_dim", "sac_model_hidden": "sac_model_hidden_dim"},
 }
 # every old name, whichever agent had it: given for another agent that has the new field, it maps the same way
@@ -80,8 +93,11 @@ def note_renamed(old: str, new: str, where: str) -> None:
     if (old, new) in _NOTED:
         return
     _NOTED.add((old, new))
-    warnings.warn(f"config field {old!r} is now {new!r} ({where}); the old name is accepted until latentbench {UNTIL}",
-                  RenamedFieldWarning, stacklevel=3)
+    warnings.warn(
+        f"config field {old!r} is now {new!r} ({where}); the old name is accepted until latentbench {UNTIL}",
+        RenamedFieldWarning,
+        stacklevel=3,
+    )
 
 
 def to_current(values: dict[str, Any], fields: Iterable[str], where: str, *, note: bool = True) -> dict[str, Any]:
@@ -96,8 +112,9 @@ def to_current(values: dict[str, Any], fields: Iterable[str], where: str, *, not
             out[key] = value
             continue
         if new in values:
-            raise UserError(f"config field {key!r} is the old name of {new!r} and both are given ({where}); "
-                            f"valid: {new!r} only")
+            raise UserError(
+                f"config field {key!r} is the old name of {new!r} and both are given ({where}); valid: {new!r} only"
+            )
         if note:
             note_renamed(key, new, where)
         out[new] = value

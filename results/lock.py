@@ -4,6 +4,7 @@ The kernel releases the lock when its holder dies (SIGKILL included), so a stale
 re-run; the file itself stays and says who held it last (pid, host, start time). Works the same for
 the local runner, its spawned workers and Ray trials on one machine or a shared POSIX filesystem.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -34,7 +35,7 @@ class CellLock:
         self.path = self.cell_dir / LOCK_NAME
         self._fd: int | None = None
 
-    def acquire(self) -> "CellLock":
+    def acquire(self) -> CellLock:
         self.cell_dir.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
         try:
@@ -46,7 +47,9 @@ class CellLock:
         except BaseException:
             os.close(fd)
             raise
-        record = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+        record = json.dumps(
+            {"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        )
         os.ftruncate(fd, 0)
         os.pwrite(fd, (record + "\n").encode(), 0)
         self._fd = fd
@@ -58,7 +61,7 @@ class CellLock:
             os.close(self._fd)
             self._fd = None
 
-    def __enter__(self) -> "CellLock":
+    def __enter__(self) -> CellLock:
         return self.acquire()
 
     def __exit__(self, *exc) -> None:

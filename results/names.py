@@ -4,6 +4,7 @@ Such a value is never joined into a path unchecked: a manifest whose suite is ``
 ``/etc`` would otherwise make ``bench report`` write outside ``--out``. ``safe_name`` admits one
 plain path component; ``inside`` is the last check before writing.
 """
+
 from __future__ import annotations
 
 import os
@@ -20,8 +21,10 @@ def safe_name(value: object, what: str, where: object = "") -> str:
     text = str(value)
     if not _NAME.fullmatch(text) or ".." in text:
         at = f"{where}: " if where else ""
-        raise UserError(f"{at}{what} {text!r} cannot name a file or folder; valid: letters, digits and _ . @ + = , - "
-                        f"(no path separators, no leading dot, no '..')")
+        raise UserError(
+            f"{at}{what} {text!r} cannot name a file or folder; valid: letters, digits and _ . @ + = , - "
+            f"(no path separators, no leading dot, no '..')"
+        )
     return text
 
 
@@ -43,6 +46,7 @@ def make_output_dir(path: str | os.PathLike, flag: str = "--out") -> Path:
         if not os.access(path, os.W_OK | os.X_OK):
             raise PermissionError("not writable")
     except OSError as exc:
-        raise UserError(f"{flag} {path}: cannot create or write this folder ({exc.strerror or exc}); "
-                        f"valid: a writable folder") from None
+        raise UserError(
+            f"{flag} {path}: cannot create or write this folder ({exc.strerror or exc}); valid: a writable folder"
+        ) from None
     return path

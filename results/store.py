@@ -17,6 +17,7 @@ a killed writer left are removed when its cell starts again); files get the proc
 module does not import torch (analysis reads the store too); checkpoint bytes come in as
 callables that write to a path.
 """
+
 from __future__ import annotations
 
 import csv
@@ -25,9 +26,10 @@ import json
 import os
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from core.errors import UserError
 from core.vocabulary import current_names
@@ -77,12 +79,15 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:
-    text = json.dumps(obj, indent=2, sort_keys=True, default=str, allow_nan=False)  # serialise first: a bad value writes nothing
+    text = json.dumps(
+        obj, indent=2, sort_keys=True, default=str, allow_nan=False
+    )  # serialise first: a bad value writes nothing
     atomic_write_text(path, text + "\n")
 
 
 def overrides_label(overrides: dict[str, Any]) -> str:
     """``{'lr': 0.001, 'hidden': [64, 64]}`` -> ``'hidden=(64, 64), lr=0.001'`` (sorted)."""
+
     def fmt(value: Any) -> str:
         if isinstance(value, (list, tuple)):
             return "(" + ", ".join(fmt(v) for v in value) + ")"
@@ -148,11 +153,15 @@ class Store:
         try:
             manifest = json.loads(path.read_text())
         except (OSError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
-            raise UserError(f"{path}: unreadable manifest ({type(exc).__name__}); move or delete the folder "
-                            f"{path.parent} to run the cell again") from None
+            raise UserError(
+                f"{path}: unreadable manifest ({type(exc).__name__}); move or delete the folder "
+                f"{path.parent} to run the cell again"
+            ) from None
         if not isinstance(manifest, dict) or not isinstance(manifest.get("status", ""), str):
-            raise UserError(f"{path}: not a latentbench manifest (a JSON object with cell, config, protocol, status); "
-                            f"move or delete the folder {path.parent} to run the cell again")
+            raise UserError(
+                f"{path}: not a latentbench manifest (a JSON object with cell, config, protocol, status); "
+                f"move or delete the folder {path.parent} to run the cell again"
+            )
         return manifest
 
     def write_manifest(self, cell: Cell, manifest: dict[str, Any]) -> None:

@@ -5,10 +5,12 @@
 killed writer left, and records an OS error (disk full, permission, ...) as the cell's failure reason
 even when the loop itself could not write it.
 """
+
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from results.lock import CellLock
 from results.store import Cell, Store

@@ -16,6 +16,7 @@ is mapped to the current name first, so sources, overrides and the config_id kno
 ``--set <old name>`` sits in the folder of the old name's hash: ``legacy_config_ids`` names it, and the
 planner takes a complete run found there as done.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -36,7 +37,9 @@ class ResolvedConfig:
     config: Any  # the agent's Config dataclass, as it runs
     sources: dict[str, str]  # field -> the layer that set it (one of SOURCES)
     overrides: dict[str, Any]  # fields where --set changed the suite's resolved value (the run's identity)
-    replaced: tuple[tuple[str, str, Any, Any], ...]  # (field, layer, its value, the variant's value): a suite/task layer replacing a variant setting
+    replaced: tuple[
+        tuple[str, str, Any, Any], ...
+    ]  # (field, layer, its value, the variant's value): a suite/task layer replacing a variant setting
     warmup_steps: int  # uniform-random warm-up steps the loop takes
     warmup_source: str
     # config ids a store written before a field rename gave these --set values (old names, values as given)
@@ -69,11 +72,13 @@ def config_id(overrides: dict[str, Any]) -> str:
     return hashlib.sha1(json.dumps(jsonable(overrides), sort_keys=True).encode()).hexdigest()[:8]
 
 
-def resolve_run_config(suite_name: str, algo: str, task_name: str | None = None,
-                       set_overrides: dict[str, Any] | None = None) -> ResolvedConfig:
+def resolve_run_config(
+    suite_name: str, algo: str, task_name: str | None = None, set_overrides: dict[str, Any] | None = None
+) -> ResolvedConfig:
     """The config of ``algo`` on ``suite_name``'s task ``task_name`` with ``--set`` values; raises UserError
     for unknown algorithms, variants, tasks, fields or badly typed values."""
-    from algorithms.registry import resolve_config as resolve, variants  # torch-free
+    from algorithms.registry import resolve_config as resolve  # torch-free
+    from algorithms.registry import variants
     from suites import get_suite, get_task
 
     base, _, variant = algo.partition("@")
@@ -87,10 +92,12 @@ def resolve_run_config(suite_name: str, algo: str, task_name: str | None = None,
     if task is not None:
         task_layer.update(task.agent_overrides.get(base, {}))
     given = dict(set_overrides or {})
-    layers = [("variant", dict(variants(base)[variant].overrides) if variant else {}),
-              ("suite", to_current(dict(suite.agent_overrides.get(base, {})), fields, f"suite {suite.name}, {base}")),
-              ("task", to_current(task_layer, fields, f"suite {suite.name}, task {task_name}, {base}")),
-              ("--set", to_current(given, fields, f"--set, {base}"))]
+    layers = [
+        ("variant", dict(variants(base)[variant].overrides) if variant else {}),
+        ("suite", to_current(dict(suite.agent_overrides.get(base, {})), fields, f"suite {suite.name}, {base}")),
+        ("task", to_current(task_layer, fields, f"suite {suite.name}, task {task_name}, {base}")),
+        ("--set", to_current(given, fields, f"--set, {base}")),
+    ]
 
     sources = {name: "paper default" for name in fields}
     for layer, values in layers:
@@ -101,22 +108,34 @@ def resolve_run_config(suite_name: str, algo: str, task_name: str | None = None,
     _, suite_config = resolve(algo, suite_values)
     _, config = resolve(algo, {**suite_values, **layers[3][1]})
     variant_values = layers[0][1]
-    replaced = tuple((k, layer, values[k], variant_values[k]) for layer, values in layers[1:3] for k in values
-                     if k in variant_values and jsonable(values[k]) != jsonable(variant_values[k]))
-    overrides = {k: getattr(config, k) for k in layers[3][1]
-                 if jsonable(getattr(config, k)) != jsonable(getattr(suite_config, k))}
+    replaced = tuple(
+        (k, layer, values[k], variant_values[k])
+        for layer, values in layers[1:3]
+        for k in values
+        if k in variant_values and jsonable(values[k]) != jsonable(variant_values[k])
+    )
+    overrides = {
+        k: getattr(config, k)
+        for k in layers[3][1]
+        if jsonable(getattr(config, k)) != jsonable(getattr(suite_config, k))
+    }
     # before the rename (and before ints given for float fields became floats) the id hashed the old names
     # and the values as given
     as_given = {}
     for key in overrides:
         old = next(iter(old_names(base, {key: None})))
         as_given[key] = given.get(key, given.get(old, getattr(config, key)))
-    legacy = tuple(dict.fromkeys(i for i in (config_id(old_names(base, as_given)), config_id(as_given))
-                                 if i != config_id(overrides)))
+    legacy = tuple(
+        dict.fromkeys(
+            i for i in (config_id(old_names(base, as_given)), config_id(as_given)) if i != config_id(overrides)
+        )
+    )
 
     if "start_steps" in fields:
         warmup, warmup_source = int(config.start_steps), sources["start_steps"]
-    elif task is not None and task.warmup_steps is not None:  # an agent without start_steps still gets the task's warm-up
+    elif (
+        task is not None and task.warmup_steps is not None
+    ):  # an agent without start_steps still gets the task's warm-up
         warmup, warmup_source = task.warmup_steps, "task"
     else:
         warmup, warmup_source = 0, "paper default"

@@ -4,6 +4,7 @@ Each cell carries its ``config_id`` (``runners/config.py``), so a run with other
 another cell in another folder; a folder already holding a run under another protocol or config is
 refused with one line, never overwritten or silently taken as done.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -30,8 +31,18 @@ class Plan:
     def specs(self, device: str, *, progress: bool = True, wandb: Any = None, wait: bool = False) -> list[RunSpec]:
         """The run descriptions of the cells to run, their --set values under the current field names (the
         plan noted any old name once; workers and manifests see only current names)."""
-        return [RunSpec(cell, self.agent_steps, device, self.current_overrides(cell.algo), progress=progress, wandb=wandb,
-                        wait=wait) for cell in self.todo]
+        return [
+            RunSpec(
+                cell,
+                self.agent_steps,
+                device,
+                self.current_overrides(cell.algo),
+                progress=progress,
+                wandb=wandb,
+                wait=wait,
+            )
+            for cell in self.todo
+        ]
 
     def current_overrides(self, algo: str) -> dict[str, Any]:
         resolved = next(r for (name, _), r in self.configs.items() if name == algo)
@@ -60,8 +71,10 @@ class RunSpec:
     def resolved(self) -> ResolvedConfig:
         resolved = resolve_run_config(self.cell.suite, self.cell.algo, self.cell.task, self.config_overrides)
         if self.cell.config_id != resolved.config_id:
-            raise ValueError(f"cell {self.cell.label} has config id {self.cell.config_id or 'none'}, its --set values "
-                             f"give {resolved.config_id or 'none'}")
+            raise ValueError(
+                f"cell {self.cell.label} has config id {self.cell.config_id or 'none'}, its --set values "
+                f"give {resolved.config_id or 'none'}"
+            )
         return resolved
 
     def make_sink(self):
@@ -110,8 +123,15 @@ def conflict(manifest: dict[str, Any], task: Task, resolved: ResolvedConfig) -> 
     return None
 
 
-def make_plan(suite_name: str, algos: list[str], tasks: list[str] | None, seeds: list[int], store: Store,
-              agent_steps: int | None = None, config_overrides: dict | None = None) -> Plan:
+def make_plan(
+    suite_name: str,
+    algos: list[str],
+    tasks: list[str] | None,
+    seeds: list[int],
+    store: Store,
+    agent_steps: int | None = None,
+    config_overrides: dict | None = None,
+) -> Plan:
     suite = get_suite(suite_name)
     task_list = [get_task(suite, t) for t in tasks] if tasks else list(suite.tasks)
     if agent_steps is not None and agent_steps <= 0:
@@ -136,8 +156,9 @@ def make_plan(suite_name: str, algos: list[str], tasks: list[str] | None, seeds:
                 if manifest is not None:
                     other = conflict(manifest, resolve_task(cell, agent_steps), resolved)
                     if other:
-                        raise UserError(f"{store.cell_dir(cell)} holds a run under {other}; "
-                                        f"use another --out or delete that folder")
+                        raise UserError(
+                            f"{store.cell_dir(cell)} holds a run under {other}; use another --out or delete that folder"
+                        )
                     if manifest.get("status") == "complete":
                         plan.done.append(cell)
                         continue
@@ -145,14 +166,19 @@ def make_plan(suite_name: str, algos: list[str], tasks: list[str] | None, seeds:
     return plan
 
 
-def _complete_before_rename(store: Store, cell: Cell, resolved: ResolvedConfig, agent_steps: int | None, plan: Plan) -> bool:
+def _complete_before_rename(
+    store: Store, cell: Cell, resolved: ResolvedConfig, agent_steps: int | None, plan: Plan
+) -> bool:
     """A complete run of this config stored before a field rename, in the folder its old names hashed to:
     taken as done (an incomplete one is left as it is; the cell runs in its current folder)."""
     for legacy_id in resolved.legacy_config_ids:
         old = dataclasses.replace(cell, config_id=legacy_id)
         manifest = store.read_manifest(old)
-        if (manifest is not None and manifest.get("status") == "complete"
-                and conflict(manifest, resolve_task(cell, agent_steps), resolved) is None):
+        if (
+            manifest is not None
+            and manifest.get("status") == "complete"
+            and conflict(manifest, resolve_task(cell, agent_steps), resolved) is None
+        ):
             plan.done.append(old)
             return True
     return False

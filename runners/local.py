@@ -8,12 +8,13 @@ of 1 vs 2 threads per agent, quiet and loaded, are still to be measured (issue 1
 with the process that started them (a SIGKILLed ``bench run`` leaves no worker training behind to race
 its re-run).
 """
+
 from __future__ import annotations
 
 import concurrent.futures as cf
+import ctypes
 import dataclasses
 import multiprocessing as mp
-import ctypes
 import os
 import signal
 import sys
@@ -43,8 +44,11 @@ class Summary:
         elif manifest.get("status") == "complete":
             self.completed.append(cell)
             self.returns[cell.label] = manifest.get("final_return")
-            print(f"done   {cell.label}: final eval return {manifest.get('final_return'):.2f} "
-                  f"({manifest.get('steps_per_sec')} steps/s)", file=sys.stderr)
+            print(
+                f"done   {cell.label}: final eval return {manifest.get('final_return'):.2f} "
+                f"({manifest.get('steps_per_sec')} steps/s)",
+                file=sys.stderr,
+            )
         else:
             self.failed.append((cell, manifest.get("reason") or f"status {manifest.get('status')}"))
             print(f"FAILED {cell.label}: {self.failed[-1][1]}", file=sys.stderr)
@@ -70,6 +74,7 @@ def die_with_parent(parent_pid: int) -> None:
         if libc.prctl(1, signal.SIGKILL, 0, 0, 0) != 0:  # 1 = PR_SET_PDEATHSIG
             raise OSError(ctypes.get_errno(), "prctl")
     except (OSError, AttributeError):
+
         def watch() -> None:
             while os.getppid() == parent_pid:
                 threading.Event().wait(1.0)
@@ -114,9 +119,13 @@ def run_local(specs: list[RunSpec], store: Store, *, workers: int = 1) -> Summar
 
     threads = _threads_per_worker(workers)
     ctx = mp.get_context("spawn")
-    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
-        futures = {pool.submit(run_cell, dataclasses.replace(spec, progress=False), str(store.root), threads): spec.cell
-                   for spec in specs}
+    with cf.ProcessPoolExecutor(
+        max_workers=workers, mp_context=ctx, initializer=die_with_parent, initargs=(os.getpid(),)
+    ) as pool:
+        futures = {
+            pool.submit(run_cell, dataclasses.replace(spec, progress=False), str(store.root), threads): spec.cell
+            for spec in specs
+        }
         for future in cf.as_completed(futures):
             cell = futures[future]
             try:

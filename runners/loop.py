@@ -18,6 +18,7 @@ Resume: checkpoints are taken at episode boundaries and hold everything above, s
 continues exactly as an uninterrupted one would. Evaluation rows written after the checkpoint are
 dropped on resume and recomputed, so none is lost or duplicated.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -41,9 +42,9 @@ from core.errors import Diverged, UserError
 from core.provenance import provenance
 from core.vocabulary import to_current
 from results.store import Cell, Store, atomic_write
+from runners.cell_guard import guarded
 from runners.config import ResolvedConfig, jsonable, resolve_run_config
 from runners.grid import RunSpec, conflict, incompatibility, resolve_task  # noqa: F401  (re-exported)
-from runners.cell_guard import guarded
 from runners.sinks import Sink
 from suites.envs import get_env_rng_state, set_env_rng_state
 from suites.task import Task
@@ -53,14 +54,17 @@ CHECK_EVERY = 1000  # agent steps between finiteness checks of the update metric
 
 # -- configuration ------------------------------------------------------------------------------
 
-def resolve_config(suite: str, algo: str, config_overrides: dict[str, Any] | None = None,
-                   task: str | None = None) -> tuple[type[Agent], Any]:
+
+def resolve_config(
+    suite: str, algo: str, config_overrides: dict[str, Any] | None = None, task: str | None = None
+) -> tuple[type[Agent], Any]:
     """The agent class and its config: paper defaults <- variant <- suite <- task (warm-up, overrides) <- --set."""
     resolved = resolve_run_config(suite, algo, task, config_overrides)
     return resolved.agent_cls, resolved.config
 
 
 # -- the stepping core ----------------------------------------------------------------------------
+
 
 class Stepper:
     """One agent step at a time on ``env``: uniform random actions for the first ``warmup`` steps
@@ -81,7 +85,9 @@ class Stepper:
             self.reset_seed, self.episode_done = None, False
         action = self.env.action_space.sample() if t < self.warmup else self.agent.act(self.obs, explore=True)
         next_obs, reward, terminated, truncated, _ = self.env.step(action)
-        self.agent.observe(Transition(self.obs, np.asarray(action), float(reward), next_obs, bool(terminated), bool(truncated)))
+        self.agent.observe(
+            Transition(self.obs, np.asarray(action), float(reward), next_obs, bool(terminated), bool(truncated))
+        )
         self.obs, self.episode_done = next_obs, bool(terminated or truncated)
         if t < self.warmup:
             return {}
@@ -101,8 +107,10 @@ class Stepper:
 
 # -- evaluation -----------------------------------------------------------------------------------
 
-def evaluate(agent: Agent, env, episodes: int, first_seed: int | None, epsilon: float = 0.0,
-             epsilon_seed: int | None = None) -> list[float]:
+
+def evaluate(
+    agent: Agent, env, episodes: int, first_seed: int | None, epsilon: float = 0.0, epsilon_seed: int | None = None
+) -> list[float]:
     """Undiscounted returns of ``episodes`` full episodes of the deterministic policy (with an
     epsilon-random action where the protocol asks for it, drawn from the eval env's action space,
     seeded ``epsilon_seed`` (default ``first_seed``) on the first call)."""
@@ -153,6 +161,7 @@ class Evaluator:
 
 # -- checkpoint -----------------------------------------------------------------------------------
 
+
 @dataclass
 class Counters:
     step: int = 0
@@ -173,14 +182,22 @@ class Checkpoint:
     def exists(self) -> bool:
         return self.path.exists()
 
-    def save(self, agent: Agent, counters: Counters, stepper: Stepper, evaluator: Evaluator,
-             agent_state: dict[str, Any] | None = None) -> None:
+    def save(
+        self,
+        agent: Agent,
+        counters: Counters,
+        stepper: Stepper,
+        evaluator: Evaluator,
+        agent_state: dict[str, Any] | None = None,
+    ) -> None:
         state = {
-            "agent": agent.state_dict() if agent_state is None else agent_state, "loop": dataclasses.asdict(counters),
+            "agent": agent.state_dict() if agent_state is None else agent_state,
+            "loop": dataclasses.asdict(counters),
             "env_rng": get_env_rng_state(stepper.env),
             "action_space_rng": stepper.env.action_space.np_random.bit_generator.state,
             "evaluator_rng": evaluator.rng_state(),
-            "python_rng": random.getstate(), "numpy_global_rng": np.random.get_state(),
+            "python_rng": random.getstate(),
+            "numpy_global_rng": np.random.get_state(),
         }
         atomic_write(self.path, lambda p: save_state(state, p))  # plain data only: loads with weights_only=True
 
@@ -188,15 +205,22 @@ class Checkpoint:
         """The saved state; a crafted pickle or a corrupt file is a UserError naming it (algorithms.common.safe_state)."""
         return load_state(self.path, device, remedy=f"; delete it (rm {self.path}) to restart the cell")
 
-    def restore(self, agent: Agent, stepper: Stepper, evaluator: Evaluator, seeds: dict[str, int],
-                state: dict[str, Any] | None = None) -> Counters:
+    def restore(
+        self,
+        agent: Agent,
+        stepper: Stepper,
+        evaluator: Evaluator,
+        seeds: dict[str, int],
+        state: dict[str, Any] | None = None,
+    ) -> Counters:
         state = self.load(agent.device) if state is None else state
         try:
             agent.load_state_dict(state["agent"])
             counters = Counters(**state["loop"])
         except Exception as exc:  # noqa: BLE001
-            raise UserError(f"corrupt checkpoint {self.path} ({type(exc).__name__}: {exc}); "
-                            f"delete it to restart the cell") from None
+            raise UserError(
+                f"corrupt checkpoint {self.path} ({type(exc).__name__}: {exc}); delete it to restart the cell"
+            ) from None
         stepper.env.reset(seed=seeds["train_env"])  # build the env's RNG, then overwrite it with the saved state
         set_env_rng_state(stepper.env, state["env_rng"])
         stepper.env.action_space.np_random.bit_generator.state = state["action_space_rng"]
@@ -215,6 +239,7 @@ class Checkpoint:
 
 
 # -- the run record (manifest lifecycle) ----------------------------------------------------------
+
 
 class RunRecord:
     """The manifest of one cell in the store, and the sink that mirrors it."""
@@ -261,17 +286,25 @@ class RunRecord:
     def complete(self, counters: Counters, task: Task, warmup: int) -> None:
         c = counters
         self.write(
-            status="complete", end_time=_now(), checkpoint_step=None,
-            wall_clock_s=round(c.train_time + c.eval_time, 2), train_time_s=round(c.train_time, 2),
-            eval_time_s=round(c.eval_time, 2), agent_steps_done=c.step, episodes=c.episodes, updates=c.updates,
+            status="complete",
+            end_time=_now(),
+            checkpoint_step=None,
+            wall_clock_s=round(c.train_time + c.eval_time, 2),
+            train_time_s=round(c.train_time, 2),
+            eval_time_s=round(c.eval_time, 2),
+            agent_steps_done=c.step,
+            episodes=c.episodes,
+            updates=c.updates,
             steps_per_sec=round(c.step / max(c.train_time, 1e-9), 2),
             updates_per_sec=round(c.updates / max(c.update_time, 1e-9), 2) if c.updates else None,
-            post_warmup_steps=max(0, task.agent_steps - warmup), final_return=c.last_eval,
+            post_warmup_steps=max(0, task.agent_steps - warmup),
+            final_return=c.last_eval,
         )
         self.sink.finish("complete")
 
 
 # -- the loop -------------------------------------------------------------------------------------
+
 
 def seed_everything(seed: int) -> None:
     random.seed(seed)
@@ -305,13 +338,23 @@ def _build(spec: RunSpec, store: Store, existing: dict | None) -> _Run:
     env, eval_env = task.make(seeds["train_env"]), task.make(seeds["eval_env"])
     env.action_space.seed(seeds["warmup"])
     if action_kind(env.action_space) != task.action or observation_kind(env.observation_space) != task.observation:
-        raise RuntimeError(f"task {task.name} declares {task.action}/{task.observation} but its env has "
-                           f"{action_kind(env.action_space)}/{observation_kind(env.observation_space)}")
+        raise RuntimeError(
+            f"task {task.name} declares {task.action}/{task.observation} but its env has "
+            f"{action_kind(env.action_space)}/{observation_kind(env.observation_space)}"
+        )
     agent = resolved.agent_cls(env.observation_space, env.action_space, resolved.config, spec.device, cell.seed)
     record = RunRecord(store, cell, spec.make_sink())
     record.start(existing, spec, task, resolved, agent)
-    return _Run(spec, task, resolved, agent, Stepper(env, agent, resolved.warmup_steps, seeds["train_env"]),
-                Evaluator(eval_env, task, seeds), Checkpoint(store.checkpoint_path(cell)), record)
+    return _Run(
+        spec,
+        task,
+        resolved,
+        agent,
+        Stepper(env, agent, resolved.warmup_steps, seeds["train_env"]),
+        Evaluator(eval_env, task, seeds),
+        Checkpoint(store.checkpoint_path(cell)),
+        record,
+    )
 
 
 def _resume_or_clean(run: _Run, store: Store, state: dict[str, Any] | None) -> None:
@@ -335,9 +378,14 @@ def _evaluate(run: _Run, store: Store, step: int) -> None:
     mean = float(np.mean(returns))
     if not math.isfinite(mean):
         raise Diverged(f"non-finite evaluation return at agent step {step}")
-    row = {"step": step, "env_frames": step * task.action_repeat, "return_mean": round(mean, 6),
-           "return_std": round(float(np.std(returns)), 6), "returns": " ".join(f"{r:.6g}" for r in returns),
-           "wall_time": round(c.train_time + c.eval_time, 3)}
+    row = {
+        "step": step,
+        "env_frames": step * task.action_repeat,
+        "return_mean": round(mean, 6),
+        "return_std": round(float(np.std(returns)), 6),
+        "returns": " ".join(f"{r:.6g}" for r in returns),
+        "wall_time": round(c.train_time + c.eval_time, 3),
+    }
     store.append_eval(cell, row)
     diagnostics = run.agent.diagnostics()
     if diagnostics:
@@ -411,8 +459,16 @@ def _progress_bar(run: _Run):
         return None
     from tqdm import tqdm
 
-    return tqdm(total=run.task.agent_steps, initial=run.counters.step, unit="step", desc=run.spec.cell.label,
-                file=sys.stderr, dynamic_ncols=True, mininterval=1.0, leave=True)
+    return tqdm(
+        total=run.task.agent_steps,
+        initial=run.counters.step,
+        unit="step",
+        desc=run.spec.cell.label,
+        file=sys.stderr,
+        dynamic_ncols=True,
+        mininterval=1.0,
+        leave=True,
+    )
 
 
 @guarded  # the cell's lock (spec.wait waits for another writer), stale temp files removed, OS errors recorded
@@ -422,7 +478,9 @@ def train_run(spec: RunSpec, store: Store) -> dict[str, Any]:
     if existing is not None:
         why = conflict(existing, spec.task(), spec.resolved())
         if why:
-            raise UserError(f"{store.cell_dir(spec.cell)} holds a run under {why}; use another --out or delete that folder")
+            raise UserError(
+                f"{store.cell_dir(spec.cell)} holds a run under {why}; use another --out or delete that folder"
+            )
         if existing.get("status") == "complete":
             return existing
     checkpoint = Checkpoint(store.checkpoint_path(spec.cell))
@@ -459,6 +517,7 @@ def _finish(run: _Run, store: Store) -> dict[str, Any]:
 
 
 # -- seed batches: S seeds of one (algo, task, config) in one process, updated as one computation ---------
+
 
 class _DeferredUpdate:
     """The agent as a seed batch's Stepper sees it: it acts and observes as the agent; ``update`` only notes
@@ -519,7 +578,9 @@ def _train_seed_batch(specs: list[RunSpec], store: Store, batch_cls: type) -> li
         if existing is not None:
             why = conflict(existing, spec.task(), spec.resolved())
             if why:
-                raise UserError(f"{store.cell_dir(spec.cell)} holds a run under {why}; use another --out or delete that folder")
+                raise UserError(
+                    f"{store.cell_dir(spec.cell)} holds a run under {why}; use another --out or delete that folder"
+                )
             if existing.get("status") == "complete":
                 done[i] = existing
                 continue
@@ -573,8 +634,12 @@ def _batched_steps(runs: dict[int, _Run], order: list[int], batch, store: Store,
             if mask[pos]:
                 run.stepper.update_time += spent  # each seed's updates/s is the batch's rate
             try:
-                _advance(run, store, batch.seed_metrics(metrics, pos) if mask[pos] else {},
-                         lambda pos=pos, run=run: _owned_state(batch, pos, run.agent))
+                _advance(
+                    run,
+                    store,
+                    batch.seed_metrics(metrics, pos) if mask[pos] else {},
+                    lambda pos=pos, run=run: _owned_state(batch, pos, run.agent),
+                )
                 if run.counters.step >= run.task.agent_steps:
                     _check_finite(run.metrics, run.counters.step)
             except Diverged as exc:
@@ -590,16 +655,29 @@ def _batched_steps(runs: dict[int, _Run], order: list[int], batch, store: Store,
                 mask[pos] = False
 
 
-def train(cell: Cell, store: Store, *, agent_steps: int | None = None, device: str = "cpu", progress: bool = True,
-          checkpoint_every: int | None = None, config_overrides: dict[str, Any] | None = None,
-          sink: Sink | None = None, wait: bool = False) -> dict[str, Any]:
+def train(
+    cell: Cell,
+    store: Store,
+    *,
+    agent_steps: int | None = None,
+    device: str = "cpu",
+    progress: bool = True,
+    checkpoint_every: int | None = None,
+    config_overrides: dict[str, Any] | None = None,
+    sink: Sink | None = None,
+    wait: bool = False,
+) -> dict[str, Any]:
     """``train_run`` with the run's description as keywords. A cell without a config id gets the one its
     ``config_overrides`` give (so the run lands in its own folder); old field names become current ones."""
     fields = [f.name for f in dataclasses.fields(algorithm_info(cell.algo.partition("@")[0]).config)]
     config_overrides = to_current(dict(config_overrides or {}), fields, cell.algo.partition("@")[0])
     if not cell.config_id:
-        cell = dataclasses.replace(cell, config_id=resolve_run_config(cell.suite, cell.algo, cell.task, config_overrides).config_id)
-    spec = RunSpec(cell, agent_steps, device, dict(config_overrides or {}), checkpoint_every, progress, sink=sink, wait=wait)
+        cell = dataclasses.replace(
+            cell, config_id=resolve_run_config(cell.suite, cell.algo, cell.task, config_overrides).config_id
+        )
+    spec = RunSpec(
+        cell, agent_steps, device, dict(config_overrides or {}), checkpoint_every, progress, sink=sink, wait=wait
+    )
     return train_run(spec, store)
 
 

@@ -10,6 +10,7 @@ multi-node cluster ``--out`` must be a shared filesystem path that every node ca
 
 Ray is kept quiet and offline: no dashboard, no usage stats, no worker log forwarding.
 """
+
 from __future__ import annotations
 
 import logging
@@ -21,8 +22,12 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-QUIET_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AIR_NEW_OUTPUT": "0", "RAY_DEDUP_LOGS": "0",
-             "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1"}
+QUIET_ENV = {
+    "RAY_USAGE_STATS_ENABLED": "0",
+    "RAY_AIR_NEW_OUTPUT": "0",
+    "RAY_DEDUP_LOGS": "0",
+    "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1",
+}
 for _key, _value in QUIET_ENV.items():  # before ray is imported
     os.environ.setdefault(_key, _value)
 
@@ -47,14 +52,17 @@ def _check_address(address: str | None) -> None:
     try:
         socket.create_connection((host, int(port)), timeout=3).close()
     except OSError as exc:
-        raise UserError(f"--address {address}: cannot reach a Ray head there ({exc.strerror or exc}); "
-                        f"start one with 'ray start --head' or check the address") from None
+        raise UserError(
+            f"--address {address}: cannot reach a Ray head there ({exc.strerror or exc}); "
+            f"start one with 'ray start --head' or check the address"
+        ) from None
 
 
 def _init_ray(address: str | None, num_cpus: int | None):
     _check_address(address)
-    kwargs: dict[str, Any] = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
-                                  configure_logging=True)
+    kwargs: dict[str, Any] = dict(
+        include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR, configure_logging=True
+    )
     try:
         if address in (None, "local"):
             ray.init(num_cpus=num_cpus, **kwargs)
@@ -69,25 +77,45 @@ def _init_ray(address: str | None, num_cpus: int | None):
 def _trial(config: dict[str, Any]) -> None:
     """One Tune trial = one cell. Raises on failure so Tune retries it (the store holds the checkpoint)."""
     run = dict(config["run"])
-    spec = RunSpec(**{**run, "cell": Cell(**run["cell"]), "wandb": WandbSettings(**run["wandb"]) if run["wandb"] else None,
-                      "device": config["device"], "progress": False})
+    spec = RunSpec(
+        **{
+            **run,
+            "cell": Cell(**run["cell"]),
+            "wandb": WandbSettings(**run["wandb"]) if run["wandb"] else None,
+            "device": config["device"],
+            "progress": False,
+        }
+    )
     threads = max(1, int(config["cpus_per_trial"]))
     manifest = run_cell(spec, config["root"], threads)
     tune.report({"status": manifest["status"], "final_return": manifest.get("final_return") or float("nan")})
 
 
-def run_ray(specs: list[RunSpec], store: Store, *, address: str | None = None, cpus_per_trial: float = 1,
-            gpus_per_trial: float = 0, max_concurrent: int | None = None, max_failures: int = 2,
-            num_cpus: int | None = None, progress: bool = True) -> Summary:
+def run_ray(
+    specs: list[RunSpec],
+    store: Store,
+    *,
+    address: str | None = None,
+    cpus_per_trial: float = 1,
+    gpus_per_trial: float = 0,
+    max_concurrent: int | None = None,
+    max_failures: int = 2,
+    num_cpus: int | None = None,
+    progress: bool = True,
+) -> Summary:
     """Run ``specs`` as Ray Tune trials; returns the summary read back from the store."""
     if cpus_per_trial <= 0 or gpus_per_trial < 0:
-        raise UserError(f"bad resources: --cpus-per-trial {cpus_per_trial} must be > 0, --gpus-per-trial {gpus_per_trial} >= 0")
+        raise UserError(
+            f"bad resources: --cpus-per-trial {cpus_per_trial} must be > 0, --gpus-per-trial {gpus_per_trial} >= 0"
+        )
     _init_ray(address, num_cpus)
     try:
         total = ray.cluster_resources()
         if cpus_per_trial > total.get("CPU", 0) or gpus_per_trial > total.get("GPU", 0):
-            raise UserError(f"impossible resources: a trial asks for {cpus_per_trial} CPU / {gpus_per_trial} GPU, "
-                            f"the cluster has {total.get('CPU', 0):g} CPU / {total.get('GPU', 0):g} GPU")
+            raise UserError(
+                f"impossible resources: a trial asks for {cpus_per_trial} CPU / {gpus_per_trial} GPU, "
+                f"the cluster has {total.get('CPU', 0):g} CPU / {total.get('GPU', 0):g} GPU"
+            )
         device = specs[0].device if specs else "cpu"
         if gpus_per_trial > 0 and device == "cpu":
             device = "cuda"
@@ -100,8 +128,11 @@ def run_ray(specs: list[RunSpec], store: Store, *, address: str | None = None, c
             param_space=param_space,
             tune_config=tune.TuneConfig(max_concurrent_trials=max_concurrent),
             run_config=tune.RunConfig(
-                name=f"sweep-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}", storage_path=str(Path(root) / "ray"),
-                verbose=0, failure_config=tune.FailureConfig(max_failures=max_failures), callbacks=[progress_cb],
+                name=f"sweep-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}",
+                storage_path=str(Path(root) / "ray"),
+                verbose=0,
+                failure_config=tune.FailureConfig(max_failures=max_failures),
+                callbacks=[progress_cb],
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
             ),
         )
@@ -139,7 +170,10 @@ class _Progress(tune.Callback):
 
     def on_trial_recover(self, iteration, trials, trial, **info):
         if self.bar is not None:
-            self.bar.set_postfix_str(f"retrying {trial.config['run']['cell']['task']} seed {trial.config['run']['cell']['seed']}", refresh=True)
+            self.bar.set_postfix_str(
+                f"retrying {trial.config['run']['cell']['task']} seed {trial.config['run']['cell']['seed']}",
+                refresh=True,
+            )
 
     def on_trial_error(self, iteration, trials, trial, **info):
         if self.bar is not None:

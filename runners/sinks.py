@@ -4,6 +4,7 @@
 ``WANDB_MODE`` (``offline`` needs no network and no login; ``disabled`` is a no-op) and keeps
 its files in the cell's folder of the store (``<cell>/wandb/``).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -44,20 +45,37 @@ class WandbSink(Sink):
 
         run_id = manifest.get("wandb", {}).get("run_id")  # a resumed cell continues its W&B run
         self.run = wandb.init(
-            project=self.settings.project, entity=self.settings.entity, group=self.settings.group or cell.suite,
-            name=cell.label, id=run_id, resume="allow" if run_id else None, dir=str(cell_dir),
+            project=self.settings.project,
+            entity=self.settings.entity,
+            group=self.settings.group or cell.suite,
+            name=cell.label,
+            id=run_id,
+            resume="allow" if run_id else None,
+            dir=str(cell_dir),
             config={"cell": manifest["cell"], "config": manifest["config"], "protocol": manifest["protocol"]},
             reinit="finish_previous",
         )
-        return {"wandb": {"run_id": self.run.id, "project": self.settings.project, "entity": self.settings.entity,
-                          "mode": getattr(self.run.settings, "mode", None)}}
+        return {
+            "wandb": {
+                "run_id": self.run.id,
+                "project": self.settings.project,
+                "entity": self.settings.entity,
+                "mode": getattr(self.run.settings, "mode", None),
+            }
+        }
 
     def metrics(self, step, values):
         self.run.log({f"train/{k}": v for k, v in values.items()}, step=step)
 
     def evaluation(self, step, row):
-        self.run.log({"eval/return_mean": row["return_mean"], "eval/return_std": row["return_std"],
-                      "eval/env_frames": row["env_frames"]}, step=step)
+        self.run.log(
+            {
+                "eval/return_mean": row["return_mean"],
+                "eval/return_std": row["return_std"],
+                "eval/env_frames": row["env_frames"],
+            },
+            step=step,
+        )
 
     def finish(self, status):
         if self.run is not None:

@@ -28,6 +28,7 @@ friction (1.9; ``-v2`` gave the right foot 0.9), the physics is MuJoCo 3's, and 
 ctrl range is +-0.4 as before (ALM's tanh actor is not rescaled to it, as in the official code). So numbers here are comparable with each other, and only
 approximately with Table 1.
 """
+
 from __future__ import annotations
 
 import gymnasium as gym
@@ -36,7 +37,9 @@ import numpy as np
 from suites.registry import register_suite
 from suites.task import Suite, Task
 
-TABLE1_ENV_STEPS = 4_999 + 200_000  # official explore_steps range(1, 5000) + _train_step 200000 (= analysis ALM_TABLE1_STEP)
+TABLE1_ENV_STEPS = (
+    4_999 + 200_000
+)  # official explore_steps range(1, 5000) + _train_step 200000 (= analysis ALM_TABLE1_STEP)
 TRUNCATED_BASE = {"HumanoidTruncatedObs-v5": "Humanoid-v5", "AntTruncatedObs-v5": "Ant-v5"}
 
 
@@ -69,19 +72,30 @@ def make_standard(task, seed: int) -> gym.Env:
 
 def _task(name: str, env_id: str, make_env) -> Task:
     # 4,999 warm-up + 200k training steps: the point of Table 1 (official Step 200000), see the module docstring
-    return Task(name=name, env_id=env_id, library="gymnasium", make_env=make_env, agent_steps=TABLE1_ENV_STEPS,
-                eval_every=5_000, eval_episodes=5, max_episode_frames=1_000, normalization=None)
+    return Task(
+        name=name,
+        env_id=env_id,
+        library="gymnasium",
+        make_env=make_env,
+        agent_steps=TABLE1_ENV_STEPS,
+        eval_every=5_000,
+        eval_episodes=5,
+        max_episode_frames=1_000,
+        normalization=None,
+    )
 
 
-ALM_LOCOMOTION = register_suite(Suite(
-    name="alm-locomotion",
-    description="ALM Table 1: T-Humanoid, T-Ant (MBPO truncated obs), HalfCheetah, Walker2d, Hopper; gymnasium -v5; "
-                "200k steps after the 4,999-step warm-up, 5 seeds",
-    tasks=(
-        _task("T-Humanoid", "HumanoidTruncatedObs-v5", make_truncated_obs),
-        _task("T-Ant", "AntTruncatedObs-v5", make_truncated_obs),
-        _task("HalfCheetah-v5", "HalfCheetah-v5", make_standard),
-        _task("Walker2d-v5", "Walker2d-v5", make_standard),
-        _task("Hopper-v5", "Hopper-v5", make_standard),
-    ),
-))
+ALM_LOCOMOTION = register_suite(
+    Suite(
+        name="alm-locomotion",
+        description="ALM Table 1: T-Humanoid, T-Ant (MBPO truncated obs), HalfCheetah, Walker2d, Hopper; gymnasium -v5; "
+        "200k steps after the 4,999-step warm-up, 5 seeds",
+        tasks=(
+            _task("T-Humanoid", "HumanoidTruncatedObs-v5", make_truncated_obs),
+            _task("T-Ant", "AntTruncatedObs-v5", make_truncated_obs),
+            _task("HalfCheetah-v5", "HalfCheetah-v5", make_standard),
+            _task("Walker2d-v5", "Walker2d-v5", make_standard),
+            _task("Hopper-v5", "Hopper-v5", make_standard),
+        ),
+    )
+)

@@ -8,6 +8,7 @@
 Environments also expose their RNG state (``get_env_rng_state`` / ``set_env_rng_state``) so a
 run resumed at an episode boundary continues exactly as an uninterrupted one.
 """
+
 from __future__ import annotations
 
 import collections
@@ -37,8 +38,18 @@ class DMCEnv(gym.Env):
 
     metadata = {"render_modes": []}
 
-    def __init__(self, domain: str, task: str, seed: int, action_repeat: int = 1, environment_kwargs: dict | None = None,
-                 pixels: bool = False, frame_stack: int = 1, image_size: int = 84, camera_id: int = 0):
+    def __init__(
+        self,
+        domain: str,
+        task: str,
+        seed: int,
+        action_repeat: int = 1,
+        environment_kwargs: dict | None = None,
+        pixels: bool = False,
+        frame_stack: int = 1,
+        image_size: int = 84,
+        camera_id: int = 0,
+    ):
         from dm_control import suite  # imported lazily: slow, and needs MUJOCO_GL set first
 
         self._env = suite.load(domain, task, task_kwargs={"random": seed}, environment_kwargs=environment_kwargs or {})
@@ -48,7 +59,9 @@ class DMCEnv(gym.Env):
         self.action_space = gym.spaces.Box(-1.0, 1.0, shape=spec.shape, dtype=np.float32)
         self.pixels, self.frame_stack, self.image_size, self.camera_id = pixels, frame_stack, image_size, camera_id
         if pixels:
-            self.observation_space = gym.spaces.Box(0, 255, shape=(3 * frame_stack, image_size, image_size), dtype=np.uint8)
+            self.observation_space = gym.spaces.Box(
+                0, 255, shape=(3 * frame_stack, image_size, image_size), dtype=np.uint8
+            )
             self._frames: collections.deque = collections.deque(maxlen=frame_stack)
         else:
             obs_dim = sum(int(np.prod(s.shape)) for s in self._env.observation_spec().values())
@@ -107,8 +120,16 @@ def make_dmc(task, seed: int) -> gym.Env:
     kwargs = dict(task.env_kwargs)
     pixels = task.observation == "pixels"
     camera_id = kwargs.pop("camera_id", 0)
-    return DMCEnv(domain, name, seed, action_repeat=task.action_repeat, environment_kwargs=kwargs, pixels=pixels,
-                  frame_stack=task.frame_stack, camera_id=camera_id)
+    return DMCEnv(
+        domain,
+        name,
+        seed,
+        action_repeat=task.action_repeat,
+        environment_kwargs=kwargs,
+        pixels=pixels,
+        frame_stack=task.frame_stack,
+        camera_id=camera_id,
+    )
 
 
 def make_atari(task, seed: int) -> gym.Env:
@@ -124,8 +145,15 @@ def make_atari(task, seed: int) -> gym.Env:
 
     gym.register_envs(ale_py)
     env = gym.make(task.env_id, frameskip=1, **dict(task.env_kwargs))
-    env = AtariPreprocessing(env, noop_max=0, frame_skip=task.action_repeat, screen_size=84,
-                             terminal_on_life_loss=False, grayscale_obs=True, scale_obs=False)
+    env = AtariPreprocessing(
+        env,
+        noop_max=0,
+        frame_skip=task.action_repeat,
+        screen_size=84,
+        terminal_on_life_loss=False,
+        grayscale_obs=True,
+        scale_obs=False,
+    )
     env = FrameStackObservation(env, task.frame_stack, padding_type="reset")  # reset frame repeated, as MR.Q
     env.action_space.seed(seed)
     return env

@@ -12,6 +12,7 @@ manifest's config): the exploration decay over 50 / 150 / 500 episodes (easy / m
 width 2048 (humanoid, dog; the release's ``latent_dim: 1024`` groups of 2). Task names follow
 ``dmc-proprio`` (dm_control's names: ``ball_in_cup-catch`` is the release's cup-catch).
 """
+
 import dataclasses
 
 from suites.dmc import dmc_task
@@ -52,13 +53,18 @@ IQRL_TASKS = {  # task -> iQRL overrides (cfgs/env/<task>.yaml)
 
 def iqrl_task(name: str, overrides: dict):
     # dmc_task only builds the Task (data); envs are made lazily by Task.make in the training loop
-    return dataclasses.replace(dmc_task(name, pixels=False), agent_steps=1_500_000,  # TrainConfig: 3000 episodes x 500
-                               eval_every=10_000,  # eval_every_episodes 20 x 500 agent steps
-                               agent_overrides={"iqrl": dict(overrides)})
+    return dataclasses.replace(
+        dmc_task(name, pixels=False),
+        agent_steps=1_500_000,  # TrainConfig: 3000 episodes x 500
+        eval_every=10_000,  # eval_every_episodes 20 x 500 agent steps
+        agent_overrides={"iqrl": dict(overrides)},
+    )
 
 
-IQRL_DMC = register_suite(Suite(
-    name="iqrl-dmc",
-    description="27 DMC tasks from states incl. humanoid and dog, action repeat 2, 3M frames, eval every 20k frames x 10; iQRL release protocol",
-    tasks=tuple(iqrl_task(name, overrides) for name, overrides in IQRL_TASKS.items()),
-))
+IQRL_DMC = register_suite(
+    Suite(
+        name="iqrl-dmc",
+        description="27 DMC tasks from states incl. humanoid and dog, action repeat 2, 3M frames, eval every 20k frames x 10; iQRL release protocol",
+        tasks=tuple(iqrl_task(name, overrides) for name, overrides in IQRL_TASKS.items()),
+    )
+)

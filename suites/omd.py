@@ -18,6 +18,7 @@ the same suite with ``--steps 20k`` (recorded as a reduced budget in every proto
 The distractor noise is drawn from the base env's own generator (official: numpy's global RNG), so it is
 seeded by the env seed and captured in checkpoints: resumed runs stay exact.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -41,7 +42,9 @@ class GaussianDistractors(gym.ObservationWrapper):
         space = env.observation_space
         self.observation_space = gym.spaces.Box(
             np.concatenate([space.low.astype(np.float32), np.full(self.dims, -np.inf, np.float32)]),
-            np.concatenate([space.high.astype(np.float32), np.full(self.dims, np.inf, np.float32)]), dtype=np.float32)
+            np.concatenate([space.high.astype(np.float32), np.full(self.dims, np.inf, np.float32)]),
+            dtype=np.float32,
+        )
 
     def observation(self, observation: np.ndarray) -> np.ndarray:
         noise = self.env.unwrapped.np_random.standard_normal(self.dims).astype(np.float32)
@@ -62,19 +65,32 @@ make_cartpole = make_with_distractors  # the earlier name
 
 
 def _task(name: str, distractors: int = 0, model_width: int | None = None) -> Task:
-    return Task(name=name, env_id="CartPole-v1", library="gymnasium", make_env=make_with_distractors, agent_steps=200_000,
-                eval_every=1_000, eval_episodes=10, action="discrete", max_episode_frames=500,
-                env_kwargs=(("distractors", distractors),) if distractors else (),
-                agent_overrides={"omd": {"model_hidden_dim": model_width}} if model_width else {})
+    return Task(
+        name=name,
+        env_id="CartPole-v1",
+        library="gymnasium",
+        make_env=make_with_distractors,
+        agent_steps=200_000,
+        eval_every=1_000,
+        eval_episodes=10,
+        action="discrete",
+        max_episode_frames=500,
+        env_kwargs=(("distractors", distractors),) if distractors else (),
+        agent_overrides={"omd": {"model_hidden_dim": model_width}} if model_width else {},
+    )
 
 
-OMD_CARTPOLE = register_suite(Suite(
-    name="omd-cartpole",
-    description="OMD misspecification study: CartPole-v1 with model width 1-12 or 16-512 Gaussian distractors (paper Fig. 4)",
-    tasks=(_task("CartPole-v1"),
-           *(_task(f"CartPole-v1-width{w}", model_width=w) for w in MODEL_WIDTHS),
-           *(_task(f"CartPole-v1-distract{d}", distractors=d) for d in DISTRACTORS)),
-))
+OMD_CARTPOLE = register_suite(
+    Suite(
+        name="omd-cartpole",
+        description="OMD misspecification study: CartPole-v1 with model width 1-12 or 16-512 Gaussian distractors (paper Fig. 4)",
+        tasks=(
+            _task("CartPole-v1"),
+            *(_task(f"CartPole-v1-width{w}", model_width=w) for w in MODEL_WIDTHS),
+            *(_task(f"CartPole-v1-distract{d}", distractors=d) for d in DISTRACTORS),
+        ),
+    )
+)
 
 
 # -- omd-cartpole-sweep: the App. D grid behind Figure 4 -----------------------------------------------------
@@ -93,12 +109,16 @@ def _sweep_task(base: Task, q_lr: float, tau: float) -> Task:
     return dataclasses.replace(base, name=f"{base.name}-qlr{q_lr:g}-tau{tau:g}", agent_overrides={"omd": overrides})
 
 
-OMD_CARTPOLE_SWEEP = register_suite(Suite(
-    name="omd-cartpole-sweep",
-    description="OMD Fig. 4 as swept in App. D: every omd-cartpole setting x Q lr {3e-4, 1e-3, 3e-3} x tau {0.005, 0.01}; "
-                "best configuration per agent and setting by 'bench study omd-cartpole-sweep'",
-    tasks=tuple(_sweep_task(base, lr, tau) for base in OMD_CARTPOLE.tasks for lr in SWEEP_Q_LRS for tau in SWEEP_TAUS),
-))
+OMD_CARTPOLE_SWEEP = register_suite(
+    Suite(
+        name="omd-cartpole-sweep",
+        description="OMD Fig. 4 as swept in App. D: every omd-cartpole setting x Q lr {3e-4, 1e-3, 3e-3} x tau {0.005, 0.01}; "
+        "best configuration per agent and setting by 'bench study omd-cartpole-sweep'",
+        tasks=tuple(
+            _sweep_task(base, lr, tau) for base in OMD_CARTPOLE.tasks for lr in SWEEP_Q_LRS for tau in SWEEP_TAUS
+        ),
+    )
+)
 
 # -- omd-halfcheetah: paper Appendix F / Figure 8 (OMD vs MLE with SAC as the inner optimizer) --------------
 # Official mujoco/train.py + configs/omd_default.py (spec shared/specs/omd.md section 2): HalfCheetah-v2 under
@@ -117,17 +137,29 @@ HALFCHEETAH_OMD = {"start_steps": 10_000}  # mujoco/train.py start_training 1e4 
 
 def _halfcheetah(name: str, distractors: int = 0, model_width: int | None = None) -> Task:
     overrides = dict(HALFCHEETAH_OMD, **({"sac_model_hidden_dim": model_width} if model_width else {}))
-    return Task(name=name, env_id="HalfCheetah-v4", library="gymnasium", make_env=make_with_distractors, agent_steps=1_000_000,
-                eval_every=5_000, eval_episodes=10, max_episode_frames=1_000,
-                env_kwargs=(("distractors", distractors),) if distractors else (),
-                agent_overrides={"omd": overrides})
+    return Task(
+        name=name,
+        env_id="HalfCheetah-v4",
+        library="gymnasium",
+        make_env=make_with_distractors,
+        agent_steps=1_000_000,
+        eval_every=5_000,
+        eval_episodes=10,
+        max_episode_frames=1_000,
+        env_kwargs=(("distractors", distractors),) if distractors else (),
+        agent_overrides={"omd": overrides},
+    )
 
 
-OMD_HALFCHEETAH = register_suite(Suite(
-    name="omd-halfcheetah",
-    description="OMD vs MLE on HalfCheetah (paper App. F, Fig. 8): model width 4-256 or 16-512 Gaussian distractors; "
-                "SAC inner optimizer, 1M steps, 10k warm-up; widths/counts our choice",
-    tasks=(_halfcheetah("HalfCheetah-v4"),
-           *(_halfcheetah(f"HalfCheetah-v4-width{w}", model_width=w) for w in HALFCHEETAH_MODEL_WIDTHS),
-           *(_halfcheetah(f"HalfCheetah-v4-distract{d}", distractors=d) for d in HALFCHEETAH_DISTRACTORS)),
-))
+OMD_HALFCHEETAH = register_suite(
+    Suite(
+        name="omd-halfcheetah",
+        description="OMD vs MLE on HalfCheetah (paper App. F, Fig. 8): model width 4-256 or 16-512 Gaussian distractors; "
+        "SAC inner optimizer, 1M steps, 10k warm-up; widths/counts our choice",
+        tasks=(
+            _halfcheetah("HalfCheetah-v4"),
+            *(_halfcheetah(f"HalfCheetah-v4-width{w}", model_width=w) for w in HALFCHEETAH_MODEL_WIDTHS),
+            *(_halfcheetah(f"HalfCheetah-v4-distract{d}", distractors=d) for d in HALFCHEETAH_DISTRACTORS),
+        ),
+    )
+)

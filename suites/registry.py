@@ -1,4 +1,5 @@
 """The named suites. Each suite module registers itself here; ``bench list suites`` shows them."""
+
 from __future__ import annotations
 
 import difflib
@@ -42,5 +43,9 @@ def get_task(suite: Suite, name: str) -> Task:
         return suite.task(name)
     except KeyError:
         names = suite.task_names
-        shown = ", ".join(names) if len(names) <= 30 else ", ".join(names[:30]) + f", ... ({len(names)} in all; see 'bench list tasks --suite {suite.name}')"
+        shown = (
+            ", ".join(names)
+            if len(names) <= 30
+            else ", ".join(names[:30]) + f", ... ({len(names)} in all; see 'bench list tasks --suite {suite.name}')"
+        )
         raise UserError(f"unknown task {name!r} in suite {suite.name}{_hint(name, names)}; valid: {shown}") from None

@@ -5,14 +5,16 @@ every protocol field a reviewer needs to decide whether two results may be compa
 and version, observation kind, action repeat, frame stack, termination semantics, step budget in
 agent steps *and* env frames, evaluation cadence and the normalization reference.
 """
+
 from __future__ import annotations
 
 import dataclasses
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
-from typing import Any, Callable
+from typing import Any
 
 import gymnasium as gym
 
@@ -66,12 +68,18 @@ class Task:
     def make(self, seed: int) -> gym.Env:
         return self.make_env(self, seed)
 
-    def with_budget(self, agent_steps: int) -> "Task":
+    def with_budget(self, agent_steps: int) -> Task:
         """The same task at a reduced (or enlarged) budget, recorded so it is never mistaken for the protocol's."""
         # a reduced budget keeps at least 5 evaluations after step 0
-        eval_every = min(self.eval_every, max(1, agent_steps // 5)) if agent_steps < self.agent_steps else self.eval_every
-        return dataclasses.replace(self, agent_steps=int(agent_steps), eval_every=eval_every,
-                                   full_agent_steps=self.full_agent_steps or self.agent_steps)
+        eval_every = (
+            min(self.eval_every, max(1, agent_steps // 5)) if agent_steps < self.agent_steps else self.eval_every
+        )
+        return dataclasses.replace(
+            self,
+            agent_steps=int(agent_steps),
+            eval_every=eval_every,
+            full_agent_steps=self.full_agent_steps or self.agent_steps,
+        )
 
     def protocol(self) -> dict[str, Any]:
         """Every field that decides comparability, plus a short id that is equal iff the protocols are."""

@@ -8,6 +8,7 @@ hash of the torch global RNG state after construction (initialisation drew the s
 order). ``python -m tests.init_fingerprints`` rewrites ``tests/fixtures/init_fingerprints.json``; the record
 was first written at c9f341e, before the network kit of issue 16 replaced each agent's own layers.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -23,7 +24,10 @@ from algorithms import all_algo_ids, resolve
 
 FIXTURE = Path(__file__).parent / "fixtures" / "init_fingerprints.json"
 SPACES = {  # (observation space, action space) per kind; Pendulum's bounds are not +-1
-    "continuous-state": (gym.spaces.Box(-np.inf, np.inf, (3,), np.float32), gym.spaces.Box(-2.0, 2.0, (1,), np.float32)),
+    "continuous-state": (
+        gym.spaces.Box(-np.inf, np.inf, (3,), np.float32),
+        gym.spaces.Box(-2.0, 2.0, (1,), np.float32),
+    ),
     "discrete-state": (gym.spaces.Box(-np.inf, np.inf, (4,), np.float32), gym.spaces.Discrete(2)),
     "continuous-pixels": (gym.spaces.Box(0, 255, (9, 84, 84), np.uint8), gym.spaces.Box(-1.0, 1.0, (6,), np.float32)),
     "halfcheetah": (gym.spaces.Box(-np.inf, np.inf, (17,), np.float32), gym.spaces.Box(-1.0, 1.0, (6,), np.float32)),
@@ -51,8 +55,7 @@ def fingerprint(algo_id: str, space: str, small: bool, seed: int = 0, rename=lam
     obs_space, action_space = SPACES[space]
     torch.manual_seed(seed)
     agent = cls(obs_space, action_space, cfg, "cpu", seed)
-    out = {"num_parameters": agent.num_parameters(),
-           "torch_rng_after": _sha([torch.get_rng_state().numpy().tobytes()])}
+    out = {"num_parameters": agent.num_parameters(), "torch_rng_after": _sha([torch.get_rng_state().numpy().tobytes()])}
     for name, module in sorted(agent.modules().items()):
         state = {rename(name, k): _sha([_tensor(v)]) for k, v in module.state_dict().items()}
         out[name] = _sha(f"{k}={v};".encode() for k, v in sorted(state.items()))
@@ -63,8 +66,11 @@ def cases() -> list[tuple[str, str, bool]]:
     out = []
     for algo_id in all_algo_ids():
         cls, _ = resolve(algo_id)
-        for space, (act, obs) in (("continuous-state", ("continuous", "state")), ("discrete-state", ("discrete", "state")),
-                                  ("continuous-pixels", ("continuous", "pixels"))):
+        for space, (act, obs) in (
+            ("continuous-state", ("continuous", "state")),
+            ("discrete-state", ("discrete", "state")),
+            ("continuous-pixels", ("continuous", "pixels")),
+        ):
             if act in cls.action_kinds and obs in cls.observation_kinds:
                 out.append((algo_id, space, True))
     out += [(algo, space, False) for algo, space in PAPER_SIZED.items()]

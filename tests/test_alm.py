@@ -1,5 +1,6 @@
 """ALM: distribution helpers and losses against hand computations, the window replay, the truncated
 MBPO observations of the alm-locomotion suite, and a learning test with a crippled agent."""
+
 import copy
 import math
 
@@ -12,9 +13,9 @@ import torch.nn.functional as F
 
 from algorithms import resolve
 from algorithms.alm.agent import linear_schedule
-from algorithms.alm.networks import (Classifier, DiagGaussian, gaussian_kl, lambda_returns, truncated_normal_sample)
-from algorithms.common.sequence_replay import SequenceReplay
+from algorithms.alm.networks import Classifier, DiagGaussian, gaussian_kl, lambda_returns, truncated_normal_sample
 from algorithms.base import Transition
+from algorithms.common.sequence_replay import SequenceReplay
 from suites import get_suite
 
 
@@ -28,6 +29,7 @@ def _agent(obs_dim=3, act_dim=2, seed=0, **overrides):
 
 
 # -- distribution helpers -----------------------------------------------------------------------------
+
 
 def test_gaussian_kl_matches_torch_distributions():
     g = torch.Generator().manual_seed(0)
@@ -48,7 +50,9 @@ def test_lambda_returns_match_hand_computation():
     r0 = 1.0 + gamma * ((1 - lam) * 10.0 + lam * r1)  # V(z_1) = 10
     torch.testing.assert_close(lambda_returns(r, v, gamma, lam).flatten(), torch.tensor([r0, r1, r2]))
     # lambda = 1: Monte Carlo over the horizon with bootstrap; lambda = 0: one-step TD targets
-    torch.testing.assert_close(lambda_returns(r, v, gamma, 1.0)[0, 0, 0], torch.tensor(1 + gamma * 2 + gamma ** 2 * 3 + gamma ** 3 * 30))
+    torch.testing.assert_close(
+        lambda_returns(r, v, gamma, 1.0)[0, 0, 0], torch.tensor(1 + gamma * 2 + gamma**2 * 3 + gamma**3 * 30)
+    )
     torch.testing.assert_close(lambda_returns(r, v, gamma, 0.0).flatten(), r.flatten() + gamma * v.flatten())
 
 
@@ -86,14 +90,22 @@ def test_exploration_schedule_counts_agent_steps_after_warmup():
 
 # -- replay windows ---------------------------------------------------------------------------------
 
+
 def _fill(agent, n, episode=5, terminal=False, rng=None):
     rng = rng or np.random.default_rng(0)
     obs_dim, act_dim = agent.obs_space.shape[0], agent.action_dim
     for i in range(n):
         end = (i + 1) % episode == 0
-        agent.observe(Transition(rng.normal(size=obs_dim).astype(np.float32), rng.uniform(-1, 1, act_dim).astype(np.float32),
-                                 float(rng.normal()), rng.normal(size=obs_dim).astype(np.float32),
-                                 terminated=end and terminal, truncated=end and not terminal))
+        agent.observe(
+            Transition(
+                rng.normal(size=obs_dim).astype(np.float32),
+                rng.uniform(-1, 1, act_dim).astype(np.float32),
+                float(rng.normal()),
+                rng.normal(size=obs_dim).astype(np.float32),
+                terminated=end and terminal,
+                truncated=end and not terminal,
+            )
+        )
 
 
 def _windows_from(replay, n=4000, seed=0):
@@ -108,7 +120,9 @@ def test_windows_respect_episode_ends_and_the_write_pointer(cross_timeouts):
     for i in range(47):  # wraps twice; episodes of 5 ending by time limit, every third one by a terminal
         end = (i + 1) % 5 == 0
         terminal = end and ((i + 1) // 5) % 3 == 0
-        replay.add(np.array([i], np.float32), np.zeros(1), np.array([i + 1], np.float32), 0.0, terminal, end and not terminal)
+        replay.add(
+            np.array([i], np.float32), np.zeros(1), np.array([i + 1], np.float32), 0.0, terminal, end and not terminal
+        )
     ids = _windows_from(replay).long()
     assert torch.all(ids[1:] - ids[:-1] == 1)  # consecutive writes: never across the write pointer
     first_held = 30  # the last 20 slots hold transitions 30..46 and 3 final frames (one slot per episode end)
@@ -118,8 +132,11 @@ def test_windows_respect_episode_ends_and_the_write_pointer(cross_timeouts):
         terminals = ends & (((ids[j] + 1) // 5) % 3 == 0)
         assert not terminals.any()
         assert ends.any() == cross_timeouts  # timeouts are crossed only in the official mode
-    valid = {s for s in range(first_held, 47 - k + 1) if all(((s + j + 1) % 5 != 0) or
-             (cross_timeouts and ((s + j + 1) // 5) % 3 != 0) for j in range(k - 1))}
+    valid = {
+        s
+        for s in range(first_held, 47 - k + 1)
+        if all(((s + j + 1) % 5 != 0) or (cross_timeouts and ((s + j + 1) // 5) % 3 != 0) for j in range(k - 1))
+    }
     assert set(ids[0].tolist()) == valid  # and every valid start is sampled
 
 
@@ -135,6 +152,7 @@ def test_window_replay_state_round_trip():
 
 # -- the encoder/model loss against a hand computation --------------------------------------------------
 
+
 def test_representation_loss_matches_hand_computation():
     agent = _agent(seq_len=2, batch_size=4)
     s0, s1, s2 = (np.array(v, np.float32) for v in ([0.1, 0.2, 0.3], [0.0, -0.5, 0.4], [0.3, 0.3, -0.2]))
@@ -142,7 +160,9 @@ def test_representation_loss_matches_hand_computation():
     agent.observe(Transition(s0, a0, 1.0, s1, False, False))
     agent.observe(Transition(s1, a1, 2.0, s2, False, True))  # the only length-2 window
     gen = copy.deepcopy(agent.torch_gen.get_state())
-    nets = copy.deepcopy({k: getattr(agent, k) for k in ("encoder", "encoder_target", "model", "reward", "critic", "actor")})
+    nets = copy.deepcopy(
+        {k: getattr(agent, k) for k in ("encoder", "encoder_target", "model", "reward", "critic", "actor")}
+    )
     metrics = agent.update(0)
 
     g = torch.Generator().manual_seed(0)
@@ -156,7 +176,9 @@ def test_representation_loss_matches_hand_computation():
         loss = 0
         for a, s_next in ((A0, S1), (A1, S2)):
             prior = nets["model"](z, a)
-            kl = td.kl_divergence(td.Independent(td.Normal(*prior), 1), td.Independent(td.Normal(*nets["encoder_target"](s_next)), 1))
+            kl = td.kl_divergence(
+                td.Independent(td.Normal(*prior), 1), td.Independent(td.Normal(*nets["encoder_target"](s_next)), 1)
+            )
             loss = loss + kl - nets["reward"](z, a)[:, 0]
             z = prior.rsample(g)
         mean, _ = nets["actor"](z, std)
@@ -180,6 +202,7 @@ def test_crippled_switches_change_only_their_term():
 
 
 # -- the alm-locomotion suite ------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("task_name,base,dim,nq", [("T-Humanoid", "Humanoid-v5", 45, 24), ("T-Ant", "Ant-v5", 27, 15)])
 def test_truncated_observations_are_qpos_without_xy_and_qvel(task_name, base, dim, nq):
@@ -216,8 +239,17 @@ def test_alm_locomotion_protocol():
 
 # CI scale: 64/128-wide networks, batch 64, Adam 1e-3, exploration schedule over 2k agent steps, actions
 # rescaled to Pendulum's +-2 torque, 1000 random warm-up steps (the smoke suite's), 4000 steps in all.
-CI_SCALE = dict(hidden_dim=64, model_hidden_dim=128, batch_size=64, model_lr=1e-3, reward_lr=1e-3, critic_lr=1e-3,
-                actor_lr=1e-3, exploration_decay_steps=2_000, rescale_actions=True)
+CI_SCALE = dict(
+    hidden_dim=64,
+    model_hidden_dim=128,
+    batch_size=64,
+    model_lr=1e-3,
+    reward_lr=1e-3,
+    critic_lr=1e-3,
+    actor_lr=1e-3,
+    exploration_decay_steps=2_000,
+    rescale_actions=True,
+)
 
 
 @pytest.mark.slow
@@ -244,8 +276,20 @@ def test_alm_runs_through_the_cli_on_both_suites(tmp_path):
     costs ~60 evaluation episodes) and the alm-locomotion suite at a reduced budget (Hopper: short episodes)."""
     from bench.cli import main
 
-    small = ["--steps", "300", "--out", str(tmp_path), "--set", "start_steps=200", "--set", "hidden_dim=16",
-             "--set", "model_hidden_dim=16", "--set", "batch_size=16"]
+    small = [
+        "--steps",
+        "300",
+        "--out",
+        str(tmp_path),
+        "--set",
+        "start_steps=200",
+        "--set",
+        "hidden_dim=16",
+        "--set",
+        "model_hidden_dim=16",
+        "--set",
+        "batch_size=16",
+    ]
     assert main(["run", "--suite", "smoke", "--tasks", "Pendulum-v1", "--algos", "alm,alm@ent", *small]) == 0
     assert main(["run", "--suite", "alm-locomotion", "--tasks", "Hopper-v5", "--algos", "alm", *small]) == 0
 
@@ -263,8 +307,11 @@ def test_alm_ent_entropy_is_that_of_the_noise_clipped_policy():
     expected = sum(truncnorm(-0.3 / s, 0.3 / s, scale=s).entropy() for s in sigma[0].tolist())
     assert got.shape == (1, 1) and got.item() == pytest.approx(expected, rel=1e-9)
     assert clipped_policy_entropy(torch.tensor([[0.05]]), 0.3).item() == pytest.approx(
-        0.5 * math.log(2 * math.pi * math.e * 0.05 ** 2), abs=1e-6)  # narrow: the Gaussian's (b = 6)
-    assert clipped_policy_entropy(torch.tensor([[1e3]], dtype=torch.float64), 0.3).item() == pytest.approx(math.log(0.6), abs=1e-6)
+        0.5 * math.log(2 * math.pi * math.e * 0.05**2), abs=1e-6
+    )  # narrow: the Gaussian's (b = 6)
+    assert clipped_policy_entropy(torch.tensor([[1e3]], dtype=torch.float64), 0.3).item() == pytest.approx(
+        math.log(0.6), abs=1e-6
+    )
     # in an update: the entropy the temperature sees is at most log(0.6) per action dimension
     agent = _agent(entropy_bonus=True)
     _fill(agent, 20)

@@ -1,11 +1,12 @@
 """Analysis: the store as a tidy table, importers on fixtures, aggregates and seeded bootstrap CIs."""
+
 import numpy as np
 import pandas as pd
 import pytest
 
+from analysis import stats
 from analysis.importers import import_mrq_results, import_td3_curves
 from analysis.load import COLUMNS, load_runs
-from analysis import stats
 from analysis.scores import add_normalized, final_scores, per_task
 from core.errors import UserError
 from results.store import Cell, Store
@@ -56,11 +57,26 @@ def test_td3_importer_on_a_fixture(tmp_path):
 def test_load_runs_reads_complete_cells(tmp_path):
     store = Store(tmp_path)
     cell = Cell("smoke", "Pendulum-v1", "td3@paper2018", 2)
-    store.write_manifest(cell, {"status": "complete", "cell": {"suite": "smoke", "task": "Pendulum-v1",
-                                "algo": "td3@paper2018", "seed": 2}, "protocol": {"protocol_id": "abc"}})
+    store.write_manifest(
+        cell,
+        {
+            "status": "complete",
+            "cell": {"suite": "smoke", "task": "Pendulum-v1", "algo": "td3@paper2018", "seed": 2},
+            "protocol": {"protocol_id": "abc"},
+        },
+    )
     for step in (0, 100):
-        store.append_eval(cell, {"step": step, "env_frames": step, "return_mean": -5.0 + step, "return_std": 0,
-                                 "returns": "", "wall_time": 1.0})
+        store.append_eval(
+            cell,
+            {
+                "step": step,
+                "env_frames": step,
+                "return_mean": -5.0 + step,
+                "return_std": 0,
+                "returns": "",
+                "wall_time": 1.0,
+            },
+        )
     table = load_runs(tmp_path)
     assert table["return"].tolist() == [-5.0, 95.0] and set(table.variant) == {"paper2018"}
     with pytest.raises(UserError, match="no results store"):
@@ -68,10 +84,17 @@ def test_load_runs_reads_complete_cells(tmp_path):
 
 
 def test_aggregates_on_hand_checkable_matrix():
-    tasks = [np.array([0.0, 0.0]), np.array([1.0, 1.0]), np.array([2.0, 2.0]), np.array([3.0, 3.0])]  # 4 tasks x 2 seeds
+    tasks = [
+        np.array([0.0, 0.0]),
+        np.array([1.0, 1.0]),
+        np.array([2.0, 2.0]),
+        np.array([3.0, 3.0]),
+    ]  # 4 tasks x 2 seeds
     agg = {m: stats.aggregate(tasks, m) for m in stats.METRICS}
     assert agg["mean"] == 1.5 and agg["median"] == 1.5
-    assert agg["iqm"] == 1.5 and agg["iqm_task_mean"] == 1.5  # 8 runs: trims 2 from each end; 4 task means: 1 from each end
+    assert (
+        agg["iqm"] == 1.5 and agg["iqm_task_mean"] == 1.5
+    )  # 8 runs: trims 2 from each end; 4 task means: 1 from each end
     assert agg["optimality_gap"] == pytest.approx(0.25) and agg["optimality_gap_task_mean"] == pytest.approx(0.25)
     skewed = [np.array([0.0]), np.array([1.0]), np.array([2.0]), np.array([100.0])]
     assert stats.aggregate(skewed, "iqm") == 1.5 and stats.aggregate(skewed, "mean") == 25.75
@@ -119,9 +142,19 @@ def test_one_seed_has_no_interval():
 
 def test_task_ci_and_final_scores():
     e = stats.t_interval(np.array([1.0, 2.0, 3.0, 4.0]))
-    assert e.point == 2.5 and (e.low, e.high) == pytest.approx((2.5 - 3.182446 * 0.645497, 2.5 + 3.182446 * 0.645497), abs=1e-5)
-    table = pd.DataFrame({"suite": "gym", "task": "Hopper-v4", "algo": "x", "seed": [0, 0, 1, 1],
-                          "step": [0, 10, 0, 10], "return": [18.791, 3226.0, 18.791, 18.791]})
+    assert e.point == 2.5 and (e.low, e.high) == pytest.approx(
+        (2.5 - 3.182446 * 0.645497, 2.5 + 3.182446 * 0.645497), abs=1e-5
+    )
+    table = pd.DataFrame(
+        {
+            "suite": "gym",
+            "task": "Hopper-v4",
+            "algo": "x",
+            "seed": [0, 0, 1, 1],
+            "step": [0, 10, 0, 10],
+            "return": [18.791, 3226.0, 18.791, 18.791],
+        }
+    )
     scores = add_normalized(final_scores(table), {"gym": "gym-td3"})
     assert scores["normalized"].tolist() == pytest.approx([1.0, 0.0])
     tasks, excluded = per_task(scores, "x")

@@ -1,4 +1,5 @@
 """Atari preprocessing on a known frame sequence; DMC pixel stacking; DMC episode length; eval epsilon."""
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -46,8 +47,9 @@ class FakeAtari(gym.Env):
 
 
 def _wrap(env):
-    env = AtariPreprocessing(env, noop_max=0, frame_skip=4, screen_size=84, terminal_on_life_loss=False,
-                             grayscale_obs=True, scale_obs=False)
+    env = AtariPreprocessing(
+        env, noop_max=0, frame_skip=4, screen_size=84, terminal_on_life_loss=False, grayscale_obs=True, scale_obs=False
+    )
     return FrameStackObservation(env, 4, padding_type="reset")
 
 
@@ -86,8 +88,13 @@ def test_real_atari_task_protocol():
         assert env.unwrapped._frameskip == 1  # the skip of 4 happens in AtariPreprocessing (max-pooling)
     finally:
         env.close()
-    assert (task.action_repeat, task.frame_stack, task.eval_epsilon, task.agent_steps, task.env_frames) == \
-        (4, 4, 1e-3, 2_500_000, 10_000_000)
+    assert (task.action_repeat, task.frame_stack, task.eval_epsilon, task.agent_steps, task.env_frames) == (
+        4,
+        4,
+        1e-3,
+        2_500_000,
+        10_000_000,
+    )
 
 
 def test_dmc_visual_stacks_three_rgb_frames_and_quadruped_uses_camera_2():

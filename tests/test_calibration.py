@@ -7,6 +7,7 @@ the rule must call it inconsistent at about the nominal 5%: within [2%, 8%] for 
 10% for aggregates; and it must detect a shift of 2 standard deviations at 10 seeds at least 80% of
 the time. Distributions: normal, and a skewed one (gamma with shape 4: skewness 1, standardised).
 """
+
 import numpy as np
 import pytest
 
@@ -33,7 +34,9 @@ def _single_task_rates(kind: str, m: int, n: int, seed: int) -> tuple[float, flo
         se, df = stats.claim_standard_error("std", (claim.std(ddof=1),), n)
         e = stats.t_interval(ours)
         two += not stats.compare(e.point, e.se, e.df, claim.mean(), se, df, 0.0).consistent
-        one += not stats.compare(e.point, e.se, e.df, 0.0, None, np.inf, 0.0).consistent  # no spread: claim = the true mean
+        one += not stats.compare(
+            e.point, e.se, e.df, 0.0, None, np.inf, 0.0
+        ).consistent  # no spread: claim = the true mean
     return two / TRIALS, one / TRIALS
 
 
@@ -88,10 +91,15 @@ def test_a_true_difference_claim_is_called_inconsistent_at_most_ten_percent():
     rng = np.random.default_rng(5)
     bad = 0
     for i in range(AGG_TRIALS):
-        pv, pb = _tasks(rng, "normal", 5, shift=-0.1), _tasks(rng, "normal", 10)  # MR.Q Table 2: 5-seed variant vs 10-seed base
+        pv, pb = (
+            _tasks(rng, "normal", 5, shift=-0.1),
+            _tasks(rng, "normal", 10),
+        )  # MR.Q Table 2: 5-seed variant vs 10-seed base
         paper = stats.difference_interval(pv, pb, "mean", method="percentile", reps=300, seed=i)
         se, df = stats.claim_standard_error("ci95", (paper.low, paper.high), 5)
-        ours = stats.difference_interval(_tasks(rng, "normal", 5, shift=-0.1), _tasks(rng, "normal", 5), "mean", reps=300, seed=i)
+        ours = stats.difference_interval(
+            _tasks(rng, "normal", 5, shift=-0.1), _tasks(rng, "normal", 5), "mean", reps=300, seed=i
+        )
         bad += not stats.compare(ours.point, ours.se, ours.df, paper.point, se, df * len(TASK_MU), 0.0).consistent
     assert bad / AGG_TRIALS <= 0.10
 

@@ -1,4 +1,5 @@
 """CLI: bad input gets one line naming what was wrong and what is valid, exit code 2, no traceback."""
+
 import subprocess
 import sys
 
@@ -36,8 +37,12 @@ def test_bad_input_one_line_exit_2(argv, what, valid, capsys, tmp_path):
 
 
 def test_console_script_prints_no_traceback(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "bench.cli", "run", "--algos", "sac", "--out", str(tmp_path)],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.cli", "run", "--algos", "sac", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip() == f"bench: error: unknown algorithm 'sac'; {VALID_ALGOS}"
@@ -64,10 +69,16 @@ def test_list_tasks_of_a_suite(capsys):
 @pytest.mark.parametrize("argv", [["list"], ["run", "--algos", "nope"], ["show-config", "--algo", "td3@paper2018"]])
 def test_answers_without_importing_the_heavy_stacks(argv, tmp_path):
     """bench list, show-config and input errors check names against the torch-free registry (issue 14, item 7)."""
-    code = ("import sys\nfrom bench.cli import main\nmain(sys.argv[1:])\n"
-            "print(' '.join(m for m in ('torch', 'dm_control', 'ray') if m in sys.modules) or 'none')")
-    proc = subprocess.run([sys.executable, "-c", code, *argv, *(["--out", str(tmp_path)] if argv[0] == "run" else [])],
-                          capture_output=True, text=True, timeout=120)
+    code = (
+        "import sys\nfrom bench.cli import main\nmain(sys.argv[1:])\n"
+        "print(' '.join(m for m in ('torch', 'dm_control', 'ray') if m in sys.modules) or 'none')"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *argv, *(["--out", str(tmp_path)] if argv[0] == "run" else [])],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.stdout.strip().splitlines()[-1] == "none"
 
 
@@ -78,14 +89,18 @@ def test_bench_list_describes_every_variant_with_what_it_changes_and_its_source(
 
     from algorithms import algorithms, variants
 
-    source = re.compile(r"Table \d|Fig\. ?\d|App\. [A-Z]|official|release|paper|\b[0-9a-f]{7}\b|RECONSTRUCTION|\bours\b")
+    source = re.compile(
+        r"Table \d|Fig\. ?\d|App\. [A-Z]|official|release|paper|\b[0-9a-f]{7}\b|RECONSTRUCTION|\bours\b"
+    )
     assert main(["list"]) == 0
     out = capsys.readouterr().out
     count = 0
     for algo in algorithms():
         for name, variant in variants(algo).items():
             count += 1
-            assert len(variant.description) > 30 and source.search(variant.description), f"{algo}@{name}: {variant.description}"
+            assert len(variant.description) > 30 and source.search(variant.description), (
+                f"{algo}@{name}: {variant.description}"
+            )
             assert f"{algo}@{name}" in out and variant.description in out
     assert count >= 38  # 11 ALM, 8 iQRL, 14 MR.Q, 4 OMD, 1 TD3 today
     assert "alm@ent" in out and "RECONSTRUCTION" in out.split("alm@ent")[1].splitlines()[0]

@@ -1,10 +1,11 @@
 """A run is what its config says: --set values give a cell its own folder and report label; the
 manifest's config is what ran, each value with its source; seeds come from one SeedSequence scheme."""
+
 import json
 
 from analysis.load import load_runs
-from core import seeding
 from bench.cli import main
+from core import seeding
 from results.store import Cell, Store, run_label
 from runners.config import config_id, resolve_run_config
 from runners.grid import make_plan
@@ -57,9 +58,17 @@ def test_stored_run_of_another_config_is_refused_not_skipped(tmp_path):
     from runners.grid import resolve_task
 
     config = dict(resolved.as_dict(), batch_size=64)  # e.g. a suite override changed since it ran
-    store.write_manifest(cell, {"status": "complete", "config": config, "config_sources": resolved.sources,
-                                "protocol": resolve_task(cell, 300).protocol()})
+    store.write_manifest(
+        cell,
+        {
+            "status": "complete",
+            "config": config,
+            "config_sources": resolved.sources,
+            "protocol": resolve_task(cell, 300).protocol(),
+        },
+    )
     import pytest
+
     from core.errors import UserError
 
     with pytest.raises(UserError, match="another config \\(batch_size 64 vs 256\\)"):
@@ -67,14 +76,31 @@ def test_stored_run_of_another_config_is_refused_not_skipped(tmp_path):
 
 
 def test_paper2018_manifest_states_the_warmup_that_ran_and_its_source(tmp_path, capsys):
-    assert main(["run", "--algos", "td3@paper2018", "--tasks", "Pendulum-v1", "--steps", "1100", "--quiet",
-                 "--out", str(tmp_path)]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--algos",
+                "td3@paper2018",
+                "--tasks",
+                "Pendulum-v1",
+                "--steps",
+                "1100",
+                "--quiet",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     err = capsys.readouterr().err
     assert "note   td3@paper2018 on Pendulum-v1: the task sets start_steps=1000, replacing the variant's 10000" in err
     manifest = Store(tmp_path).read_manifest(Cell("smoke", "Pendulum-v1", "td3@paper2018", 0))
     assert manifest["config"]["start_steps"] == manifest["warmup_steps"] == 1000
     assert manifest["config_sources"]["start_steps"] == manifest["warmup_source"] == "task"
-    assert manifest["config_sources"]["batch_size"] == "variant" and manifest["config_sources"]["tau"] == "paper default"
+    assert (
+        manifest["config_sources"]["batch_size"] == "variant" and manifest["config_sources"]["tau"] == "paper default"
+    )
     assert manifest["updates"] == 100  # 1100 steps, the first 1000 random: the warm-up that ran
     assert manifest["budget_dependent_fields"] == []  # declared (analysis.curves accepts its reduced-budget curve)
 
@@ -109,9 +135,17 @@ def test_a_complete_run_of_an_old_store_is_still_found_complete(tmp_path):
     store = Store(tmp_path)
     cell = Cell("smoke", "Pendulum-v1", "td3", 0)
     legacy = dict(resolve_run_config("smoke", "td3", "Pendulum-v1").as_dict(), start_steps=25_000)
-    store.write_manifest(cell, {"status": "complete", "config": legacy, "warmup_steps": 1000, "config_overrides": {},
-                                "cell": {"suite": "smoke", "task": "Pendulum-v1", "algo": "td3", "seed": 0},
-                                "protocol": resolve_task(cell, 300).protocol()})
+    store.write_manifest(
+        cell,
+        {
+            "status": "complete",
+            "config": legacy,
+            "warmup_steps": 1000,
+            "config_overrides": {},
+            "cell": {"suite": "smoke", "task": "Pendulum-v1", "algo": "td3", "seed": 0},
+            "protocol": resolve_task(cell, 300).protocol(),
+        },
+    )
     plan = make_plan("smoke", ["td3"], ["Pendulum-v1"], [0], store, agent_steps=300)
     assert plan.done == [cell] and plan.todo == []
     assert list(store.iter_cells()) == [cell]

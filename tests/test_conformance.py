@@ -4,6 +4,7 @@ New algorithms are checked here automatically: actions lie in the action space, 
 and a state_dict saved to bytes and loaded into a fresh agent gives identical next actions and an
 identical next update.
 """
+
 import io
 
 import numpy as np
@@ -116,8 +117,9 @@ def tiny_tasks(monkeypatch):
 
     def tiny(suite, name):
         task = original(suite, name)
-        return dataclasses.replace(task, agent_steps=LOOP_STEPS, eval_episodes=1, eval_every=LOOP_STEPS,
-                                   warmup_steps=LOOP_WARMUP)
+        return dataclasses.replace(
+            task, agent_steps=LOOP_STEPS, eval_episodes=1, eval_every=LOOP_STEPS, warmup_steps=LOOP_WARMUP
+        )
 
     monkeypatch.setattr(suites, "get_task", tiny)
     monkeypatch.setattr(runners.grid, "get_task", tiny)
@@ -129,8 +131,7 @@ def test_runs_through_the_real_loop(algo_id, suite, task, tiny_tasks, tmp_path):
     from runners.loop import train
 
     overrides = dict(getattr(resolve(algo_id)[0], "conformance_overrides", {}))
-    manifest = train(Cell(suite, task, algo_id, 0), Store(tmp_path), progress=False,
-                     config_overrides=overrides)
+    manifest = train(Cell(suite, task, algo_id, 0), Store(tmp_path), progress=False, config_overrides=overrides)
     assert manifest["status"] == "complete", manifest.get("reason")
     assert manifest["warmup_steps"] == LOOP_WARMUP and manifest["updates"] == LOOP_STEPS - LOOP_WARMUP
     store = Store(tmp_path)

@@ -1,14 +1,15 @@
 """The committed evidence (results/evidence, `make evidence`): read by default beside results/, never counted
 twice, and summarised in the reproduction status table (`bench status`), from published curves or, where
 none is held, the published point claims (TD3's 100k means)."""
+
 import numpy as np
 import pytest
+from test_curves import _our_store
 
 from analysis.claims import load_claims
 from analysis.report import gather, reproduction_status
 from bench.cli import STATUS_BEGIN, STATUS_END, main
 from core.errors import UserError
-from test_curves import _our_store
 
 TD3_CLAIMS = [c for c in load_claims() if c.claim_id == "td3-curves-HalfCheetah-100k"]
 
@@ -16,22 +17,31 @@ TD3_CLAIMS = [c for c in load_claims() if c.claim_id == "td3-curves-HalfCheetah-
 def test_the_default_stores_are_results_and_the_evidence_and_a_cell_is_read_once(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     rng = np.random.default_rng(1)
-    _our_store(tmp_path / "results" / "evidence", rng, lambda s: 5000 * (1 - np.exp(-s / 40_000)), seeds=3, reduced=True)
+    _our_store(
+        tmp_path / "results" / "evidence", rng, lambda s: 5000 * (1 - np.exp(-s / 40_000)), seeds=3, reduced=True
+    )
     inputs = gather(None, None)
     assert sorted(inputs.data["seed"].unique()) == [0, 1, 2] and not inputs.notes and len(inputs.manifests) == 3
-    _our_store(tmp_path / "results", rng, lambda s: 5000 * (1 - np.exp(-s / 40_000)), seeds=4, reduced=True)  # seeds 0-3
+    _our_store(
+        tmp_path / "results", rng, lambda s: 5000 * (1 - np.exp(-s / 40_000)), seeds=4, reduced=True
+    )  # seeds 0-3
     inputs = gather(None, None)
     # seeds 0-2 are in both stores: read once (from results/), and the note says so
     assert len(inputs.manifests) == 4 and inputs.data.groupby("step")["seed"].count().max() == 4
-    assert inputs.notes == [f"3 cell(s) of results/evidence also in results: read from there only"]
+    assert inputs.notes == ["3 cell(s) of results/evidence also in results: read from there only"]
     with pytest.raises(UserError, match="the same cell as"):
         gather(["results", "results/evidence"], None)
 
 
 def test_status_from_point_claims_when_no_published_curve_is_held(tmp_path):
     rng = np.random.default_rng(2)
-    near = _our_store(tmp_path / "near", rng, lambda s: 5513.5 * (1 - np.exp(-s / 30_000)) / (1 - np.exp(-100_000 / 30_000)), seeds=3,
-                      reduced=True)
+    near = _our_store(
+        tmp_path / "near",
+        rng,
+        lambda s: 5513.5 * (1 - np.exp(-s / 30_000)) / (1 - np.exp(-100_000 / 30_000)),
+        seeds=3,
+        reduced=True,
+    )
     crippled = _our_store(tmp_path / "bad", rng, lambda s: 0.3 * 5513.5 * s / 100_000, seeds=3, reduced=True)
     inputs = gather([near], None)
     (row,) = reproduction_status(inputs.data, inputs, TD3_CLAIMS).to_dict("records")
@@ -51,7 +61,11 @@ def test_bench_status_rewrites_only_its_block_of_the_readme(tmp_path, capsys):
     readme.write_text(f"# title\n\nbefore\n{STATUS_BEGIN}\nold text\n{STATUS_END}\nafter\n")
     assert main(["status", "--runs", str(store), "--readme", str(readme)]) == 0
     text = readme.read_text()
-    assert text.startswith("# title\n\nbefore\n" + STATUS_BEGIN) and text.endswith(STATUS_END + "\nafter\n") and "old text" not in text
+    assert (
+        text.startswith("# title\n\nbefore\n" + STATUS_BEGIN)
+        and text.endswith(STATUS_END + "\nafter\n")
+        and "old text" not in text
+    )
     assert "| published | suite | our algo | status | detail |" in text and "| gym | td3 |" in text
     readme.write_text("no markers\n")
     assert main(["status", "--runs", str(store), "--readme", str(readme)]) == 2

@@ -1,5 +1,6 @@
 """Hardening: checkpoints are plain data, values from files never become paths unchecked, one writer per
 cell, every bad input a one-line error that touches nothing."""
+
 import io
 import os
 from pathlib import Path
@@ -68,8 +69,13 @@ def test_rng_states_round_trip_as_plain_data():
     legacy = np.random.RandomState(3)
     legacy.standard_normal(5)  # a cached gaussian in the state
     gen = np.random.default_rng(7)
-    state = {"legacy": legacy.get_state(), "global": np.random.get_state(), "pcg": gen.bit_generator.state,
-             "scalar": np.float32(1.5), "f64": np.arange(4.0)}
+    state = {
+        "legacy": legacy.get_state(),
+        "global": np.random.get_state(),
+        "pcg": gen.bit_generator.state,
+        "scalar": np.float32(1.5),
+        "f64": np.arange(4.0),
+    }
     buf = io.BytesIO()
     save_state(state, buf)
     buf.seek(0)
@@ -96,6 +102,7 @@ def test_replay_checkpoint_holds_only_the_filled_part_as_copies():
 
 # ------------------------------------------------------------------------------ one writer per cell
 
+
 def test_a_second_writer_is_told_who_holds_the_cell_and_writes_nothing(tmp_path, capsys):
     from results.lock import CellLock
 
@@ -119,7 +126,9 @@ def test_two_writers_started_together_write_each_row_once(tmp_path):
     second = subprocess.Popen(cmd + ["--wait"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     outs = [p.communicate(timeout=600) for p in (first, second)]
     assert [first.returncode, second.returncode] == [0, 0], outs
-    assert [r["step"] for r in Store(tmp_path).read_evals(CELL)] == [str(s) for s in range(0, 301, 60)]  # once each, whoever ran it
+    assert [r["step"] for r in Store(tmp_path).read_evals(CELL)] == [
+        str(s) for s in range(0, 301, 60)
+    ]  # once each, whoever ran it
     assert Store(tmp_path).read_manifest(CELL)["resumes"] == 0
 
 
@@ -170,6 +179,7 @@ def test_disk_full_marks_the_cell_failed_with_the_reason(tmp_path, monkeypatch):
 
 # ------------------------------------------------------------------------------ paths from data
 
+
 @pytest.mark.parametrize("name", ["../../outside", "/tmp/outside", "a/b", "..", ".hidden", "", "x\x00y"])
 def test_names_from_files_never_become_paths(name):
     from results.names import safe_name
@@ -178,7 +188,9 @@ def test_names_from_files_never_become_paths(name):
         safe_name(name, "suite", "manifest.json")
 
 
-@pytest.mark.parametrize("name", ["smoke", "dmc-proprio", "Pendulum-v1", "mrq@no-lap", "td3 [lr=0.001]", "latent_rank_tol0.01"])
+@pytest.mark.parametrize(
+    "name", ["smoke", "dmc-proprio", "Pendulum-v1", "mrq@no-lap", "td3 [lr=0.001]", "latent_rank_tol0.01"]
+)
 def test_names_of_real_suites_tasks_and_algorithms_are_accepted(name):
     from results.names import safe_name
 
@@ -191,10 +203,27 @@ def test_report_refuses_a_traversal_suite_from_published_data(tmp_path):
     from analysis.load import COLUMNS
     from analysis.report import Inputs, build
 
-    data = pd.DataFrame([{"source": "published:x.csv", "suite": "../../outside", "task": "t", "algo": "a@published", "variant": "published",
-                          "seed": 0, "step": 0, "env_frames": 0, "return": 1.0, "protocol_id": "p"}], columns=COLUMNS)
+    data = pd.DataFrame(
+        [
+            {
+                "source": "published:x.csv",
+                "suite": "../../outside",
+                "task": "t",
+                "algo": "a@published",
+                "variant": "published",
+                "seed": 0,
+                "step": 0,
+                "env_frames": 0,
+                "return": 1.0,
+                "protocol_id": "p",
+            }
+        ],
+        columns=COLUMNS,
+    )
     out = tmp_path / "a" / "b" / "report"
-    with pytest.raises(UserError, match=r"data from published:x.csv: suite '../../outside' cannot name a file or folder"):
+    with pytest.raises(
+        UserError, match=r"data from published:x.csv: suite '../../outside' cannot name a file or folder"
+    ):
         build(Inputs(data, [], {}), out, reps=10, progress=False)
     assert [p.name for p in tmp_path.rglob("*")] == ["a", "b", "report"]  # only --out itself, nothing outside it
 
@@ -203,9 +232,17 @@ def test_traversal_manifest_is_refused_and_nothing_is_written_outside_out(tmp_pa
     import json
 
     store = Store(tmp_path / "store")
-    store.write_manifest(CELL, {"status": "complete", "cell": {"suite": "../../../../outside", "task": "Pendulum-v1", "algo": "td3", "seed": 0},
-                                "protocol": {"protocol_id": "p"}})
-    store.append_eval(CELL, {"step": 0, "env_frames": 0, "return_mean": 1.0, "return_std": 0.0, "returns": "", "wall_time": 1.0})
+    store.write_manifest(
+        CELL,
+        {
+            "status": "complete",
+            "cell": {"suite": "../../../../outside", "task": "Pendulum-v1", "algo": "td3", "seed": 0},
+            "protocol": {"protocol_id": "p"},
+        },
+    )
+    store.append_eval(
+        CELL, {"step": 0, "env_frames": 0, "return_mean": 1.0, "return_std": 0.0, "returns": "", "wall_time": 1.0}
+    )
     out = tmp_path / "r" / "e" / "p" / "o"
     assert main(["report", "--runs", str(store.root), "--out", str(out), "--quiet"]) == 2
     assert "cell suite '../../../../outside' cannot name a file or folder" in capsys.readouterr().err
@@ -267,7 +304,9 @@ def test_an_iqrl_final_file_initialises_a_representation_through_weights_only(tm
     cls, cfg = resolve_config("smoke", "iqrl", None, task="Pendulum-v1")
     source = cls(env.observation_space, env.action_space, cfg, "cpu", 0)
     path = tmp_path / "agent_final.pt"  # as loop.train writes it
-    save_state({"modules": {k: m.state_dict() for k, m in source.modules().items()}, "config": dataclasses.asdict(cfg)}, path)
+    save_state(
+        {"modules": {k: m.state_dict() for k, m in source.modules().items()}, "config": dataclasses.asdict(cfg)}, path
+    )
     _, cfg2 = resolve_config("smoke", "iqrl", {"init_representation_from": str(path)}, task="Pendulum-v1")
     target = cls(env.observation_space, env.action_space, cfg2, "cpu", 1)
     for a, b in zip(source.encoder.parameters(), target.encoder.parameters()):
@@ -277,6 +316,7 @@ def test_an_iqrl_final_file_initialises_a_representation_through_weights_only(tm
 
 
 # ------------------------------------------------------------------------------ config values
+
 
 def test_every_shipped_config_passes_its_own_validation():
     from algorithms import all_algo_ids
@@ -289,15 +329,22 @@ def test_every_shipped_config_passes_its_own_validation():
                 resolve_config(suite.name, algo, None, task=task.name)  # defaults <- variant <- suite <- task
 
 
-@pytest.mark.parametrize("algo,overrides,what", [
-    ("iqrl", {"q_sample_size": 6}, "q_sample_size=6; valid: q_sample_size <= num_critics (5)"),
-    ("iqrl", {"rho": 0.0}, "rho=0.0; valid: 0 < rho <= 1"),
-    ("alm", {"td_lambda": 1.5}, "td_lambda=1.5; valid: 0 <= td_lambda <= 1"),
-    ("omd", {"epsilon": -0.1}, "epsilon=-0.1"),
-    ("omd", {"q_hidden": ()}, "q_hidden=()"),
-    ("mrq", {"lower": 10.0, "upper": -10.0}, "lower=10.0; valid: lower <= upper"),
-    ("td3@paper2018", {"buffer_size": 50}, "bad td3@paper2018 config value batch_size=100; valid: batch_size <= buffer_size (50)"),
-])
+@pytest.mark.parametrize(
+    "algo,overrides,what",
+    [
+        ("iqrl", {"q_sample_size": 6}, "q_sample_size=6; valid: q_sample_size <= num_critics (5)"),
+        ("iqrl", {"rho": 0.0}, "rho=0.0; valid: 0 < rho <= 1"),
+        ("alm", {"td_lambda": 1.5}, "td_lambda=1.5; valid: 0 <= td_lambda <= 1"),
+        ("omd", {"epsilon": -0.1}, "epsilon=-0.1"),
+        ("omd", {"q_hidden": ()}, "q_hidden=()"),
+        ("mrq", {"lower": 10.0, "upper": -10.0}, "lower=10.0; valid: lower <= upper"),
+        (
+            "td3@paper2018",
+            {"buffer_size": 50},
+            "bad td3@paper2018 config value batch_size=100; valid: batch_size <= buffer_size (50)",
+        ),
+    ],
+)
 def test_each_agent_owns_its_ranges(algo, overrides, what):
     from algorithms import resolve
 

@@ -1,4 +1,5 @@
 """iQRL: FSQ, representation-loss sign, n-step targets, collapse diagnostics, suite, and learning."""
+
 import math
 
 import numpy as np
@@ -29,6 +30,7 @@ def fill(agent, env, n, seed=0):
 
 # -- FSQ ---------------------------------------------------------------------------------------------
 
+
 def test_fsq_codes_lie_on_the_8_level_grid():
     fsq = FSQ((8, 8))
     z = torch.randn(1000, 6) * 5
@@ -57,6 +59,7 @@ def test_fsq_gradient_passes_straight_through_the_rounding():
 
 # -- representation loss -------------------------------------------------------------------------------
 
+
 def _rep_batch(agent, seed=1):
     b = agent.replay.sample(64, agent.seq_len, torch.Generator().manual_seed(seed))
     H = agent.config.horizon
@@ -76,7 +79,7 @@ def test_representation_loss_is_minus_rho_weighted_cosine():
             z = agent.dynamics(z, actions[:, t])
             target = agent.encoder_target(next_obs[:, t])
             cos = (z * target).sum(-1) / (z.norm(dim=-1).clamp_min(1e-6) * target.norm(dim=-1).clamp_min(1e-6))
-            total += 0.9 ** t * cos.mean()
+            total += 0.9**t * cos.mean()
     torch.testing.assert_close(loss, -total / 5, rtol=1e-5, atol=1e-6)
     official, _ = make_agent(official_cosine_sign=True)
     official.replay = agent.replay
@@ -112,6 +115,7 @@ def test_alive_mask_zeroes_steps_after_a_terminal():
 
 # -- n-step TD target ---------------------------------------------------------------------------------
 
+
 def test_nstep_return_with_gamma_matches_hand_computation():
     agent, _ = make_agent(nstep=3, discount=0.9)
     rewards = torch.tensor([[1.0, 2.0, 3.0, 4.0, 5.0], [1.0, 2.0, 3.0, 4.0, 5.0], [1.0, 2.0, 3.0, 4.0, 5.0]])
@@ -133,6 +137,7 @@ def test_one_step_target_discounts_unless_the_official_quirk_is_on():
 
 
 # -- collapse diagnostics -----------------------------------------------------------------------------
+
 
 def test_rank_of_constructed_matrices():
     g = torch.Generator().manual_seed(0)
@@ -158,8 +163,15 @@ def test_agent_diagnostics_report_rank_and_code_usage():
     assert agent.diagnostics() == {}
     fill(agent, env, 300)
     d = agent.diagnostics()
-    assert set(d) >= {"latent_rank_tol0.1", "latent_rank_tol0.01", "latent_rank_tol0.001", "latent_condition_number",
-                      "codebook_usage_mean", "codebook_usage_min", "codebook_usage_max"}
+    assert set(d) >= {
+        "latent_rank_tol0.1",
+        "latent_rank_tol0.01",
+        "latent_rank_tol0.001",
+        "latent_condition_number",
+        "codebook_usage_mean",
+        "codebook_usage_min",
+        "codebook_usage_max",
+    }
     assert 0 < d["latent_rank_tol0.1"] <= d["latent_rank_tol0.001"] <= 16
     assert 0 < d["codebook_usage_min"] <= d["codebook_usage_mean"] <= d["codebook_usage_max"] <= 1
     plain, env = make_agent(use_fsq=False, diagnostics_batch=64)
@@ -170,8 +182,13 @@ def test_agent_diagnostics_report_rank_and_code_usage():
 def test_diagnostics_csv_is_written_per_evaluation_and_truncated_on_resume(tmp_path):
     store = Store(tmp_path)
     cell = Cell("smoke", "Pendulum-v1", "iqrl", 0)
-    manifest = train(cell, store, agent_steps=400, progress=False,
-                     config_overrides={**SMALL, "start_steps": 100, "diagnostics_batch": 32})
+    manifest = train(
+        cell,
+        store,
+        agent_steps=400,
+        progress=False,
+        config_overrides={**SMALL, "start_steps": 100, "diagnostics_batch": 32},
+    )
     assert manifest["status"] == "complete"
     cell = Cell(**manifest["cell"])  # with the config id of its --set values: its own folder
     rows = store.read_diagnostics(cell)
@@ -185,6 +202,7 @@ def test_diagnostics_csv_is_written_per_evaluation_and_truncated_on_resume(tmp_p
 
 
 # -- suite ---------------------------------------------------------------------------------------------
+
 
 def test_iqrl_dmc_suite_protocol_and_task_overrides():
     from dm_control import suite as dmc
@@ -223,6 +241,7 @@ def test_param_count_matches_the_spec_for_walker():
 
 # -- learning ------------------------------------------------------------------------------------------
 
+
 def with_distractors(env, k: int, seed: int):
     """``env`` with ``k`` i.i.d. N(0, 1) observation dims appended: only a learned representation filters them."""
     import gymnasium as gym
@@ -245,8 +264,13 @@ def _distracted_pendulum_return(steps=6000, warmup=1000, seed=0, distractors=30,
 
     torch.set_num_threads(1)  # as measured below (small matmuls: one thread is as fast and bit-reproducible)
     task = get_suite("smoke").task("Pendulum-v1")
-    env, eval_env = with_distractors(task.make(seed), distractors, seed), with_distractors(task.make(seed + 100), distractors, seed + 100)
-    config = dict(SMALL, hidden=(64, 64), enc_hidden=(64,), latent_dim=64, batch_size=128, buffer_size=10_000, **overrides)
+    env, eval_env = (
+        with_distractors(task.make(seed), distractors, seed),
+        with_distractors(task.make(seed + 100), distractors, seed + 100),
+    )
+    config = dict(
+        SMALL, hidden=(64, 64), enc_hidden=(64,), latent_dim=64, batch_size=128, buffer_size=10_000, **overrides
+    )
     torch.manual_seed(seed)
     cls, cfg = resolve("iqrl", config)
     agent = cls(env.observation_space, env.action_space, cfg, "cpu", seed)
@@ -278,17 +302,28 @@ def test_official_variant_sets_every_release_behaviour_the_readme_lists():
     assert len(flags) == 5
     assert variants("iqrl")["official"].overrides == {name: True for name in flags}
     readme = pathlib.Path(__file__).resolve().parents[1].joinpath("README.md").read_text()
-    section = readme[readme.index("iQRL's released code contradicts"):readme.index("Per-task settings")]
+    section = readme[readme.index("iQRL's released code contradicts") : readme.index("Per-task settings")]
     assert set(re.findall(r"`(official_\w+)`", section)) == flags and "turns\nall five on" in section
 
 
-@pytest.mark.parametrize("algo, task, width", [("iqrl", "walker-walk", 1024), ("iqrl@no-fsq", "walker-walk", 512),
-                                               ("iqrl@no-fsq", "humanoid-run", 1024), ("iqrl@tcrl", "walker-walk", 512),
-                                               ("iqrl@official", "walker-walk", 1024), ("iqrl@official", "dog-run", 2048)])
+@pytest.mark.parametrize(
+    "algo, task, width",
+    [
+        ("iqrl", "walker-walk", 1024),
+        ("iqrl@no-fsq", "walker-walk", 512),
+        ("iqrl@no-fsq", "humanoid-run", 1024),
+        ("iqrl@tcrl", "walker-walk", 512),
+        ("iqrl@official", "walker-walk", 1024),
+        ("iqrl@official", "dog-run", 2048),
+    ],
+)
 def test_latent_width_follows_the_release_which_doubles_its_groups_only_with_fsq(algo, task, width):
     from suites.dmc import dmc_task
 
     env = dmc_task(task, pixels=False).make(0)
     cls, cfg = resolve_config("iqrl-dmc", algo, task=task)
     agent = cls(env.observation_space, env.action_space, cfg, "cpu", 0)
-    assert agent.latent_width == width and agent.encoder_target(torch.zeros(1, env.observation_space.shape[0])).shape[-1] == width
+    assert (
+        agent.latent_width == width
+        and agent.encoder_target(torch.zeros(1, env.observation_space.shape[0])).shape[-1] == width
+    )

@@ -1,5 +1,6 @@
 """MR.Q: two-hot, n-step returns, LAP, reward scaling, the replay layout and the unrolled encoder loss,
 against hand-computed values."""
+
 import math
 
 import gymnasium as gym
@@ -15,8 +16,17 @@ from algorithms.mrq.agent import lap_priority
 from algorithms.mrq.networks import TwoHot
 from runners.loop import Stepper
 
-TINY = dict(zs_dim=16, zsa_dim=16, za_dim=8, enc_hidden_dim=16, value_hidden_dim=16, policy_hidden_dim=16, batch_size=4,
-            buffer_size=64, target_update_freq=2)
+TINY = dict(
+    zs_dim=16,
+    zsa_dim=16,
+    za_dim=8,
+    enc_hidden_dim=16,
+    value_hidden_dim=16,
+    policy_hidden_dim=16,
+    batch_size=4,
+    buffer_size=64,
+    target_update_freq=2,
+)
 
 
 def test_symexp_bin_positions():
@@ -62,12 +72,22 @@ def test_lap_priority():
     q = torch.tensor([[0.5, 3.0], [0.2, -0.3], [-2.0, 1.0]])
     target = torch.tensor([[0.0], [0.0], [0.0]])
     p = lap_priority(q, target, 1.0, 0.4)
-    assert p.tolist() == pytest.approx([3 ** 0.4, 1.0, 2 ** 0.4])
+    assert p.tolist() == pytest.approx([3**0.4, 1.0, 2**0.4])
 
 
 def _replay(horizon=2, history=1, pixels=False, obs_shape=(2,), prioritized=True):
-    return SequenceReplay(obs_shape, 1, 32, horizon, torch.device("cpu"), boundary="mask", history=history, pixels=pixels,
-                          max_action=2.0, prioritized=prioritized)
+    return SequenceReplay(
+        obs_shape,
+        1,
+        32,
+        horizon,
+        torch.device("cpu"),
+        boundary="mask",
+        history=history,
+        pixels=pixels,
+        max_action=2.0,
+        prioritized=prioritized,
+    )
 
 
 def _episode(replay, rewards, terminated, obs_fn=lambda t: np.array([t, -t], np.float32)):
@@ -125,12 +145,19 @@ def test_unrolled_encoder_loss_matches_hand_computation():
     cls, cfg = resolve("mrq", dict(TINY, enc_horizon=2, q_horizon=1))
     torch.manual_seed(0)
     agent = cls(obs_space, act_space, cfg, "cpu", seed=0)
-    agent.observe(Transition(np.zeros(2, np.float32), np.zeros(1, np.float32), 0.0, np.zeros(2, np.float32), True, False))
+    agent.observe(
+        Transition(np.zeros(2, np.float32), np.zeros(1, np.float32), 0.0, np.zeros(2, np.float32), True, False)
+    )
     g = torch.Generator().manual_seed(1)
     B, H = 3, 2
-    batch = Windows(torch.randn(B, H, 2, generator=g), torch.randn(B, H, 2, generator=g),
-                            torch.rand(B, H, 1, generator=g) * 2 - 1, torch.tensor([[1.0, 2.0], [0.5, 0.0], [-1.0, 3.0]]),
-                            torch.tensor([[1.0, 1.0], [0.0, 1.0], [1.0, 1.0]]), torch.zeros(B, dtype=torch.long))
+    batch = Windows(
+        torch.randn(B, H, 2, generator=g),
+        torch.randn(B, H, 2, generator=g),
+        torch.rand(B, H, 1, generator=g) * 2 - 1,
+        torch.tensor([[1.0, 2.0], [0.5, 0.0], [-1.0, 3.0]]),
+        torch.tensor([[1.0, 1.0], [0.0, 1.0], [1.0, 1.0]]),
+        torch.zeros(B, dtype=torch.long),
+    )
     agent.replay.sample = lambda *args, **kwargs: batch
     enc, tgt, th = agent.encoder, agent.encoder_target, agent.two_hot
     with torch.no_grad():
@@ -154,8 +181,19 @@ def test_encoder_learns_the_reward_model():
     import gymnasium as gym
 
     env = gym.make("Pendulum-v1")
-    cls, cfg = resolve("mrq", dict(zs_dim=64, zsa_dim=64, za_dim=32, enc_hidden_dim=64, value_hidden_dim=64, policy_hidden_dim=64,
-                                   batch_size=128, buffer_size=5_000))
+    cls, cfg = resolve(
+        "mrq",
+        dict(
+            zs_dim=64,
+            zsa_dim=64,
+            za_dim=32,
+            enc_hidden_dim=64,
+            value_hidden_dim=64,
+            policy_hidden_dim=64,
+            batch_size=128,
+            buffer_size=5_000,
+        ),
+    )
     torch.manual_seed(0)
     agent = cls(env.observation_space, env.action_space, cfg, "cpu", seed=0)
     env.action_space.seed(0)
@@ -173,7 +211,10 @@ def test_encoder_learns_the_reward_model():
         agent.train_encoder()
     after = reward_cross_entropy()
     assert before > 4.0  # an untrained (or never-updated) encoder: about log(65) = 4.2 nats or worse
-    assert after < 2.0, (before, after)  # measured 1.43 (before the named seed streams); a two-hot target has entropy <= log 2 = 0.69 nats
+    assert after < 2.0, (
+        before,
+        after,
+    )  # measured 1.43 (before the named seed streams); a two-hot target has entropy <= log 2 = 0.69 nats
 
 
 def _pendulum_agent(algo_id, n=1_000, **overrides):
@@ -215,8 +256,9 @@ def test_zsa_dynamics_target_uses_the_next_stored_action_and_a_zsa_space_rollout
             p.add_(0.05 * torch.randn_like(p))
     start = torch.tensor([0, 1, 3])
     agent.replay.sample_start = lambda n, g: start
-    np.testing.assert_allclose(agent._next_actions(start, 2)[:, :, 0].numpy(),
-                               [[actions[t + 1][0], actions[t + 2][0]] for t in (0, 1, 3)])
+    np.testing.assert_allclose(
+        agent._next_actions(start, 2)[:, :, 0].numpy(), [[actions[t + 1][0], actions[t + 2][0]] for t in (0, 1, 3)]
+    )
     enc, tgt = agent.encoder, agent.encoder_target
     S = lambda ts: torch.tensor(np.stack([obs(t) for t in ts]))  # noqa: E731
     A = lambda ts: torch.tensor(np.stack([actions[t] for t in ts]))  # noqa: E731
@@ -242,9 +284,13 @@ def test_pixel_encoder_activation_follows_enc_activ():
         assert (features.min() >= 0) == (activ == "relu")  # ELU's outputs go negative, ReLU's never
 
 
-@pytest.mark.parametrize("algo, warmup_row, policy_row", [("mrq", [0, 0, 1, 0], [0, 1, 0, 0]),
-                                                          ("mrq@official-initial", [2, 2, 2, 2], [0, 1, 0, 0])])
-def test_discrete_warmup_actions_are_one_hot_unless_the_official_flag_reproduces_the_broadcast(algo, warmup_row, policy_row):
+@pytest.mark.parametrize(
+    "algo, warmup_row, policy_row",
+    [("mrq", [0, 0, 1, 0], [0, 1, 0, 0]), ("mrq@official-initial", [2, 2, 2, 2], [0, 1, 0, 0])],
+)
+def test_discrete_warmup_actions_are_one_hot_unless_the_official_flag_reproduces_the_broadcast(
+    algo, warmup_row, policy_row
+):
     """Official buffer.py stores a numpy-int action k (the warm-up's env.action_space.sample()) as [k, ..., k],
     since isinstance(np.int64(k), int) is False; the policy's Python ints become one-hot."""
     obs_space = gym.spaces.Box(-1, 1, (2,), np.float32)

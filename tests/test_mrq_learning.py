@@ -1,5 +1,6 @@
 """MR.Q learns on CPU within CI's time (smaller networks, shorter warm-up), continuous and discrete,
 and runs from pixels; every variant runs through the CLI."""
+
 import pytest
 import torch
 
@@ -66,10 +67,32 @@ def test_mrq_runs_from_pixels():
 @pytest.mark.slow
 def test_every_variant_runs_through_the_cli(tmp_path):
     algos = ",".join(["mrq"] + [f"mrq@{v}" for v in variants("mrq")])
-    tiny = ["zs_dim=32", "zsa_dim=32", "za_dim=16", "enc_hidden_dim=32", "value_hidden_dim=32", "policy_hidden_dim=32", "batch_size=32",
-            "start_steps=100", "target_update_freq=20", "buffer_size=2000"]
-    argv = ["run", "--suite", "smoke", "--tasks", "CartPole-v1,Pendulum-v1", "--algos", algos, "--steps", "160",
-            "--out", str(tmp_path), "--quiet"]
+    tiny = [
+        "zs_dim=32",
+        "zsa_dim=32",
+        "za_dim=16",
+        "enc_hidden_dim=32",
+        "value_hidden_dim=32",
+        "policy_hidden_dim=32",
+        "batch_size=32",
+        "start_steps=100",
+        "target_update_freq=20",
+        "buffer_size=2000",
+    ]
+    argv = [
+        "run",
+        "--suite",
+        "smoke",
+        "--tasks",
+        "CartPole-v1,Pendulum-v1",
+        "--algos",
+        algos,
+        "--steps",
+        "160",
+        "--out",
+        str(tmp_path),
+        "--quiet",
+    ]
     for item in tiny:
         argv += ["--set", item]
     assert main(argv) == 0

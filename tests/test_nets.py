@@ -1,5 +1,6 @@
 """The shared network kit (algorithms/common/nets.py, schedules.py, actions.py) and the proof that moving every
 agent onto it changed no initial weight, no parameter count and no draw of the torch RNG."""
+
 import json
 import re
 
@@ -9,18 +10,33 @@ import torch
 from torch import nn
 
 from algorithms.common.actions import ActionScaler
-from algorithms.common.nets import (EnsembleLinear, EnsembleMLP, EnsembleQ, Temperature, _fused, adam, adamw, mlp,
-                                    orthogonal, xavier_uniform)
+from algorithms.common.nets import (
+    EnsembleLinear,
+    EnsembleMLP,
+    EnsembleQ,
+    Temperature,
+    _fused,
+    adam,
+    adamw,
+    mlp,
+    orthogonal,
+    xavier_uniform,
+)
 from algorithms.common.schedules import linear_schedule
 from tests.init_fingerprints import FIXTURE, case_id, cases, fingerprint
 
 # State_dict keys the kit renamed (new -> recorded at c9f341e), per algorithm and module. Checkpoints written
 # before the kit hold the old names for these modules and are refused on resume as not matching the agent.
-_ALM_CRITIC = [(r"^heads\.layers\.(\d)\.", lambda m: f"l{int(m[1]) + 1}."), (r"^heads\.norms\.0\.(weight|bias)$", r"ln_\1")]
+_ALM_CRITIC = [
+    (r"^heads\.layers\.(\d)\.", lambda m: f"l{int(m[1]) + 1}."),
+    (r"^heads\.norms\.0\.(weight|bias)$", r"ln_\1"),
+]
 _IQRL_CRITIC = [(r"^heads\.layers\.", "linears."), (r"^heads\.norms\.(\d)\.(weight|bias)$", r"norm_\2.\1")]
-LEGACY_KEYS = {"alm": {"critic": _ALM_CRITIC, "critic_target": _ALM_CRITIC},
-               "iqrl": {"critic": _IQRL_CRITIC, "critic_target": _IQRL_CRITIC},
-               "omd": {"temperature": [(r"^log_alpha$", "log_value")]}}
+LEGACY_KEYS = {
+    "alm": {"critic": _ALM_CRITIC, "critic_target": _ALM_CRITIC},
+    "iqrl": {"critic": _IQRL_CRITIC, "critic_target": _IQRL_CRITIC},
+    "omd": {"temperature": [(r"^log_alpha$", "log_value")]},
+}
 
 
 def _renamer(algo_id: str):
@@ -118,7 +134,9 @@ def test_optimizers_use_the_fused_kernel_where_torch_has_one():
     class NoFusedKernel(torch.optim.Adam):  # as torch answers for a device without the kernel
         def __init__(self, params, fused=None, **options):
             if fused:
-                raise RuntimeError("`fused=True` requires all the params to be floating point Tensors of supported devices")
+                raise RuntimeError(
+                    "`fused=True` requires all the params to be floating point Tensors of supported devices"
+                )
             super().__init__(params, **options)
 
     assert not _fused(NoFusedKernel, (q for q in p), lr=1e-3).defaults["fused"]  # a generator is read once
@@ -134,6 +152,8 @@ def test_linear_schedule_is_linspace():
 
 def test_action_scaler_round_trip():
     scaler = ActionScaler(np.array([-2.0, 0.0], np.float32), np.array([2.0, 1.0], np.float32))
-    assert scaler.to_env(np.array([1.0, -1.0])).tolist() == [2.0, 0.0] and scaler.to_env(np.zeros(2)).dtype == np.float32
+    assert (
+        scaler.to_env(np.array([1.0, -1.0])).tolist() == [2.0, 0.0] and scaler.to_env(np.zeros(2)).dtype == np.float32
+    )
     np.testing.assert_allclose(scaler.from_env(scaler.to_env(np.array([0.3, -0.7]))), [0.3, -0.7], rtol=1e-6)
     assert ActionScaler.identity(2).to_env(np.array([0.25, -0.5])).tolist() == [0.25, -0.5]

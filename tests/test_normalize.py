@@ -1,4 +1,5 @@
 """Normalization on known values: random scores 0, the reference (TD3 / human) scores 1."""
+
 import math
 
 import pytest
@@ -11,7 +12,9 @@ from suites import get_suite
 def test_gym_td3_normalized():
     assert normalize("gym-td3", "HalfCheetah-v4", 10574) == pytest.approx(1.0)
     assert normalize("gym-td3", "HalfCheetah-v4", -289.415) == pytest.approx(0.0)
-    assert normalize("gym-td3", "Ant-v4", (3942 - 70.288) / 2) == pytest.approx((3942 - 70.288) / 2 / (3942 + 70.288) + 70.288 / (3942 + 70.288))
+    assert normalize("gym-td3", "Ant-v4", (3942 - 70.288) / 2) == pytest.approx(
+        (3942 - 70.288) / 2 / (3942 + 70.288) + 70.288 / (3942 + 70.288)
+    )
     assert normalize("gym-td3", "Gym-Hopper-v4", 3226) == pytest.approx(1.0)  # MR.Q's env naming
 
 

@@ -1,6 +1,7 @@
 """OMD: the implicit gradient against closed forms, the soft double-Q target and loss against hand
 computations, the fresh inner Adam, the distractor wrapper, per-task overrides, the exact tabular
 study against the official notebook's published numbers, and learning on CartPole."""
+
 import copy
 import math
 
@@ -19,8 +20,8 @@ from results.store import Cell, Store
 from runners.loop import resolve_config, train
 from suites import get_suite
 
-
 # -- the implicit gradient ---------------------------------------------------------------------------
+
 
 def _ridge_problem():
     """Inner: w*(theta) = argmin 1/2 ||X w - tanh(theta)||^2 + lam/2 ||w||^2 (closed form); outer: 1/2 ||A w - b||^2."""
@@ -67,6 +68,7 @@ def test_implicit_gradient_identity_approximation_is_the_formula():
 
 # -- soft double-Q ----------------------------------------------------------------------------------
 
+
 def test_soft_double_q_target_takes_the_min_per_action_before_the_log_sum_exp():
     next_q = torch.tensor([[[1.0, 2.0]], [[1.5, 1.8]]])  # (heads, B=1, |A|)
     reward, mask = torch.tensor([[0.3]]), torch.tensor([[1.0]])
@@ -100,8 +102,16 @@ def test_q_loss_matches_hand_computation():
 
 def _fill_same_transition(agent):
     for _ in range(8):  # every batch is copies of this one transition: batches are deterministic
-        agent.observe(Transition(np.array([0.1, -0.2, 0.3, 0.05], np.float32), np.asarray(1), 1.0,
-                                 np.array([0.2, 0.0, -0.1, 0.4], np.float32), False, False))
+        agent.observe(
+            Transition(
+                np.array([0.1, -0.2, 0.3, 0.05], np.float32),
+                np.asarray(1),
+                1.0,
+                np.array([0.2, 0.0, -0.1, 0.4], np.float32),
+                False,
+                False,
+            )
+        )
 
 
 @pytest.mark.parametrize("reset", [True, False])
@@ -115,7 +125,9 @@ def test_omd_inner_step_is_a_fresh_adam_step_when_reset(reset):
     b = agent.replay.sample(4, torch.Generator().manual_seed(0))  # identical transitions: the same batch
     with torch.no_grad():
         next_hat, reward_hat = agent.model(b.obs, agent._model_input(b.action))
-    grads = torch.autograd.grad(agent._q_loss(b.obs, b.action, reward_hat, next_hat, b.not_done), list(agent.q.parameters()))
+    grads = torch.autograd.grad(
+        agent._q_loss(b.obs, b.action, reward_hat, next_hat, b.not_done), list(agent.q.parameters())
+    )
     agent.update(1)
     step = torch.cat([(p.detach() - p0).flatten() for p, p0 in zip(agent.q.parameters(), before)])
     fresh = torch.cat([(-1e-4 * 3 * g / (g.abs() + 1e-8)).flatten() for g in grads])  # q_lr = 3e-4
@@ -135,6 +147,7 @@ def test_model_gradient_reaches_the_model_and_zero_outer_gradient_gives_none():
 
 
 # -- the CartPole misspecification suite --------------------------------------------------------------
+
 
 def test_distractor_wrapper_shape_statistics_and_determinism():
     suite = get_suite("omd-cartpole")
@@ -167,10 +180,12 @@ def test_model_width_is_a_per_task_override_and_set_wins():
 
 # -- the tabular study ---------------------------------------------------------------------------------
 
+
 def test_tabular_mdp_optimum_matches_the_notebook():
     q = tabular.optimal_q()
-    torch.testing.assert_close(q, torch.tensor([[0.16363807, 0.06282009], [1.89091046, 0.66282009]], dtype=torch.float64),
-                               atol=1e-7, rtol=0)
+    torch.testing.assert_close(
+        q, torch.tensor([[0.16363807, 0.06282009], [1.89091046, 0.66282009]], dtype=torch.float64), atol=1e-7, rtol=0
+    )
     assert tabular.expected_return(q[None]).item() == pytest.approx(1.0272551, abs=1e-6)  # spec section 3.1
 
 
@@ -227,11 +242,17 @@ def test_tabular_study_writes_csv(tmp_path):
 
 # -- end to end ----------------------------------------------------------------------------------------
 
+
 def test_runs_end_to_end_on_the_continuous_smoke_task(tmp_path):
     """Continuous actions through the training loop (discrete: the CartPole learning test; variants: conformance)."""
     overrides = {"start_steps": 100, "batch_size": 32, "sac_hidden": (32, 32)}
-    manifest = train(Cell("smoke", "Pendulum-v1", "omd", 0), Store(tmp_path), agent_steps=150, progress=False,
-                     config_overrides=overrides)
+    manifest = train(
+        Cell("smoke", "Pendulum-v1", "omd", 0),
+        Store(tmp_path),
+        agent_steps=150,
+        progress=False,
+        config_overrides=overrides,
+    )
     assert manifest["status"] == "complete", manifest["reason"]
     assert manifest["updates"] == 50
 
@@ -254,8 +275,12 @@ def test_omd_learns_cartpole_and_fails_without_its_implicit_model_gradient(tmp_p
     if crippled:
         import algorithms.omd.agent as omd_agent
 
-        monkeypatch.setattr(omd_agent, "implicit_gradient", lambda loss, phi, theta, g, *a, **k: [torch.zeros_like(t) for t in theta])
-    manifest = train(Cell("smoke", "CartPole-v1", "omd", 0), Store(tmp_path), progress=False, config_overrides={"q_lr": 1e-3})
+        monkeypatch.setattr(
+            omd_agent, "implicit_gradient", lambda loss, phi, theta, g, *a, **k: [torch.zeros_like(t) for t in theta]
+        )
+    manifest = train(
+        Cell("smoke", "CartPole-v1", "omd", 0), Store(tmp_path), progress=False, config_overrides={"q_lr": 1e-3}
+    )
     assert manifest["status"] == "complete", manifest["reason"]
     score = float(np.mean(_last_evals(tmp_path, manifest, 2)))
     assert (score > 100) != crippled, score
@@ -292,7 +317,12 @@ def test_omd_halfcheetah_suite_is_the_appendix_f_protocol():
     assert len(suite.tasks) == 13
     for task in suite.tasks:
         p = task.protocol()
-        assert (p["agent_steps"], p["eval_every_agent_steps"], p["eval_episodes"], p["env_id"]) == (1_000_000, 5_000, 10, "HalfCheetah-v4")
+        assert (p["agent_steps"], p["eval_every_agent_steps"], p["eval_episodes"], p["env_id"]) == (
+            1_000_000,
+            5_000,
+            10,
+            "HalfCheetah-v4",
+        )
     _, cfg = resolve_config("omd-halfcheetah", "omd@mle", task="HalfCheetah-v4-width8")
     assert (cfg.agent_type, cfg.sac_model_hidden_dim, cfg.start_steps) == ("mle", 8, 10_000)  # start_training 1e4
     _, cfg = resolve_config("omd-halfcheetah", "omd", task="HalfCheetah-v4-distract64")
@@ -300,7 +330,10 @@ def test_omd_halfcheetah_suite_is_the_appendix_f_protocol():
     env = suite.task("HalfCheetah-v4-distract64").make(0)
     obs, _ = env.reset(seed=0)
     assert obs.shape == (17 + 64,) and env.action_space.shape == (6,)
-    assert suite.task("HalfCheetah-v4-distract64").protocol()["protocol_id"] != suite.task("HalfCheetah-v4").protocol()["protocol_id"]
+    assert (
+        suite.task("HalfCheetah-v4-distract64").protocol()["protocol_id"]
+        != suite.task("HalfCheetah-v4").protocol()["protocol_id"]
+    )
 
 
 def test_cartpole_sweep_suite_selection_rule_and_figure4(tmp_path):
@@ -314,7 +347,12 @@ def test_cartpole_sweep_suite_selection_rule_and_figure4(tmp_path):
     _, cfg = resolve_config("omd-cartpole-sweep", "omd@mle", task="CartPole-v1-width4-qlr0.003-tau0.005")
     assert (cfg.agent_type, cfg.model_hidden_dim, cfg.q_lr, cfg.tau) == ("mle", 4, 3e-3, 0.005)
     assert parse_task("CartPole-v1-distract64-qlr0.0003-tau0.01") == {
-        "setting": "CartPole-v1-distract64", "q_lr": 3e-4, "tau": 0.01, "axis": "distractors", "x": 64}
+        "setting": "CartPole-v1-distract64",
+        "q_lr": 3e-4,
+        "tau": 0.01,
+        "axis": "distractors",
+        "x": 64,
+    }
 
     store = Store(tmp_path / "store")
     finals = {  # (algo, task) -> final returns of seeds 0, 1, 2 (seed-means: 300 / 400 / 400 / 50 / 100 / 100)
@@ -328,11 +366,26 @@ def test_cartpole_sweep_suite_selection_rule_and_figure4(tmp_path):
     for (algo, task), values in finals.items():
         for seed, value in enumerate(values):
             cell = Cell("omd-cartpole-sweep", task, algo, seed)
-            store.write_manifest(cell, {"status": "complete", "cell": {"suite": cell.suite, "task": task, "algo": algo, "seed": seed},
-                                        "protocol": {"protocol_id": "p", "env_id": "CartPole-v1"}})
+            store.write_manifest(
+                cell,
+                {
+                    "status": "complete",
+                    "cell": {"suite": cell.suite, "task": task, "algo": algo, "seed": seed},
+                    "protocol": {"protocol_id": "p", "env_id": "CartPole-v1"},
+                },
+            )
             for step, ret in ((0, 9.0), (1000, 20.0), (2000, float(value))):
-                store.append_eval(cell, {"step": step, "env_frames": step, "return_mean": ret, "return_std": 0.0,
-                                         "returns": "", "wall_time": 1.0})
+                store.append_eval(
+                    cell,
+                    {
+                        "step": step,
+                        "env_frames": step,
+                        "return_mean": ret,
+                        "return_std": 0.0,
+                        "returns": "",
+                        "wall_time": 1.0,
+                    },
+                )
     out = tmp_path / "study"
     assert main(["study", "omd-cartpole-sweep", "--runs", str(store.root), "--out", str(out)]) == 0
     best = pd.read_csv(out / "omd_cartpole_sweep_best.csv").set_index(["algo", "setting"])

@@ -1,5 +1,6 @@
 """The Ray Tune runner on a local 2-CPU instance: same store layout as the local runner, retries from
 the cell's checkpoint, failures recorded while the sweep completes, driver death, and W&B offline."""
+
 import json
 import os
 import signal
@@ -42,7 +43,9 @@ def test_ray_layout_equals_local_and_failed_trial_is_retried(tmp_path, monkeypat
 @pytest.mark.slow
 def test_always_failing_cell_is_recorded_and_the_rest_completes(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("BENCH_INJECT_FAULT", "smoke/Pendulum-v1/td3/seed1@1000:always")
-    code = main(["run", *TINY, "--seeds", "0,1", "--steps", "1200", *RAY, "--out", str(tmp_path), "--max-failures", "1"])
+    code = main(
+        ["run", *TINY, "--seeds", "0,1", "--steps", "1200", *RAY, "--out", str(tmp_path), "--max-failures", "1"]
+    )
     assert code == 1
     assert "1 completed, 0 already complete, 0 skipped (unsupported), 1 failed" in capsys.readouterr().err
     store = Store(tmp_path)
@@ -53,8 +56,22 @@ def test_always_failing_cell_is_recorded_and_the_rest_completes(tmp_path, monkey
 
 @pytest.mark.slow
 def test_rerun_after_driver_killed_completes_only_missing_cells(tmp_path):
-    cmd = [sys.executable, "-m", "bench.cli", "run", *TINY, "--seeds", "0-2", "--steps", "1500", *RAY,
-           "--max-concurrent", "1", "--out", str(tmp_path)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "bench.cli",
+        "run",
+        *TINY,
+        "--seeds",
+        "0-2",
+        "--steps",
+        "1500",
+        *RAY,
+        "--max-concurrent",
+        "1",
+        "--out",
+        str(tmp_path),
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     store, first = Store(tmp_path), None
     deadline = time.time() + 300
@@ -65,8 +82,12 @@ def test_rerun_after_driver_killed_completes_only_missing_cells(tmp_path):
     assert first is not None, "no cell completed"
     os.killpg(proc.pid, signal.SIGKILL)  # the driver and everything it started
     proc.wait()
-    subprocess.run(["ray", "stop", "--force"], capture_output=True, timeout=60,
-                   env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"})
+    subprocess.run(
+        ["ray", "stop", "--force"],
+        capture_output=True,
+        timeout=60,
+        env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"},
+    )
     end_time = store.read_manifest(first)["end_time"]
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr

@@ -4,14 +4,15 @@ reproduces the paper's printed tables (Tables 4-7) within their printed precisio
 Needs the published data: BENCH_REFERENCE_DIR pointing at a folder with MR.Q's ``results/*.txt`` and
 the transcribed ``paper_tables/*.csv`` (.ci/run points it at ../shared/reference/mrq when present).
 """
+
 import os
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from analysis.importers import import_mrq_results
 from analysis import stats
+from analysis.importers import import_mrq_results
 from analysis.scores import add_normalized, final_scores, per_task
 
 REFERENCE = os.environ.get("BENCH_REFERENCE_DIR")
@@ -60,7 +61,11 @@ def test_aggregates_match_the_paper(published, benchmark):
     tasks, excluded = per_task(scores, "mrq@published")
     paper = _paper(table)
     assert excluded == 0
-    for metric, row in (("mean", "Mean"), ("median", "Median"), ("iqm_task_mean", "IQM")):  # MR.Q prints the IQM of task means
+    for metric, row in (
+        ("mean", "Mean"),
+        ("median", "Median"),
+        ("iqm_task_mean", "IQM"),
+    ):  # MR.Q prints the IQM of task means
         printed = float(paper.loc[row, "MR.Q"])
         value = stats.aggregate(tasks, metric) * unit
         if unit == 1000.0:
@@ -72,7 +77,9 @@ def test_aggregates_match_the_paper(published, benchmark):
 def test_gym_mean_ci_matches_the_paper(published):
     scores = add_normalized(final_scores(published[published.suite == "gym"], step=1_000_000), {"gym": "gym-td3"})
     tasks, _ = per_task(scores, "mrq@published")
-    e = stats.aggregate_interval(tasks, "mean", method="percentile", seed=0, reps=10_000)  # MR.Q's method: percentile bootstrap
+    e = stats.aggregate_interval(
+        tasks, "mean", method="percentile", seed=0, reps=10_000
+    )  # MR.Q's method: percentile bootstrap
     assert (round(e.low, 2), round(e.high, 2)) == pytest.approx((1.41, 1.52), abs=0.011)  # paper: [1.41, 1.52]
 
 
@@ -80,14 +87,22 @@ def test_atari_run_level_iqm_differs_from_mrqs_task_mean_iqm(published):
     """Issue 13: MR.Q's Atari IQM (of task means) is 0.903; rliable's run-level IQM of the same runs 0.882."""
     scores = add_normalized(final_scores(published[published.suite == "atari"], step=2_500_000), {"atari": "atari-hns"})
     tasks, _ = per_task(scores, "mrq@published")
-    assert round(stats.aggregate(tasks, "iqm_task_mean"), 3) == 0.903 and round(stats.aggregate(tasks, "iqm"), 3) == 0.882
+    assert (
+        round(stats.aggregate(tasks, "iqm_task_mean"), 3) == 0.903 and round(stats.aggregate(tasks, "iqm"), 3) == 0.882
+    )
 
 
 def test_every_shipped_tables_4_to_7_claim_is_reproduced_exactly_by_the_published_curves(published):
     from analysis.claims import check, load_claims
 
-    claims = [c for c in load_claims() if c.paper.startswith("MR.Q") and c.table in ("Table 4", "Table 5", "Table 6", "Table 7")]
+    claims = [
+        c
+        for c in load_claims()
+        if c.paper.startswith("MR.Q") and c.table in ("Table 4", "Table 5", "Table 6", "Table 7")
+    ]
     verdicts = check(claims, published, reps=1000)
-    assert len(claims) == 130 and {v.evidence for v in verdicts} == {f"published:mrq-paper:{s}" for s in ("gym", "dmc-proprio", "dmc-visual", "atari")}
+    assert len(claims) == 130 and {v.evidence for v in verdicts} == {
+        f"published:mrq-paper:{s}" for s in ("gym", "dmc-proprio", "dmc-visual", "atari")
+    }
     assert [(v.claim.claim_id, v.detail) for v in verdicts if v.verdict != "reproduces"] == []
     assert {v.method for v in verdicts} == {"exact"}

@@ -1,5 +1,6 @@
 """SIGKILL a run mid-way, re-run the same command: it resumes from the checkpoint, loses and duplicates
 no evaluation row, completes its manifest, and gives exactly the evaluations of an uninterrupted run."""
+
 import csv
 import json
 import os
@@ -11,8 +12,21 @@ from pathlib import Path
 
 import pytest
 
-CMD = [sys.executable, "-m", "bench.cli", "run", "--suite", "smoke", "--tasks", "Pendulum-v1", "--algos", "td3",
-       "--steps", "2400", "--quiet"]
+CMD = [
+    sys.executable,
+    "-m",
+    "bench.cli",
+    "run",
+    "--suite",
+    "smoke",
+    "--tasks",
+    "Pendulum-v1",
+    "--algos",
+    "td3",
+    "--steps",
+    "2400",
+    "--quiet",
+]
 CELL = Path("runs/smoke/Pendulum-v1/td3/0")
 
 

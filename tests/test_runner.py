@@ -1,4 +1,5 @@
 """The local runner and planner: skipping, divergence handling, worker processes, protocol safety."""
+
 import json
 
 import pytest
@@ -75,5 +76,11 @@ def test_threads_per_worker_divides_the_cores(monkeypatch):
 
 
 def test_small_agents_cap_their_torch_threads():
-    assert cell_threads("td3", 8) == cell_threads("td3@paper2018", 2) == cell_threads("omd", 4) == cell_threads("mrq", 2) == 1
+    assert (
+        cell_threads("td3", 8)
+        == cell_threads("td3@paper2018", 2)
+        == cell_threads("omd", 4)
+        == cell_threads("mrq", 2)
+        == 1
+    )
     assert cell_threads("alm", 8) == 8 and cell_threads("iqrl", 2) == 2 and cell_threads("td3", 0) == 1

@@ -6,6 +6,7 @@ differently. Measured (CPU): losses agree to 8e-8 relative and parameters to 3e-
 updates (weights are O(0.1)); the test allows 1e-5 relative and 1e-6 absolute, room for other kernels
 (a GPU's) while a real difference stays far outside: a seed trained on another seed's batches is
 2.3e-3 away after 4 updates (the crippled check below)."""
+
 import copy
 
 import gymnasium as gym
@@ -32,14 +33,27 @@ def _agents(seeds, **overrides):
     for agent in agents:  # each seed its own data
         for _ in range(100):
             s, s2 = rng.uniform(-1, 1, 5).astype(np.float32), rng.uniform(-1, 1, 5).astype(np.float32)
-            agent.observe(Transition(s, rng.uniform(-2, 2, 2).astype(np.float32), float(rng.normal()), s2,
-                                     terminated=bool(rng.random() < 0.1), truncated=False))
+            agent.observe(
+                Transition(
+                    s,
+                    rng.uniform(-2, 2, 2).astype(np.float32),
+                    float(rng.normal()),
+                    s2,
+                    terminated=bool(rng.random() < 0.1),
+                    truncated=False,
+                )
+            )
     return agents
 
 
 def _params(agent):
-    return torch.cat([p.detach().flatten() for m in (agent.actor, agent.critic, agent.actor_target, agent.critic_target)
-                      for p in m.parameters()])
+    return torch.cat(
+        [
+            p.detach().flatten()
+            for m in (agent.actor, agent.critic, agent.actor_target, agent.critic_target)
+            for p in m.parameters()
+        ]
+    )
 
 
 def test_td3_seed_batch_equals_unbatched_runs():
@@ -53,7 +67,9 @@ def test_td3_seed_batch_equals_unbatched_runs():
             assert m["critic_loss"].item() == pytest.approx(m_batch["critic_loss"][i].item(), rel=1e-5, abs=1e-7)
             if "actor_loss" in m:
                 assert m["actor_loss"].item() == pytest.approx(m_batch["actor_loss"][i].item(), rel=1e-5, abs=1e-7)
-    assert set(batch.seed_metrics(m_batch, 0)) == {"critic_loss", "q1", "actor_loss"} and m_batch["critic_loss"].shape == (2,)
+    assert set(batch.seed_metrics(m_batch, 0)) == {"critic_loss", "q1", "actor_loss"} and m_batch[
+        "critic_loss"
+    ].shape == (2,)
     for a, b in zip(single, batched):  # the agents' own modules see the batched updates (acting, state_dict)
         assert (_params(a) - _params(b)).abs().max().item() < 1e-6
         obs = np.zeros(5, np.float32)
@@ -86,7 +102,9 @@ def test_seeds_out_of_step_and_masked_seeds_stay_exact():
         single[0].update(step)
         single[1].update(step)
         metrics = batch.update(step)
-        assert set(batch.seed_metrics(metrics, 0)) != set(batch.seed_metrics(metrics, 1))  # one of them stepped its actor
+        assert set(batch.seed_metrics(metrics, 0)) != set(
+            batch.seed_metrics(metrics, 1)
+        )  # one of them stepped its actor
     before = _params(batched[1]).clone()
     single[0].update(10)
     batch.update(10, mask=[True, False])  # seed 1 held back
@@ -115,8 +133,10 @@ def _specs(seeds, steps=1400, **kw):
     from runners.grid import RunSpec
 
     config_id = resolve_run_config("smoke", "td3", "Pendulum-v1", SMALL).config_id
-    return [RunSpec(Cell("smoke", "Pendulum-v1", "td3", seed, config_id), steps, "cpu", dict(SMALL), 400, False, **kw)
-            for seed in seeds]
+    return [
+        RunSpec(Cell("smoke", "Pendulum-v1", "td3", seed, config_id), steps, "cpu", dict(SMALL), 400, False, **kw)
+        for seed in seeds
+    ]
 
 
 def _evals(store, spec):

@@ -2,6 +2,7 @@
 window starts their own replays did (frozen below as reference functions of the rules at c9f341e), on a recorded
 stream with terminals, truncations, short episodes and several wrap-arounds; the wrap-around fix on its own; the
 sampler draws every valid start and nothing else; the shared n-step return; exact resume."""
+
 import copy
 
 import gymnasium as gym
@@ -19,6 +20,7 @@ CPU = torch.device("cpu")
 
 
 # -- the old rules, frozen (copied from the classes this replay replaced, at c9f341e) ----------------
+
 
 def old_mrq_valid_starts(stream, capacity, horizon):
     """MRQReplay (algorithms/mrq/buffer.py, also iQRL's replay): after each add, the set of sampleable start slots
@@ -73,6 +75,7 @@ def old_alm_valid_starts(stream, capacity, window, cross_timeouts):
 
 # -- a recorded stream: episodes of 1..11 steps (some shorter than the windows), ends mixed ------------
 
+
 def record_stream(episodes=60, seed=0):
     rng = np.random.default_rng(seed)
     stream = []
@@ -119,10 +122,21 @@ def test_reference_stream_exercises_every_case():
 
 # -- MR.Q ---------------------------------------------------------------------------------------------
 
+
 def _mrq_replay(capacity, horizon, history, prioritized=True):
     shape = (history, 2, 2) if history > 1 else (2,)
-    return SequenceReplay(shape, 1, capacity, horizon, CPU, boundary="mask", history=history, pixels=history > 1,
-                          max_action=1.0, prioritized=prioritized), shape
+    return SequenceReplay(
+        shape,
+        1,
+        capacity,
+        horizon,
+        CPU,
+        boundary="mask",
+        history=history,
+        pixels=history > 1,
+        max_action=1.0,
+        prioritized=prioritized,
+    ), shape
 
 
 @pytest.mark.parametrize("history", [1, 4])
@@ -143,8 +157,10 @@ def test_mrq_starts_equal_the_old_rule_except_the_wrap_around_fix(history):
 
 def test_mrq_agent_replay_matches_the_old_rule():
     """MR.Q wires the shared replay as its old one: horizon max(enc_horizon, q_horizon) = 5, LAP priorities."""
-    cls, cfg = resolve("mrq", dict(zs_dim=16, zsa_dim=16, za_dim=8, enc_hdim=16, value_hdim=16, policy_hdim=16,
-                                   batch_size=4, buffer_size=37))
+    cls, cfg = resolve(
+        "mrq",
+        dict(zs_dim=16, zsa_dim=16, za_dim=8, enc_hdim=16, value_hdim=16, policy_hdim=16, batch_size=4, buffer_size=37),
+    )
     agent = cls(gym.spaces.Box(-1, 1, (2,), np.float32), gym.spaces.Box(-1, 1, (1,), np.float32), cfg, "cpu", seed=0)
     old = old_mrq_valid_starts(STREAM, 37, 5)
     add = lambda o, a, n, r, te, tr: agent.observe(Transition(o, a, r, n, te, tr))  # noqa: E731
@@ -193,9 +209,20 @@ def test_wrap_around_fix_no_valid_window_reads_a_newer_frame():
 
 # -- iQRL ---------------------------------------------------------------------------------------------
 
+
 def _iqrl_agent(**overrides):
-    cls, cfg = resolve("iqrl", dict(hidden=(16, 16), enc_hidden=(16,), latent_dim=16, batch_size=4, buffer_size=37,
-                                    random_episodes=0, **overrides))
+    cls, cfg = resolve(
+        "iqrl",
+        dict(
+            hidden=(16, 16),
+            enc_hidden=(16,),
+            latent_dim=16,
+            batch_size=4,
+            buffer_size=37,
+            random_episodes=0,
+            **overrides,
+        ),
+    )
     return cls(gym.spaces.Box(-1, 1, (2,), np.float32), gym.spaces.Box(-1, 1, (1,), np.float32), cfg, "cpu", seed=0)
 
 
@@ -212,9 +239,11 @@ def test_iqrl_starts_and_readiness_equal_the_old_rule(nstep):
 
 # -- ALM ----------------------------------------------------------------------------------------------
 
+
 def _alm_agent(**overrides):
-    cls, cfg = resolve("alm", dict(latent_dim=4, hidden_dim=16, model_hidden_dim=16, batch_size=8, buffer_size=37,
-                                   **overrides))
+    cls, cfg = resolve(
+        "alm", dict(latent_dim=4, hidden_dim=16, model_hidden_dim=16, batch_size=8, buffer_size=37, **overrides)
+    )
     return cls(gym.spaces.Box(-1, 1, (2,), np.float32), gym.spaces.Box(-1, 1, (1,), np.float32), cfg, "cpu", seed=0)
 
 
@@ -233,7 +262,7 @@ def test_alm_starts_equal_the_old_rule(cross, seq_len):
     write_count, compared_after_wrap = 0, 0
     for t in _feed(add, STREAM):
         write_count += 1 + any(STREAM[t])
-        held = {w for w in writes[max(0, write_count - capacity): write_count] if w is not None}
+        held = {w for w in writes[max(0, write_count - capacity) : write_count] if w is not None}
         starts = {int(replay.frames[replay.state_ind[s, -1], 0]) for s in _valid(replay)}  # obs = stream position
         expected = {s for s in next(old) if all(s + k in held for k in range(seq_len))}
         assert starts == expected
@@ -284,6 +313,7 @@ def test_transitions_after_wrap_around_are_those_still_held():
 
 # -- layout and resume --------------------------------------------------------------------
 
+
 def test_newest_transition_is_whole_before_the_next_write():
     """Its next state waits in the spare row, then moves into the next transition's slot."""
     replay = SequenceReplay((2,), 1, 8, 1, CPU, boundary="forbid")
@@ -296,8 +326,9 @@ def test_newest_transition_is_whole_before_the_next_write():
 @pytest.mark.parametrize("boundary, cross", [("mask", False), ("forbid", True)])
 def test_state_round_trip_through_a_plain_data_file_resumes_exactly(tmp_path, boundary, cross):
     def make():
-        return SequenceReplay((2,), 1, 37, 3, CPU, boundary=boundary, cross_truncations=cross,
-                              prioritized=boundary == "mask")
+        return SequenceReplay(
+            (2,), 1, 37, 3, CPU, boundary=boundary, cross_truncations=cross, prioritized=boundary == "mask"
+        )
 
     a, b = make(), make()
     half = len(STREAM) // 2
@@ -305,7 +336,7 @@ def test_state_round_trip_through_a_plain_data_file_resumes_exactly(tmp_path, bo
     save_state(a.state_dict(), tmp_path / "replay.pt")
     b.load_state_dict(load_state(tmp_path / "replay.pt"))  # weights_only=True
     for replay in (a, b):  # continue both on the same 20 steps: the loaded slots are still read
-        for t, (te, tr) in enumerate(STREAM[half: half + 20]):
+        for t, (te, tr) in enumerate(STREAM[half : half + 20]):
             replay.add(np.full(2, t, np.float32), np.ones(1), np.full(2, t + 1, np.float32), 1.0, te, tr)
     for name in a._tensors():
         assert torch.equal(getattr(a, name), getattr(b, name)), name
@@ -313,13 +344,15 @@ def test_state_round_trip_through_a_plain_data_file_resumes_exactly(tmp_path, bo
     assert all(torch.equal(x, y) for x, y in zip(wa, wb))
     ta, tb = (r.sample_transitions(64, torch.Generator().manual_seed(5)) for r in (a, b))
     assert all(torch.equal(x, y) for x, y in zip(ta, tb))
-    other = SequenceReplay((2,), 1, 37, 4, CPU, boundary=boundary, cross_truncations=cross,
-                           prioritized=boundary == "mask")
+    other = SequenceReplay(
+        (2,), 1, 37, 4, CPU, boundary=boundary, cross_truncations=cross, prioritized=boundary == "mask"
+    )
     with pytest.raises(ValueError, match="layout"):
         other.load_state_dict(copy.deepcopy(a.state_dict()))
 
 
 # -- the shared n-step return -------------------------------------------------------------------------
+
 
 def test_iqrl_and_mrq_share_one_nstep_return():
     """iQRL's target is the shared corrected n-step return of its first n steps (MR.Q's default form)."""

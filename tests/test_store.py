@@ -1,4 +1,5 @@
 """The results store: atomic whole-file writes, flushed evaluation rows, resume truncation."""
+
 import json
 
 import pytest
@@ -9,7 +10,14 @@ CELL = Cell("smoke", "Pendulum-v1", "td3", 0)
 
 
 def _row(step):
-    return {"step": step, "env_frames": step, "return_mean": -1.5, "return_std": 0.1, "returns": "-1.4 -1.6", "wall_time": 1.0}
+    return {
+        "step": step,
+        "env_frames": step,
+        "return_mean": -1.5,
+        "return_std": 0.1,
+        "returns": "-1.4 -1.6",
+        "wall_time": 1.0,
+    }
 
 
 def test_atomic_write_keeps_old_file_when_writing_fails(tmp_path):

@@ -1,4 +1,5 @@
 """Suites: every task constructs, resets and steps as declared; the DMC wrapper follows the DMC protocol."""
+
 import numpy as np
 import pytest
 
@@ -6,13 +7,22 @@ from algorithms.base import action_kind, observation_kind
 from suites import get_suite, suites
 from suites.envs import DMCEnv, get_env_rng_state, set_env_rng_state
 
+
 def _distinct_envs():
     """(suite, task) per distinct env construction: tasks that build the same env (atari-greedy's games are atari's,
     iqrl-dmc's are dmc-proprio's) are stepped once."""
     seen, out = set(), []
     for s in suites().values():
         for t in s.tasks:
-            key = (t.make_env, t.env_id, t.env_kwargs, t.observation, t.action_repeat, t.frame_stack, t.max_episode_frames)
+            key = (
+                t.make_env,
+                t.env_id,
+                t.env_kwargs,
+                t.observation,
+                t.action_repeat,
+                t.frame_stack,
+                t.max_episode_frames,
+            )
             if key not in seen:
                 seen.add(key)
                 out.append((s.name, t.name))
@@ -113,15 +123,36 @@ def test_discrete_evaluation_rule_is_a_protocol_field_that_the_claims_guard_comp
     assert resolve_config("atari", "mrq", task="Pong")[1].discrete_eval_gumbel is True
     assert resolve_config("atari-greedy", "mrq@official-initial", task="Pong")[1].discrete_eval_gumbel is False
     from algorithms import variants  # no MR.Q variant contradicts a discrete task's protocol rule
+
     for algo in ["mrq"] + [f"mrq@{v}" for v in variants("mrq")]:
-        for suite, task, rule in (("smoke", "CartPole-v1", "greedy"), ("atari", "Pong", "sampled"), ("atari-greedy", "Pong", "greedy")):
+        for suite, task, rule in (
+            ("smoke", "CartPole-v1", "greedy"),
+            ("atari", "Pong", "sampled"),
+            ("atari-greedy", "Pong", "greedy"),
+        ):
             assert resolve_config(suite, algo, task=task)[1].discrete_eval_gumbel == (rule == "sampled"), (algo, suite)
     # MR.Q's Atari claims refuse greedy-evaluated evidence and accept sampled evidence
     claim = next(c for c in load_claims() if c.suite == "atari" and c.table == "Table 7" and c.task == "Pong")
     import pandas as pd
-    rows = pd.DataFrame([{"source": "ours", "suite": "atari", "task": "Pong", "algo": "mrq", "variant": "", "seed": s,
-                          "step": claim.step, "env_frames": 4 * claim.step, "return": 20.0, "protocol_id": pid}
-                         for pid in ("g", "s") for s in range(3)])
+
+    rows = pd.DataFrame(
+        [
+            {
+                "source": "ours",
+                "suite": "atari",
+                "task": "Pong",
+                "algo": "mrq",
+                "variant": "",
+                "seed": s,
+                "step": claim.step,
+                "env_frames": 4 * claim.step,
+                "return": 20.0,
+                "protocol_id": pid,
+            }
+            for pid in ("g", "s")
+            for s in range(3)
+        ]
+    )
     fields = {"g": protocol_fields(greedy.protocol()), "s": protocol_fields(sampled.protocol())}
     verdicts = {v.evidence: v for v in check([claim], rows, fields, reps=200)}
     refused = [v for v in verdicts.values() if v.verdict == "refused"]

@@ -1,4 +1,5 @@
 """TD3: the update against a hand computation, the schedule of actor / target updates, and learning."""
+
 import copy
 
 import gymnasium as gym
@@ -22,7 +23,12 @@ def _agent(**overrides):
 
 def test_critic_loss_matches_hand_computation():
     agent = _agent(policy_noise=0.0)  # no target smoothing noise: the target is fully determined
-    s, a, r, s2 = np.array([0.1, -0.2, 0.3], np.float32), np.array([0.5], np.float32), 1.5, np.array([0.2, 0.0, -0.1], np.float32)
+    s, a, r, s2 = (
+        np.array([0.1, -0.2, 0.3], np.float32),
+        np.array([0.5], np.float32),
+        1.5,
+        np.array([0.2, 0.0, -0.1], np.float32),
+    )
     agent.observe(Transition(s, a, r, s2, terminated=False, truncated=True))  # a time limit is not terminal
     critic_before, target_critic, target_actor = copy.deepcopy(agent.critic), agent.critic_target, agent.actor_target
     with torch.no_grad():
@@ -50,8 +56,16 @@ def test_actor_and_targets_update_every_second_step_with_tau():
     agent = _agent()
     rng = np.random.default_rng(0)
     for _ in range(8):
-        agent.observe(Transition(rng.normal(size=3).astype(np.float32), rng.uniform(-2, 2, 1).astype(np.float32),
-                                 float(rng.normal()), rng.normal(size=3).astype(np.float32), False, False))
+        agent.observe(
+            Transition(
+                rng.normal(size=3).astype(np.float32),
+                rng.uniform(-2, 2, 1).astype(np.float32),
+                float(rng.normal()),
+                rng.normal(size=3).astype(np.float32),
+                False,
+                False,
+            )
+        )
     actor0, target0 = copy.deepcopy(agent.actor), copy.deepcopy(agent.critic_target)
     m1 = agent.update(0)
     assert "actor_loss" not in m1
@@ -67,8 +81,17 @@ def test_paper2018_variant_config():
     _, cfg = resolve("td3@paper2018")
     assert (cfg.hidden, cfg.lr, cfg.batch_size, cfg.noise_scaled_by_max_action) == ((400, 300), 1e-3, 100, False)
     _, head = resolve("td3")
-    assert (head.hidden, head.lr, head.batch_size, head.policy_noise, head.noise_clip, head.actor_update_freq, head.tau,
-            head.exploration_noise, head.start_steps) == ((256, 256), 3e-4, 256, 0.2, 0.5, 2, 0.005, 0.1, 25_000)
+    assert (
+        head.hidden,
+        head.lr,
+        head.batch_size,
+        head.policy_noise,
+        head.noise_clip,
+        head.actor_update_freq,
+        head.tau,
+        head.exploration_noise,
+        head.start_steps,
+    ) == ((256, 256), 3e-4, 256, 0.2, 0.5, 2, 0.005, 0.1, 25_000)
 
 
 @pytest.mark.slow

@@ -1,6 +1,7 @@
 """Issue 13's defects, each as a test that failed before the fix: aggregate claims from our own store,
 tables that never pool budgets or protocols, diverged seeds counted, seeds not paired across tasks,
 one seed without an interval, "final" at the budget, both IQMs labelled."""
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -31,29 +32,65 @@ def _gym_store(root, scale: float = 1.0, seeds=range(5)):
         protocol = get_task(suite, task).protocol()
         for seed in seeds:
             cell = Cell("gym", task, "mrq", seed)
-            store.write_manifest(cell, {"status": "complete", "cell": {"suite": "gym", "task": task, "algo": "mrq", "seed": seed},
-                                        "protocol": protocol})
+            store.write_manifest(
+                cell,
+                {
+                    "status": "complete",
+                    "cell": {"suite": "gym", "task": task, "algo": "mrq", "seed": seed},
+                    "protocol": protocol,
+                },
+            )
             final = _raw(task, TARGET[task] * scale * (1 + 0.05 * rng.normal()))
             for step in (0, protocol["agent_steps"]):
-                store.append_eval(cell, {"step": step, "env_frames": step, "return_mean": final if step else 0.0,
-                                         "return_std": 0.0, "returns": "", "wall_time": 1.0})
+                store.append_eval(
+                    cell,
+                    {
+                        "step": step,
+                        "env_frames": step,
+                        "return_mean": final if step else 0.0,
+                        "return_std": 0.0,
+                        "returns": "",
+                        "wall_time": 1.0,
+                    },
+                )
     return root
 
 
 def _claims(path, rows):
-    base = {"paper": "P", "table": "T", "cell": "c", "suite": "gym", "task": "*", "algo": "mrq", "baseline": "",
-            "protocol": "env_version=v4;action_repeat=1;eval_episodes=10", "step": 1_000_000, "metric": "normalized",
-            "aggregation": "mean", "spread_kind": "ci95", "n_seeds": 10, "source": "test"}
+    base = {
+        "paper": "P",
+        "table": "T",
+        "cell": "c",
+        "suite": "gym",
+        "task": "*",
+        "algo": "mrq",
+        "baseline": "",
+        "protocol": "env_version=v4;action_repeat=1;eval_episodes=10",
+        "step": 1_000_000,
+        "metric": "normalized",
+        "aggregation": "mean",
+        "spread_kind": "ci95",
+        "n_seeds": 10,
+        "source": "test",
+    }
     pd.DataFrame([{**base, **r} for r in rows], columns=CLAIM_COLUMNS).to_csv(path, index=False)
     return load_claims([path])
 
 
 def test_aggregate_claims_are_checkable_from_our_own_store(tmp_path):
     true_mean = float(np.mean(list(TARGET.values())))  # 1.30
-    claims = _claims(tmp_path / "c.csv", [
-        {"claim_id": "mean", "value": f"{true_mean:.2f}", "spread": f"{true_mean - 0.03:.2f};{true_mean + 0.03:.2f}"},
-        {"claim_id": "median", "aggregation": "median", "value": "1.30", "spread": "1.25;1.35"},
-        {"claim_id": "iqm", "aggregation": "iqm-task-mean", "value": "1.33", "spread": "1.29;1.37"}])
+    claims = _claims(
+        tmp_path / "c.csv",
+        [
+            {
+                "claim_id": "mean",
+                "value": f"{true_mean:.2f}",
+                "spread": f"{true_mean - 0.03:.2f};{true_mean + 0.03:.2f}",
+            },
+            {"claim_id": "median", "aggregation": "median", "value": "1.30", "spread": "1.25;1.35"},
+            {"claim_id": "iqm", "aggregation": "iqm-task-mean", "value": "1.33", "spread": "1.29;1.37"},
+        ],
+    )
     for scale, expected in ((1.0, "consistent"), (0.8, "inconsistent")):
         inputs = gather([_gym_store(tmp_path / f"store{scale}", scale)], None)
         verdicts = check(claims, inputs.data, inputs.protocols, reps=1000)
@@ -67,14 +104,41 @@ def _rows(algo, task, values, steps=(0, 1000), budget=1000, protocol="p-full", s
     for i, v in enumerate(values):
         seed = seeds[i] if seeds else i
         for step in steps:
-            rows.append({"source": source, "suite": "gym", "task": task, "algo": algo, "variant": "", "seed": seed, "step": step,
-                         "env_frames": step, "return": v if step else 0.0, "protocol_id": protocol, "budget": budget,
-                         "step_inferred": False})
+            rows.append(
+                {
+                    "source": source,
+                    "suite": "gym",
+                    "task": task,
+                    "algo": algo,
+                    "variant": "",
+                    "seed": seed,
+                    "step": step,
+                    "env_frames": step,
+                    "return": v if step else 0.0,
+                    "protocol_id": protocol,
+                    "budget": budget,
+                    "step_inferred": False,
+                }
+            )
     return rows
 
 
-PROTOCOLS = {"p-full": {"env_version": "v4", "action_repeat": "1", "eval_episodes": "10", "suite_protocol": "full", "reduced_budget": "False"},
-             "p-100": {"env_version": "v4", "action_repeat": "1", "eval_episodes": "10", "suite_protocol": "reduced", "reduced_budget": "True"}}
+PROTOCOLS = {
+    "p-full": {
+        "env_version": "v4",
+        "action_repeat": "1",
+        "eval_episodes": "10",
+        "suite_protocol": "full",
+        "reduced_budget": "False",
+    },
+    "p-100": {
+        "env_version": "v4",
+        "action_repeat": "1",
+        "eval_episodes": "10",
+        "suite_protocol": "reduced",
+        "reduced_budget": "True",
+    },
+}
 
 
 def _report(tmp_path, rows, protocols=PROTOCOLS, failed=()):
@@ -86,7 +150,9 @@ def test_runs_at_another_budget_get_their_own_row_never_an_average(tmp_path):
     rows = _rows("td3", "Hopper-v4", [3000.0, 3100.0, 3200.0])
     rows += _rows("td3", "Hopper-v4", [500.0, 600.0, 700.0], steps=(0, 100), budget=100, protocol="p-100")
     table = _report(tmp_path, rows)
-    assert table.loc["Hopper-v4", "td3"].startswith("3100 [") and table.loc["Hopper-v4", "td3 [100]"].startswith("600 [")
+    assert table.loc["Hopper-v4", "td3"].startswith("3100 [") and table.loc["Hopper-v4", "td3 [100]"].startswith(
+        "600 ["
+    )
 
 
 def test_final_is_the_budget_step_never_a_later_evaluation():
@@ -100,7 +166,11 @@ def test_final_is_the_budget_step_never_a_later_evaluation():
 
 def test_a_nan_seed_is_counted_as_diverged_and_never_enters_an_interval(tmp_path):
     rows = _rows("td3", "Hopper-v4", [3000.0, float("nan"), 3200.0])
-    table = _report(tmp_path, rows, failed=[{"cell": {"suite": "gym", "task": "Hopper-v4", "algo": "td3", "seed": 9}, "status": "failed"}])
+    table = _report(
+        tmp_path,
+        rows,
+        failed=[{"cell": {"suite": "gym", "task": "Hopper-v4", "algo": "td3", "seed": 9}, "status": "failed"}],
+    )
     cell = table.loc["Hopper-v4", "td3"]
     assert "n=2, 2 diverged" in cell and "nan" not in cell
     claims = load_claims([_claims_file_single(tmp_path)])
@@ -110,19 +180,44 @@ def test_a_nan_seed_is_counted_as_diverged_and_never_enters_an_interval(tmp_path
 
 def _claims_file_single(tmp_path):
     path = tmp_path / "single.csv"
-    pd.DataFrame([{"claim_id": "hop", "paper": "P", "table": "T", "cell": "c", "suite": "gym", "task": "Hopper-v4", "algo": "td3",
-                   "baseline": "", "protocol": "env_version=v4", "step": 1000, "metric": "return", "aggregation": "seed-mean",
-                   "value": "3100", "spread_kind": "std", "spread": "100", "n_seeds": 5, "source": "t"}], columns=CLAIM_COLUMNS).to_csv(path, index=False)
+    pd.DataFrame(
+        [
+            {
+                "claim_id": "hop",
+                "paper": "P",
+                "table": "T",
+                "cell": "c",
+                "suite": "gym",
+                "task": "Hopper-v4",
+                "algo": "td3",
+                "baseline": "",
+                "protocol": "env_version=v4",
+                "step": 1000,
+                "metric": "return",
+                "aggregation": "seed-mean",
+                "value": "3100",
+                "spread_kind": "std",
+                "spread": "100",
+                "n_seeds": 5,
+                "source": "t",
+            }
+        ],
+        columns=CLAIM_COLUMNS,
+    ).to_csv(path, index=False)
     return path
 
 
 def test_seeds_are_not_paired_by_id_across_tasks(tmp_path):
     rows = []
     for i, task in enumerate(GYM_TASKS):
-        rows += _rows("mrq", task, [_raw(task, 1.0 + 0.01 * k) for k in range(3)], seeds=[10 * i, 10 * i + 1, 10 * i + 2])
+        rows += _rows(
+            "mrq", task, [_raw(task, 1.0 + 0.01 * k) for k in range(3)], seeds=[10 * i, 10 * i + 1, 10 * i + 2]
+        )
     _report(tmp_path, rows)
     agg = pd.read_csv(tmp_path / "gym" / "aggregates.csv")
-    assert set(agg["algo"]) == {"mrq"} and agg.loc[agg["metric"] == "mean", "point"].item() == pytest.approx(1.01, abs=1e-3)
+    assert set(agg["algo"]) == {"mrq"} and agg.loc[agg["metric"] == "mean", "point"].item() == pytest.approx(
+        1.01, abs=1e-3
+    )
 
 
 def test_one_seed_shows_no_interval_and_its_claims_are_inconclusive(tmp_path):
@@ -163,9 +258,20 @@ def test_report_and_check_share_one_bootstrap(tmp_path, monkeypatch):
     stats._CACHE.clear()
     rows = []
     for task in GYM_TASKS:
-        rows += _rows("mrq", task, [_raw(task, TARGET[task] * (1 + 0.1 * k)) for k in range(4)], budget=1_000_000, steps=(0, 1_000_000))
-    claims = _claims(tmp_path / "c.csv", [{"claim_id": "m", "value": "1.30", "spread": "1.25;1.35"},
-                                          {"claim_id": "q", "aggregation": "iqm", "value": "1.30", "spread": "1.25;1.35"}])
+        rows += _rows(
+            "mrq",
+            task,
+            [_raw(task, TARGET[task] * (1 + 0.1 * k)) for k in range(4)],
+            budget=1_000_000,
+            steps=(0, 1_000_000),
+        )
+    claims = _claims(
+        tmp_path / "c.csv",
+        [
+            {"claim_id": "m", "value": "1.30", "spread": "1.25;1.35"},
+            {"claim_id": "q", "aggregation": "iqm", "value": "1.30", "spread": "1.25;1.35"},
+        ],
+    )
     data = pd.DataFrame(rows)
     inputs = Inputs(data, [], PROTOCOLS)
     build(inputs, tmp_path / "r", reps=200, progress=False)

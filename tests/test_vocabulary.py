@@ -1,6 +1,7 @@
 """One config vocabulary: a shared field has one name and meaning in every agent's Config; old names are
 mapped with a one-line note; stores written under the old names stay complete and readable; a value of
 the wrong type is one line naming the field, the value and the type wanted."""
+
 import dataclasses
 import json
 import warnings
@@ -59,11 +60,13 @@ def test_old_names_are_gone_and_map_to_current_fields():
 
 def test_defaults_are_unchanged_under_the_new_names():
     """The paper defaults, read under the old names, are what the configs held before the rename."""
-    before = {"td3": {"expl_noise": 0.1, "policy_freq": 2},
-              "mrq": {"target_policy_noise": 0.2, "enc_hdim": 512, "value_hdim": 512, "policy_hdim": 512, "alpha": 0.4},
-              "iqrl": {"gamma": 0.99},
-              "alm": {"expl_start": 1.0, "expl_end": 0.1, "expl_duration": 100_000},
-              "omd": {"model_hidden": 32, "sac_model_hidden": 64}}
+    before = {
+        "td3": {"expl_noise": 0.1, "policy_freq": 2},
+        "mrq": {"target_policy_noise": 0.2, "enc_hdim": 512, "value_hdim": 512, "policy_hdim": 512, "alpha": 0.4},
+        "iqrl": {"gamma": 0.99},
+        "alm": {"expl_start": 1.0, "expl_end": 0.1, "expl_duration": 100_000},
+        "omd": {"model_hidden": 32, "sac_model_hidden": 64},
+    }
     for algo, values in before.items():
         config = old_names(algo, dataclasses.asdict(resolve_config(algo)[1]))
         assert {k: config[k] for k in values} == values
@@ -94,8 +97,10 @@ def test_set_old_and_new_name_are_one_folder_and_one_label():
 def test_cli_prints_the_note_once_on_its_note_channel(capsys):
     assert main(["show-config", "--suite", "smoke", "--algo", "alm", "--set", "expl_duration=2000"]) == 0
     err = capsys.readouterr().err.splitlines()
-    assert err == ["note   config field 'expl_duration' is now 'exploration_decay_steps' (--set, alm); "
-                   "the old name is accepted until latentbench 0.2"]  # three tasks, one note
+    assert err == [
+        "note   config field 'expl_duration' is now 'exploration_decay_steps' (--set, alm); "
+        "the old name is accepted until latentbench 0.2"
+    ]  # three tasks, one note
 
 
 def test_old_names_in_variants_and_suite_and_task_overrides(monkeypatch):
@@ -123,11 +128,20 @@ def test_old_names_in_variants_and_suite_and_task_overrides(monkeypatch):
 
 def _stored(store: Store, cell: Cell, algo: str, config: dict, overrides: dict, steps: int = 300) -> None:
     """A complete manifest as the code before the rename wrote it: its config and overrides under old names."""
-    store.write_manifest(cell, {
-        "status": "complete", "cell": dataclasses.asdict(cell), "algo": algo, "config": old_names(algo, config),
-        "config_sources": old_names(algo, {k: "paper default" for k in config}), "config_id": cell.config_id,
-        "overrides": old_names(algo, overrides), "config_overrides": old_names(algo, overrides),
-        "protocol": resolve_task(cell, steps).protocol()})
+    store.write_manifest(
+        cell,
+        {
+            "status": "complete",
+            "cell": dataclasses.asdict(cell),
+            "algo": algo,
+            "config": old_names(algo, config),
+            "config_sources": old_names(algo, {k: "paper default" for k in config}),
+            "config_id": cell.config_id,
+            "overrides": old_names(algo, overrides),
+            "config_overrides": old_names(algo, overrides),
+            "protocol": resolve_task(cell, steps).protocol(),
+        },
+    )
 
 
 def test_an_old_manifest_is_still_complete_and_reads_as_today(tmp_path):
@@ -146,13 +160,21 @@ def test_an_old_set_run_is_found_in_its_old_folder_and_labelled_as_today(tmp_pat
     resolved = resolve_run_config("smoke", "iqrl", "Pendulum-v1", {"discount": 0.9})
     old_cell = Cell("smoke", "Pendulum-v1", "iqrl", 0, config_id({"gamma": 0.9}))  # the folder the old code made
     _stored(store, old_cell, "iqrl", resolved.as_dict(), {"discount": 0.9})
-    plan = make_plan("smoke", ["iqrl"], ["Pendulum-v1"], [0], store, agent_steps=300, config_overrides={"discount": 0.9})
+    plan = make_plan(
+        "smoke", ["iqrl"], ["Pendulum-v1"], [0], store, agent_steps=300, config_overrides={"discount": 0.9}
+    )
     assert plan.done == [old_cell] and plan.todo == []
     with pytest.warns(RenamedFieldWarning):
-        plan = make_plan("smoke", ["iqrl"], ["Pendulum-v1"], [0], store, agent_steps=300, config_overrides={"gamma": 0.9})
+        plan = make_plan(
+            "smoke", ["iqrl"], ["Pendulum-v1"], [0], store, agent_steps=300, config_overrides={"gamma": 0.9}
+        )
     assert plan.done == [old_cell] and plan.todo == []
     manifest = store.read_manifest(old_cell)
-    assert run_label(manifest) == "iqrl [discount=0.9]" == run_label({"cell": {"algo": "iqrl"}, "overrides": {"discount": 0.9}})
+    assert (
+        run_label(manifest)
+        == "iqrl [discount=0.9]"
+        == run_label({"cell": {"algo": "iqrl"}, "overrides": {"discount": 0.9}})
+    )
     # an int given for a float field before floats were enforced: the same folder as then
     resolved = resolve_run_config("smoke", "td3", "Pendulum-v1", {"tau": 1})
     assert resolved.config.tau == 1.0 and isinstance(resolved.config.tau, float)
@@ -161,15 +183,26 @@ def test_an_old_set_run_is_found_in_its_old_folder_and_labelled_as_today(tmp_pat
 
 def test_plan_specs_carry_current_names(tmp_path):
     with pytest.warns(RenamedFieldWarning):
-        plan = make_plan("smoke", ["td3", "mrq"], ["Pendulum-v1"], [0], Store(tmp_path), agent_steps=300,
-                         config_overrides={"expl_noise": 0.3})
-    assert {s.cell.algo: s.config_overrides for s in plan.specs("cpu")} == {"td3": {"exploration_noise": 0.3},
-                                                                           "mrq": {"exploration_noise": 0.3}}
+        plan = make_plan(
+            "smoke",
+            ["td3", "mrq"],
+            ["Pendulum-v1"],
+            [0],
+            Store(tmp_path),
+            agent_steps=300,
+            config_overrides={"expl_noise": 0.3},
+        )
+    assert {s.cell.algo: s.config_overrides for s in plan.specs("cpu")} == {
+        "td3": {"exploration_noise": 0.3},
+        "mrq": {"exploration_noise": 0.3},
+    }
     assert len({c.config_id for c in plan.todo}) == 1
 
 
 def test_set_discount_resolves_for_every_agent(tmp_path):
-    plan = make_plan("smoke", list(ALGOS), None, [0], Store(tmp_path), agent_steps=300, config_overrides={"discount": 0.98})
+    plan = make_plan(
+        "smoke", list(ALGOS), None, [0], Store(tmp_path), agent_steps=300, config_overrides={"discount": 0.98}
+    )
     assert {algo for algo, _ in plan.configs} == set(ALGOS)
     for (algo, task), resolved in plan.configs.items():
         assert resolved.config.discount == 0.98 and resolved.sources["discount"] == "--set", (algo, task)
@@ -177,15 +210,24 @@ def test_set_discount_resolves_for_every_agent(tmp_path):
     assert {c.algo for c in plan.todo} == set(ALGOS)
 
 
-@pytest.mark.parametrize("argv, what", [
-    (["--set", "batch_size=abc"], "bad td3 config value batch_size='abc' (str); valid: an int (a whole number), e.g. batch_size=256"),
-    (["--set", "discount=true"], "bad td3 config value discount='true' (str); valid: a float (a number), e.g. discount=0.99"),
-    (["--set", "discount=True"], "discount=True (bool); valid: a float"),
-    (["--set", "batch_size=2.5"], "batch_size=2.5 (float); valid: an int"),
-    (["--set", "noise_scaled_by_max_action=1"], "noise_scaled_by_max_action=1 (int); valid: a bool"),
-    (["--set", "hidden=(64, 'a')"], "valid: a tuple of ints, e.g. hidden=(256, 256)"),
-    (["--algos", "iqrl", "--set", "gamma=abc"], "bad iqrl config value discount='abc' (str); valid: a float"),
-])
+@pytest.mark.parametrize(
+    "argv, what",
+    [
+        (
+            ["--set", "batch_size=abc"],
+            "bad td3 config value batch_size='abc' (str); valid: an int (a whole number), e.g. batch_size=256",
+        ),
+        (
+            ["--set", "discount=true"],
+            "bad td3 config value discount='true' (str); valid: a float (a number), e.g. discount=0.99",
+        ),
+        (["--set", "discount=True"], "discount=True (bool); valid: a float"),
+        (["--set", "batch_size=2.5"], "batch_size=2.5 (float); valid: an int"),
+        (["--set", "noise_scaled_by_max_action=1"], "noise_scaled_by_max_action=1 (int); valid: a bool"),
+        (["--set", "hidden=(64, 'a')"], "valid: a tuple of ints, e.g. hidden=(256, 256)"),
+        (["--algos", "iqrl", "--set", "gamma=abc"], "bad iqrl config value discount='abc' (str); valid: a float"),
+    ],
+)
 def test_a_value_of_the_wrong_type_is_one_line(argv, what, tmp_path, capsys):
     code = main(["run", "--tasks", "Pendulum-v1", "--steps", "300", "--quiet", "--out", str(tmp_path), *argv])
     err = capsys.readouterr().err.strip().splitlines()
@@ -205,6 +247,9 @@ def test_types_are_checked_at_construction_and_ints_become_floats():
 def test_a_report_reproduces_an_old_run_with_current_names():
     from analysis.report import _command
 
-    manifest = {"cell": {"suite": "smoke", "task": "Pendulum-v1", "algo": "alm", "seed": 0}, "protocol": {},
-                "config_overrides": {"expl_duration": 2000}}
+    manifest = {
+        "cell": {"suite": "smoke", "task": "Pendulum-v1", "algo": "alm", "seed": 0},
+        "protocol": {},
+        "config_overrides": {"expl_duration": 2000},
+    }
     assert _command(manifest, [0]).endswith("--set exploration_decay_steps=2000")

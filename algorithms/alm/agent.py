@@ -53,19 +53,28 @@ H is the entropy of the policy the losses actually sample, the Gaussian with its
 (``clipped_policy_entropy``: the truncated normal). The scheduled exploration sigma is unused (the
 learned std explores); the 0.3 noise clip still applies inside the losses.
 """
+
 from __future__ import annotations
 
 import copy
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from algorithms.alm.config import Config  # the paper defaults and the variants, importable without torch
-from algorithms.alm.networks import (Actor, Classifier, Encoder, LatentModel, Reward, gaussian_kl, lambda_returns,
-                                     truncated_normal_sample, twin_q)
+from algorithms.alm.networks import (
+    Actor,
+    Classifier,
+    Encoder,
+    LatentModel,
+    Reward,
+    gaussian_kl,
+    lambda_returns,
+    truncated_normal_sample,
+    twin_q,
+)
 from algorithms.base import Agent, Transition, register
 from algorithms.common.actions import ActionScaler
 from algorithms.common.nets import Temperature, adam, polyak_update
@@ -85,14 +94,21 @@ class ALM(Agent):
     Config = Config
     action_kinds = ("continuous",)
     observation_kinds = ("state",)
-    conformance_overrides = {"latent_dim": 8, "hidden_dim": 32, "model_hidden_dim": 32, "batch_size": 16,
-                             "buffer_size": 1_000}
+    conformance_overrides = {
+        "latent_dim": 8,
+        "hidden_dim": 32,
+        "model_hidden_dim": 32,
+        "batch_size": 16,
+        "buffer_size": 1_000,
+    }
 
     def __init__(self, obs_space, action_space, config: Config, device, seed):
         super().__init__(obs_space, action_space, config, device, seed)
         cfg = config
         if cfg.actor_objective not in ACTOR_OBJECTIVES:
-            raise UserError(f"unknown alm actor_objective {cfg.actor_objective!r}; valid: {', '.join(ACTOR_OBJECTIVES)}")
+            raise UserError(
+                f"unknown alm actor_objective {cfg.actor_objective!r}; valid: {', '.join(ACTOR_OBJECTIVES)}"
+            )
         if cfg.seq_len < 1:
             raise UserError(f"bad alm seq_len {cfg.seq_len}; valid: an integer >= 1")
         obs_dim, self.action_dim = obs_space.shape[0], action_space.shape[0]
@@ -123,23 +139,35 @@ class ALM(Agent):
             self.temperature_opt = adam(self.temperature.parameters(), cfg.temperature_lr)
             self.target_entropy = -float(self.action_dim)  # SAC-SVG init/final_targ_entr = -|A|
         # K-step windows with no episode end before their last step (timeouts too, unless windows_cross_timeouts)
-        self.replay = SequenceReplay(obs_space.shape, self.action_dim, cfg.buffer_size, cfg.seq_len, self.device,
-                                     boundary="forbid", cross_truncations=cfg.windows_cross_timeouts)
+        self.replay = SequenceReplay(
+            obs_space.shape,
+            self.action_dim,
+            cfg.buffer_size,
+            cfg.seq_len,
+            self.device,
+            boundary="forbid",
+            cross_truncations=cfg.windows_cross_timeouts,
+        )
         self.agent_steps = 0  # official _train_step: updates so far, drives the exploration schedule
 
     # -- acting ------------------------------------------------------------------------------------
     def expl_std(self, step: int) -> float:
         cfg = self.config
-        return linear_schedule(cfg.exploration_noise_start, cfg.exploration_noise_end, cfg.exploration_decay_steps, step)
+        return linear_schedule(
+            cfg.exploration_noise_start, cfg.exploration_noise_end, cfg.exploration_decay_steps, step
+        )
 
     def _randn(self, shape, generator: torch.Generator | None = None) -> torch.Tensor:
         return torch.randn(shape, generator=generator or self.torch_gen, device=self.device)
 
-    def _policy(self, z: torch.Tensor, std: float, clip: float | None,
-                generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def _policy(
+        self, z: torch.Tensor, std: float, clip: float | None, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """(action sample, policy std): TruncatedNormal(actor mean, std).sample(clip), straight-through clamp."""
         mean, scale = self.actor(z, std)
-        return truncated_normal_sample(mean, scale, self._randn(mean.shape, generator), self.low, self.high, clip), scale
+        return truncated_normal_sample(
+            mean, scale, self._randn(mean.shape, generator), self.low, self.high, clip
+        ), scale
 
     @torch.no_grad()
     def act(self, obs: np.ndarray, explore: bool) -> np.ndarray:
@@ -165,7 +193,9 @@ class ALM(Agent):
             z_dist, z_next_dist = self.encoder_target(b.obs), self.encoder_target(b.next_obs)
             z_next_model = self.model(z_dist.sample(self.torch_gen), b.action).sample(self.torch_gen)
         g = self.torch_gen
-        metrics |= self._update_reward_classifier(z_dist.sample(g), b.action, b.reward, z_next_dist.sample(g), z_next_model)
+        metrics |= self._update_reward_classifier(
+            z_dist.sample(g), b.action, b.reward, z_next_dist.sample(g), z_next_model
+        )
         metrics |= self._update_critic(z_dist.sample(g), b.action, b.reward, z_next_dist.sample(g), b.not_done, std)
         metrics |= self._update_actor(z_dist.sample(g), std)
         if self.agent_steps % cfg.target_update_interval == 0:

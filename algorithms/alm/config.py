@@ -3,6 +3,7 @@
 Importable without torch, so ``bench list`` and input errors answer at once; the agent is
 ``algorithms.alm.agent:ALM``, imported only when a run needs it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -54,29 +55,54 @@ class Config:
         checks.replay(self)
         checks.fraction(self, "tau")
         checks.probability(self, "td_lambda")
-        checks.at_least_one(self, "target_update_interval", "latent_dim", "hidden_dim", "model_hidden_dim",
-                            "exploration_decay_steps", "seq_len")
+        checks.at_least_one(
+            self,
+            "target_update_interval",
+            "latent_dim",
+            "hidden_dim",
+            "model_hidden_dim",
+            "exploration_decay_steps",
+            "seq_len",
+        )
         checks.positive(self, "model_lr", "reward_lr", "critic_lr", "actor_lr", "temperature_lr", "init_temperature")
-        checks.non_negative(self, "max_grad_norm", "classifier_coef", "stddev_clip", "exploration_noise_start",
-                            "exploration_noise_end", "kl_coef", "value_coef")
+        checks.non_negative(
+            self,
+            "max_grad_norm",
+            "classifier_coef",
+            "stddev_clip",
+            "exploration_noise_start",
+            "exploration_noise_end",
+            "kl_coef",
+            "value_coef",
+        )
 
 
-register_algorithm("alm", Config, agent="algorithms.alm.agent:ALM", action_kinds=("continuous",), observation_kinds=("state",))
+register_algorithm(
+    "alm", Config, agent="algorithms.alm.agent:ALM", action_kinds=("continuous",), observation_kinds=("state",)
+)
 
 # Paper Figure 5 / Appendix E ablations, each a config switch.
 _VARIANTS = {
     "no-kl": ("No KL term in the encoder/model objective (Fig. 5a)", dict(kl_coef=0.0)),
     "no-value": ("No value term (terminal min Q) in the encoder/model objective (Fig. 5a)", dict(value_coef=0.0)),
     "no-classifier": ("No classifier log-odds reward in the actor objective (Fig. 5a)", dict(classifier_coef=0.0)),
-    **{f"k{k}": (f"ALM({k}): sequence length and imagination horizon K = {k} (Fig. 5b)", dict(seq_len=k))
-       for k in range(1, 6)},
-    "td3-actor": ("Model-free TD3-style actor (-min Q(z, pi(z))) on ALM's representation (Fig. 5c)",
-                  dict(actor_objective="td")),
-    "ent": ("RECONSTRUCTION (no official code; Table 5 gives one sentence): ALM-ENT, SAC entropy bonus with a "
-            "learned std and temperature; H = entropy of the 0.3-clipped (truncated) policy the losses sample",
-            dict(entropy_bonus=True)),
-    "official-windows": ("Official replay windows: only terminals end a window, so windows may cross timeouts (official buffer @3b70f5b)",
-                         dict(windows_cross_timeouts=True)),
+    **{
+        f"k{k}": (f"ALM({k}): sequence length and imagination horizon K = {k} (Fig. 5b)", dict(seq_len=k))
+        for k in range(1, 6)
+    },
+    "td3-actor": (
+        "Model-free TD3-style actor (-min Q(z, pi(z))) on ALM's representation (Fig. 5c)",
+        dict(actor_objective="td"),
+    ),
+    "ent": (
+        "RECONSTRUCTION (no official code; Table 5 gives one sentence): ALM-ENT, SAC entropy bonus with a "
+        "learned std and temperature; H = entropy of the 0.3-clipped (truncated) policy the losses sample",
+        dict(entropy_bonus=True),
+    ),
+    "official-windows": (
+        "Official replay windows: only terminals end a window, so windows may cross timeouts (official buffer @3b70f5b)",
+        dict(windows_cross_timeouts=True),
+    ),
 }
 for _name, (_description, _overrides) in _VARIANTS.items():
     register_variant("alm", _name, _description, **_overrides)

@@ -5,6 +5,7 @@ lambda-returns).
 Every ``nn.Linear`` is initialised orthogonally (gain 1) with zero bias (official
 utils/torch_utils.py ``weight_init``); LayerNorm keeps its default init.
 """
+
 from __future__ import annotations
 
 import math
@@ -146,8 +147,9 @@ class Actor(nn.Module):
         return mean, torch.full_like(mean, std)
 
 
-def truncated_normal_sample(mean: torch.Tensor, std: torch.Tensor, noise: torch.Tensor, low: float, high: float,
-                            clip: float | None) -> torch.Tensor:
+def truncated_normal_sample(
+    mean: torch.Tensor, std: torch.Tensor, noise: torch.Tensor, low: float, high: float, clip: float | None
+) -> torch.Tensor:
     """utils/torch_utils.py TruncatedNormal.sample: mean + clamp(std * eps, +-clip), then clamped into
     [low + 1e-6, high - 1e-6] with a straight-through gradient (the clamp is invisible to backprop)."""
     eps = noise * std

@@ -1,4 +1,5 @@
 """The affine map between an agent's actions in [-1, 1] and a Box action space's bounds."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -14,7 +15,7 @@ class ActionScaler:
         self.scale, self.bias = (high - low) / 2.0, (high + low) / 2.0
 
     @classmethod
-    def identity(cls, dim: int) -> "ActionScaler":
+    def identity(cls, dim: int) -> ActionScaler:
         """Actions passed through unchanged (scale 1, bias 0)."""
         return cls(-np.ones(dim), np.ones(dim))
 

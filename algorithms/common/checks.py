@@ -4,6 +4,7 @@ Run by ``algorithms.base.resolve`` when a plan is made (before anything touches 
 ``--set`` value (``discount=2``, ``hidden=(0, 0)``, ``batch_size=0``) is a one-line error naming the
 field and its valid range instead of a crash, a NaN run stored as "Diverged", or a silently wrong run.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -29,8 +30,13 @@ def _number(cfg: Any, name: str) -> float:
     return value
 
 
-_KINDS = {"int": "an int (a whole number)", "float": "a float (a number)", "bool": "a bool (True or False)",
-          "str": "a str (text)", "tuple": "a tuple"}
+_KINDS = {
+    "int": "an int (a whole number)",
+    "float": "a float (a number)",
+    "bool": "a bool (True or False)",
+    "str": "a str (text)",
+    "tuple": "a tuple",
+}
 
 
 def _is_int(v: Any) -> bool:
@@ -72,7 +78,9 @@ def types(cfg: Any) -> None:
         elif kind == "str":
             ok = isinstance(value, str)
         elif kind == "tuple":
-            check = {"int": _is_int, "float": _is_float, "str": lambda v: isinstance(v, str)}.get(item or "", lambda v: True)
+            check = {"int": _is_int, "float": _is_float, "str": lambda v: isinstance(v, str)}.get(
+                item or "", lambda v: True
+            )
             ok = isinstance(value, (tuple, list)) and all(check(v) for v in value)
             if ok:
                 value = tuple(int(v) if item == "int" else float(v) if item == "float" else v for v in value)
@@ -131,8 +139,11 @@ def widths(cfg: Any, *names: str, allow_empty: bool = False) -> None:
     """Hidden-layer widths: a tuple of whole numbers > 0 (non-empty unless ``allow_empty``)."""
     for name in names:
         value = getattr(cfg, name)
-        ok = isinstance(value, (tuple, list)) and (allow_empty or len(value) > 0) and all(
-            isinstance(w, int) and not isinstance(w, bool) and w > 0 for w in value)
+        ok = (
+            isinstance(value, (tuple, list))
+            and (allow_empty or len(value) > 0)
+            and all(isinstance(w, int) and not isinstance(w, bool) and w > 0 for w in value)
+        )
         if not ok:
             raise _bad(name, value, f"a tuple of layer widths > 0, e.g. {name}=(256, 256)")
 

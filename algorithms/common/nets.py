@@ -9,12 +9,14 @@ temperature, target updates and the optimizer setup.
   and ensemble layer of a module, each ensemble member on its own, zero biases.
 - ``adam`` / ``adamw``: torch's fused kernel wherever torch has one for the parameters' device.
 """
+
 from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Sequence, TypeVar
+from typing import Any, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -34,6 +36,7 @@ def _per_layer(value: Any, n: int, name: str) -> tuple:
 
 
 # -- init schemes ---------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Init:
@@ -81,8 +84,15 @@ def xavier_uniform(gain: float = 1.0, member_layout: str = "out_in") -> Init:
 
 # -- plain MLPs ------------------------------------------------------------------------------------
 
-def mlp(in_dim: int, hidden: Sequence[int], out_dim: int | None, activation: Activation | Sequence[Activation] = nn.ReLU,
-        layer_norm: bool | Sequence[bool] = False, init: Init | None = None) -> nn.Sequential:
+
+def mlp(
+    in_dim: int,
+    hidden: Sequence[int],
+    out_dim: int | None,
+    activation: Activation | Sequence[Activation] = nn.ReLU,
+    layer_norm: bool | Sequence[bool] = False,
+    init: Init | None = None,
+) -> nn.Sequential:
     """Per hidden layer ``Linear [-> LayerNorm] -> activation``, then a plain ``Linear`` to ``out_dim`` (none if
     ``out_dim`` is None: a trunk). ``activation`` and ``layer_norm`` may be given per hidden layer. PyTorch's
     default init, then ``init`` if given."""
@@ -101,6 +111,7 @@ def mlp(in_dim: int, hidden: Sequence[int], out_dim: int | None, activation: Act
 
 # -- ensembles -------------------------------------------------------------------------------------
 
+
 class EnsembleLinear(nn.Module):
     """``members`` independent linear layers evaluated as one batched matmul.
 
@@ -115,7 +126,7 @@ class EnsembleLinear(nn.Module):
         self.members, self.in_dim, self.out_dim = members, in_dim, out_dim
         self.weight = nn.Parameter(torch.empty(members, in_dim, out_dim))
         self.bias = nn.Parameter(torch.empty(members, 1, out_dim))
-        bound = 1.0 / in_dim ** 0.5
+        bound = 1.0 / in_dim**0.5
         nn.init.uniform_(self.weight, -bound, bound)
         nn.init.uniform_(self.bias, -bound, bound)
 
@@ -158,20 +169,35 @@ class EnsembleMLP(nn.Module):
     layers would (then ``init``, if given). forward: (B, in) or (members, B, in) -> (members, B, out).
     """
 
-    def __init__(self, members: int, in_dim: int, hidden: Sequence[int], out_dim: int,
-                 activation: Activation | Sequence[Activation] = nn.ReLU, layer_norm: bool | Sequence[bool] = False,
-                 norm_affine: bool = True, init: Init | None = None):
+    def __init__(
+        self,
+        members: int,
+        in_dim: int,
+        hidden: Sequence[int],
+        out_dim: int,
+        activation: Activation | Sequence[Activation] = nn.ReLU,
+        layer_norm: bool | Sequence[bool] = False,
+        norm_affine: bool = True,
+        init: Init | None = None,
+    ):
         super().__init__()
         dims = (in_dim, *hidden, out_dim)
         self.members = members
         self.layers = nn.ModuleList(EnsembleLinear(members, a, b) for a, b in zip(dims[:-1], dims[1:]))
         norms = _per_layer(layer_norm, len(hidden), "layer_norm")
-        self.norms = nn.ModuleDict({str(i): EnsembleLayerNorm(members, w, norm_affine)
-                                    for i, (w, norm) in enumerate(zip(hidden, norms)) if norm})
+        self.norms = nn.ModuleDict(
+            {
+                str(i): EnsembleLayerNorm(members, w, norm_affine)
+                for i, (w, norm) in enumerate(zip(hidden, norms))
+                if norm
+            }
+        )
         self.activations = nn.ModuleList(act() for act in _per_layer(activation, len(hidden), "activation"))
         # (layer, norm or None, activation) per hidden layer, looked up once
-        self._hidden = [(self.layers[i], self.norms[str(i)] if str(i) in self.norms else None, self.activations[i])
-                        for i in range(len(hidden))]
+        self._hidden = [
+            (self.layers[i], self.norms[str(i)] if str(i) in self.norms else None, self.activations[i])
+            for i in range(len(hidden))
+        ]
         if init is not None:
             init(self)
 
@@ -213,6 +239,7 @@ class EnsembleQ(nn.Module):
 
 # -- the learned temperature ---------------------------------------------------------------------------
 
+
 class Temperature(nn.Module):
     """A learned entropy temperature alpha = exp(log_alpha), starting at ``init`` (SAC; jax-rl temperature.py,
     SAC-SVG LearnTemp). Its loss is the agent's: alpha * (entropy - target entropy)."""
@@ -227,6 +254,7 @@ class Temperature(nn.Module):
 
 # -- target networks ---------------------------------------------------------------------------------
 
+
 @torch.no_grad()
 def polyak_update(source: nn.Module, target: nn.Module, tau: float) -> None:
     """target <- tau * source + (1 - tau) * target, as one fused foreach op over all parameters."""
@@ -239,6 +267,7 @@ def hard_update(source: nn.Module, target: nn.Module) -> None:
 
 
 # -- optimizers --------------------------------------------------------------------------------------
+
 
 def _fused(cls: type[torch.optim.Optimizer], params: Iterable[torch.Tensor], **options: Any) -> torch.optim.Optimizer:
     """``cls(params, fused=True)`` where torch has the fused kernel for the parameters' device (CUDA, and CPU

@@ -4,6 +4,7 @@ Used by TD3 (as the official code: 1e6 transitions, uniform sampling, ``not_done
 terminals only) and OMD. Agents that also learn from windows of steps (MR.Q, iQRL, ALM) use
 ``sequence_replay.SequenceReplay``, which returns single transitions as the same ``Batch``.
 """
+
 from __future__ import annotations
 
 from typing import Any, NamedTuple
@@ -27,8 +28,14 @@ class Batch(NamedTuple):
 
 
 class TransitionReplay:
-    def __init__(self, obs_shape: tuple[int, ...], action_dim: int, capacity: int, device: torch.device,
-                 obs_dtype: torch.dtype = torch.float32):
+    def __init__(
+        self,
+        obs_shape: tuple[int, ...],
+        action_dim: int,
+        capacity: int,
+        device: torch.device,
+        obs_dtype: torch.dtype = torch.float32,
+    ):
         self.capacity = int(capacity)
         self.device = device
         self.obs = torch.zeros((self.capacity, *obs_shape), dtype=obs_dtype, device=device)
@@ -54,12 +61,16 @@ class TransitionReplay:
 
     def sample(self, batch_size: int, generator: torch.Generator) -> Batch:
         idx = torch.randint(0, self.size, (batch_size,), device=self.device, generator=generator)
-        return Batch(self.obs[idx].float(), self.action[idx], self.reward[idx], self.next_obs[idx].float(), self.not_done[idx])
+        return Batch(
+            self.obs[idx].float(), self.action[idx], self.reward[idx], self.next_obs[idx].float(), self.not_done[idx]
+        )
 
     def state_dict(self) -> dict[str, Any]:
         n = self.size  # only the filled part is saved
         return {
-            "ptr": self.ptr, "size": self.size, "capacity": self.capacity,
+            "ptr": self.ptr,
+            "size": self.size,
+            "capacity": self.capacity,
             **{key: filled_copy(getattr(self, key), n) for key in ("obs", "next_obs", "action", "reward", "not_done")},
         }
 

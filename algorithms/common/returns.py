@@ -1,4 +1,5 @@
 """n-step returns over windows of consecutive steps, shared by MR.Q and iQRL."""
+
 from __future__ import annotations
 
 import torch
@@ -6,8 +7,9 @@ import torch
 NSTEP_FORMS = ("corrected", "head", "initial")
 
 
-def nstep_return(reward: torch.Tensor, not_done: torch.Tensor, discount: float,
-                 form: str = "corrected") -> tuple[torch.Tensor, torch.Tensor]:
+def nstep_return(
+    reward: torch.Tensor, not_done: torch.Tensor, discount: float, form: str = "corrected"
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(R, D) for rewards / not_dones of shape (B, n): the n-step target is R + D * Q(s_n).
 
     corrected (MR.Q 79abcb1, iQRL): R = sum_i (prod_{j<i} gamma nd_j) r_i, D = prod_i gamma nd_i: the rewards up to
@@ -22,7 +24,7 @@ def nstep_return(reward: torch.Tensor, not_done: torch.Tensor, discount: float,
     if form not in NSTEP_FORMS:
         raise ValueError(f"unknown nstep_form {form!r}; valid: {', '.join(NSTEP_FORMS)}")
     powers = discount ** torch.arange(n, device=reward.device, dtype=reward.dtype)
-    bootstrap = discount ** n * not_done.prod(1, keepdim=True)
+    bootstrap = discount**n * not_done.prod(1, keepdim=True)
     if form == "head":
         return (powers * reward * not_done).sum(1, keepdim=True), bootstrap
     return (powers * reward).sum(1, keepdim=True), bootstrap

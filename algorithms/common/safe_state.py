@@ -6,6 +6,7 @@ it is never unpickled with arbitrary classes: a crafted pickle could run code on
 objects a checkpoint holds (numpy arrays inside numpy/dm_control RNG states, numpy scalars) are
 encoded into those before saving and decoded after loading, bit for bit.
 """
+
 from __future__ import annotations
 
 import pickle
@@ -26,7 +27,11 @@ def encode(obj: Any) -> Any:
         if obj.dtype.hasobject:
             raise TypeError(f"cannot checkpoint a numpy array of dtype {obj.dtype} as plain data")
         raw = np.ascontiguousarray(obj)
-        return {_ARRAY: torch.from_numpy(raw.reshape(-1).view(np.uint8).copy()), "dtype": raw.dtype.str, "shape": list(raw.shape)}
+        return {
+            _ARRAY: torch.from_numpy(raw.reshape(-1).view(np.uint8).copy()),
+            "dtype": raw.dtype.str,
+            "shape": list(raw.shape),
+        }
     if isinstance(obj, np.generic):
         return obj.item()
     if isinstance(obj, dict):
@@ -65,8 +70,10 @@ def load_state(path: str | Path, map_location: Any = "cpu", *, what: str = "chec
         return decode(torch.load(path, map_location=map_location, weights_only=True))
     except pickle.UnpicklingError as exc:
         if "weights only" in str(exc).lower() or "weights_only" in str(exc):
-            raise UserError(f"refused {what} {path}: it is not plain data (tensors, numbers, containers) and loading it "
-                            f"could run code{remedy}") from None
+            raise UserError(
+                f"refused {what} {path}: it is not plain data (tensors, numbers, containers) and loading it "
+                f"could run code{remedy}"
+            ) from None
         raise UserError(f"corrupt {what} {path} ({type(exc).__name__}: {_first_line(exc)}){remedy}") from None
     except Exception as exc:  # noqa: BLE001  (truncated zip, bad magic number, ...)
         raise UserError(f"corrupt {what} {path} ({type(exc).__name__}: {_first_line(exc)}){remedy}") from None

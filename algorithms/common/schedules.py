@@ -1,4 +1,5 @@
 """Schedules shared by the agents."""
+
 from __future__ import annotations
 
 

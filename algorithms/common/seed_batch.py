@@ -17,6 +17,7 @@ Randomness stays per seed and in the unbatched order: the batch draws each seed'
 noise from that seed's own generator before the vmapped math, never inside it. Results equal the
 unbatched runs' up to float rounding (batched matmuls sum in another order): ``tests/test_seed_batch.py``.
 """
+
 from __future__ import annotations
 
 import torch
@@ -87,7 +88,9 @@ class SeedAdam:
     seed; ``step(grads, mask)`` updates only the seeds in ``mask``. The update is torch's:
     m <- lerp(m, g, 1 - b1); v <- b2 v + (1 - b2) g^2; p <- p - lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)."""
 
-    def __init__(self, params: list[torch.Tensor], lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
+    def __init__(
+        self, params: list[torch.Tensor], lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8
+    ):
         self.params, self.lr, self.betas, self.eps = params, lr, betas, eps
         self.steps = torch.zeros(params[0].shape[0], dtype=torch.float64, device=params[0].device)
         self.exp_avg = [torch.zeros_like(p, requires_grad=False) for p in params]
@@ -98,8 +101,8 @@ class SeedAdam:
         b1, b2 = self.betas
         self.steps += mask.to(self.steps.dtype)
         t = self.steps.clamp(min=1)
-        step_size = (self.lr / (1 - b1 ** t)).to(self.params[0].dtype)
-        bc2_sqrt = ((1 - b2 ** t) ** 0.5).to(self.params[0].dtype)
+        step_size = (self.lr / (1 - b1**t)).to(self.params[0].dtype)
+        bc2_sqrt = ((1 - b2**t) ** 0.5).to(self.params[0].dtype)
         for p, g, m, v in zip(self.params, grads, self.exp_avg, self.exp_avg_sq):
             keep = _per_seed(mask, p)
             m.copy_(torch.where(keep, m.lerp(g, 1 - b1), m))
@@ -110,8 +113,14 @@ class SeedAdam:
     def export(self, i: int, optimizer: torch.optim.Optimizer) -> None:
         """Seed ``i``'s moments and step count into its agent's own (unbatched) ``optimizer``."""
         state = optimizer.state_dict()
-        state["state"] = {k: {"step": torch.tensor(float(self.steps[i])), "exp_avg": m[i].clone(), "exp_avg_sq": v[i].clone()}
-                          for k, (m, v) in enumerate(zip(self.exp_avg, self.exp_avg_sq))} if self.steps[i] > 0 else {}
+        state["state"] = (
+            {
+                k: {"step": torch.tensor(float(self.steps[i])), "exp_avg": m[i].clone(), "exp_avg_sq": v[i].clone()}
+                for k, (m, v) in enumerate(zip(self.exp_avg, self.exp_avg_sq))
+            }
+            if self.steps[i] > 0
+            else {}
+        )
         optimizer.load_state_dict(state)
 
     @torch.no_grad()

@@ -39,6 +39,7 @@ per row, ``cumsum`` + ``searchsorted(right=True)``, on the device, no host sync.
 transitions (``sample_transitions``) are uniform over the transitions held: one ``torch.randint``
 over their count per row, mapped to slots past the final-frame slots.
 """
+
 from __future__ import annotations
 
 from collections import deque
@@ -54,6 +55,7 @@ BOUNDARIES = ("mask", "forbid")
 
 class Windows(NamedTuple):
     """H consecutive steps from each of B start slots, batch-major (time-major callers transpose dims 0 and 1)."""
+
     state: torch.Tensor  # (B, H, *obs_shape): uint8 stacks for pixels, float32 vectors
     next_state: torch.Tensor  # (B, H, *obs_shape)
     action: torch.Tensor  # (B, H, action_dim), normalized
@@ -69,10 +71,23 @@ def _inverse_cdf(weights: torch.Tensor, u01: torch.Tensor) -> torch.Tensor:
 
 
 class SequenceReplay:
-    def __init__(self, obs_shape: tuple[int, ...], action_dim: int, capacity: int, horizon: int,
-                 device: torch.device, *, boundary: str, cross_truncations: bool = False, history: int = 1,
-                 pixels: bool = False, discrete: bool = False, max_action: float = 1.0, prioritized: bool = False,
-                 min_priority: float = 1.0):
+    def __init__(
+        self,
+        obs_shape: tuple[int, ...],
+        action_dim: int,
+        capacity: int,
+        horizon: int,
+        device: torch.device,
+        *,
+        boundary: str,
+        cross_truncations: bool = False,
+        history: int = 1,
+        pixels: bool = False,
+        discrete: bool = False,
+        max_action: float = 1.0,
+        prioritized: bool = False,
+        min_priority: float = 1.0,
+    ):
         if boundary not in BOUNDARIES:
             raise ValueError(f"unknown replay boundary {boundary!r}; valid: {', '.join(BOUNDARIES)}")
         if not 1 <= horizon <= capacity:
@@ -112,7 +127,7 @@ class SequenceReplay:
 
     # -- writing -----------------------------------------------------------------------------------
     def _frame(self, obs: np.ndarray) -> torch.Tensor:
-        x = obs[-self.frames.shape[1]:] if self.pixels else obs
+        x = obs[-self.frames.shape[1] :] if self.pixels else obs
         return torch.as_tensor(np.asarray(x), device=self.device).to(self.frames.dtype)
 
     def _write_slot(self) -> int:
@@ -124,7 +139,7 @@ class SequenceReplay:
             else:
                 self.transitions -= 1
         end = slot + self.history  # the official wrap-around mask: starts slot .. slot+history-1
-        self.valid[slot:min(end, self.capacity)] = 0
+        self.valid[slot : min(end, self.capacity)] = 0
         if end > self.capacity:
             self.valid[: end - self.capacity] = 0
         self.transition[slot] = 0
@@ -140,8 +155,16 @@ class SequenceReplay:
         self.valid[slot] = 1.0
         self.ready = True
 
-    def add(self, obs: np.ndarray, action, next_obs: np.ndarray, reward: float, terminated: bool, truncated: bool,
-            broadcast_discrete: bool = False) -> None:
+    def add(
+        self,
+        obs: np.ndarray,
+        action,
+        next_obs: np.ndarray,
+        reward: float,
+        terminated: bool,
+        truncated: bool,
+        broadcast_discrete: bool = False,
+    ) -> None:
         """Store one transition. ``broadcast_discrete`` stores a discrete action k as ``[k, ..., k] / max_action``
         instead of one-hot: the official MR.Q one_hot_or_normalize does so for every action that is not a Python
         int (the numpy ints of ``env.action_space.sample()`` in the warm-up)."""
@@ -160,8 +183,9 @@ class SequenceReplay:
             self.action[slot] = 0
             self.action[slot, int(action)] = 1
         else:
-            self.action[slot] = torch.as_tensor(np.asarray(action, dtype=np.float32).reshape(-1) / self.max_action,
-                                                device=self.device)
+            self.action[slot] = torch.as_tensor(
+                np.asarray(action, dtype=np.float32).reshape(-1) / self.max_action, device=self.device
+            )
         self.reward[slot] = float(reward)
         self.not_done[slot] = 0.0 if terminated else 1.0
         self.transition[slot] = 1.0
@@ -191,7 +215,7 @@ class SequenceReplay:
             if self.segment_len > horizon:  # H further transitions follow the start
                 self._set_valid(self.segment[0])
             if terminated:  # windows may run past a terminal: the agent masks those steps
-                for start in list(self.segment)[-min(self.segment_len, horizon):]:
+                for start in list(self.segment)[-min(self.segment_len, horizon) :]:
                     self._set_valid(start)
         elif self.segment_len >= horizon:  # forbid: the window ends here at the latest
             self._set_valid(self.segment[-horizon])
@@ -223,8 +247,9 @@ class SequenceReplay:
             return self.frames[which[slots]].reshape(*slots.shape, *self.obs_shape)
         return self.frames[which[slots, -1]]
 
-    def sample(self, batch_size: int, horizon: int, generator: torch.Generator,
-               official_next_states: bool = False) -> Windows:
+    def sample(
+        self, batch_size: int, horizon: int, generator: torch.Generator, official_next_states: bool = False
+    ) -> Windows:
         """``horizon`` (<= the replay's) consecutive steps from each of ``batch_size`` valid start slots.
 
         ``official_next_states`` (MR.Q): the official encoder batch (buffer.py ``sample(horizon=-1)``) reads the next
@@ -238,8 +263,9 @@ class SequenceReplay:
         next_state = self.states(ind, self.next_ind)
         if official_next_states and horizon > 1:
             next_state = torch.cat([self.states(ind[:, 1:], self.state_ind), next_state[:, -1:]], 1)
-        return Windows(self.states(ind, self.state_ind), next_state, self.action[ind], self.reward[ind],
-                       self.not_done[ind], start)
+        return Windows(
+            self.states(ind, self.state_ind), next_state, self.action[ind], self.reward[ind], self.not_done[ind], start
+        )
 
     def sample_transitions(self, batch_size: int, generator: torch.Generator) -> Batch:
         """Single transitions, uniform over those held (rewards and not_dones shaped (B, 1))."""
@@ -248,8 +274,13 @@ class SequenceReplay:
             slot = ordinal
         else:  # the slot holding the (ordinal + 1)-th transition
             slot = torch.searchsorted(torch.cumsum(self.transition[: self.size], 0), ordinal, right=True)
-        return Batch(self.states(slot, self.state_ind).float(), self.action[slot], self.reward[slot, None],
-                     self.states(slot, self.next_ind).float(), self.not_done[slot, None])
+        return Batch(
+            self.states(slot, self.state_ind).float(),
+            self.action[slot],
+            self.reward[slot, None],
+            self.states(slot, self.next_ind).float(),
+            self.not_done[slot, None],
+        )
 
     def update_priority(self, index: torch.Tensor, priority: torch.Tensor) -> None:
         self.priority[index] = priority
@@ -261,8 +292,14 @@ class SequenceReplay:
 
     # -- checkpointing -----------------------------------------------------------------------------
     def _layout(self) -> dict[str, Any]:
-        return {"capacity": self.capacity, "horizon": self.horizon, "history": self.history, "boundary": self.boundary,
-                "cross_truncations": self.cross_truncations, "prioritized": self.prioritized}
+        return {
+            "capacity": self.capacity,
+            "horizon": self.horizon,
+            "history": self.history,
+            "boundary": self.boundary,
+            "cross_truncations": self.cross_truncations,
+            "prioritized": self.prioritized,
+        }
 
     def _tensors(self) -> tuple[str, ...]:
         names = ("frames", "state_ind", "next_ind", "action", "reward", "not_done", "valid", "transition")
@@ -272,11 +309,22 @@ class SequenceReplay:
         """Plain data (tensors, numbers, lists): the filled slots as copies, the spare row and the write state."""
         n = self.size
         state: dict[str, Any] = {k: filled_copy(getattr(self, k), n) for k in self._tensors()}
-        state.update(layout=self._layout(), spare_frame=self.frames[self.capacity].to("cpu", copy=True), ptr=self.ptr,
-                     size=n, ep_len=self.ep_len, history_slots=list(self.history_slots), segment=list(self.segment),
-                     segment_len=self.segment_len, open_slot=self.open_slot, final_slots=list(self.final_slots),
-                     transitions=self.transitions, max_priority=float(self.max_priority),
-                     env_terminates=self.env_terminates, ready=self.ready)
+        state.update(
+            layout=self._layout(),
+            spare_frame=self.frames[self.capacity].to("cpu", copy=True),
+            ptr=self.ptr,
+            size=n,
+            ep_len=self.ep_len,
+            history_slots=list(self.history_slots),
+            segment=list(self.segment),
+            segment_len=self.segment_len,
+            open_slot=self.open_slot,
+            final_slots=list(self.final_slots),
+            transitions=self.transitions,
+            max_priority=float(self.max_priority),
+            env_terminates=self.env_terminates,
+            ready=self.ready,
+        )
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:

@@ -49,10 +49,10 @@ Task-agnostic ablation (reference ``task-agnostic-ablation``: "iQRL-pretrained")
 start the encoder, its momentum copy and the dynamics (and the reward head, if both have one)
 from it, e.g. ``--set init_representation_from=OUT/runs/iqrl-dmc/walker-walk/iqrl/0/agent_final.pt``.
 """
+
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -62,8 +62,8 @@ from torch import nn
 from algorithms.base import Agent, Transition, register
 from algorithms.common.actions import ActionScaler
 from algorithms.common.nets import EnsembleQ, adam, adamw, mlp, orthogonal, polyak_update
-from algorithms.common.safe_state import load_state
 from algorithms.common.returns import nstep_return
+from algorithms.common.safe_state import load_state
 from algorithms.common.schedules import linear_schedule
 from algorithms.common.sequence_replay import SequenceReplay
 from algorithms.iqrl.config import Config  # the paper defaults and the variants, importable without torch
@@ -73,6 +73,7 @@ RANK_TOLERANCES = (1e-1, 1e-2, 1e-3)  # utils/helper.py calc_rank: atol = rtol a
 
 
 # -- networks -------------------------------------------------------------------------------------
+
 
 def normed_mlp(in_dim: int, hidden: tuple[int, ...], out_dim: int) -> nn.Sequential:
     """utils/helper.py mlp: (Linear -> LayerNorm -> Mish) per hidden layer, then a plain Linear."""
@@ -144,7 +145,9 @@ class Dynamics(nn.Module):
 
 
 class Actor(nn.Module):
-    def __init__(self, latent_dim: int, action_dim: int, hidden: tuple[int, ...], scale: torch.Tensor, bias: torch.Tensor):
+    def __init__(
+        self, latent_dim: int, action_dim: int, hidden: tuple[int, ...], scale: torch.Tensor, bias: torch.Tensor
+    ):
         super().__init__()
         self.net = normed_mlp(latent_dim, hidden, action_dim)
         self.register_buffer("scale", scale)
@@ -155,6 +158,7 @@ class Actor(nn.Module):
 
 
 # -- diagnostics ------------------------------------------------------------------------------------
+
 
 @torch.no_grad()
 def latent_rank(z: torch.Tensor, tolerances: tuple[float, ...] = RANK_TOLERANCES) -> list[int]:
@@ -174,14 +178,22 @@ def codebook_usage(indices: torch.Tensor, codebook_size: int) -> torch.Tensor:
 
 # -- the agent --------------------------------------------------------------------------------------
 
+
 @register("iqrl")
 class IQRL(Agent):
     Config = Config
     action_kinds = ("continuous",)
     observation_kinds = ("state",)
     # small networks for the conformance tests (every variant is built and updated there)
-    conformance_overrides = {"hidden": (32, 32), "enc_hidden": (32,), "latent_dim": 16, "batch_size": 16,
-                             "buffer_size": 2_000, "random_episodes": 0, "diagnostics_batch": 32}
+    conformance_overrides = {
+        "hidden": (32, 32),
+        "enc_hidden": (32,),
+        "latent_dim": 16,
+        "batch_size": 16,
+        "buffer_size": 2_000,
+        "random_episodes": 0,
+        "diagnostics_batch": 32,
+    }
 
     def __init__(self, obs_space, action_space, config: Config, device, seed):
         super().__init__(obs_space, action_space, config, device, seed)
@@ -195,7 +207,9 @@ class IQRL(Agent):
         scale, bias = (torch.as_tensor(x, dtype=torch.float32) for x in (scaler.scale, scaler.bias))
         self.act_scale = scale.to(self.device)
         # the release doubles its group count in place only with FSQ (Encoder.__init__, spec 1a)
-        width = cfg.latent_dim if cfg.use_fsq or not cfg.official_latent_groups else cfg.latent_dim // len(cfg.fsq_levels)
+        width = (
+            cfg.latent_dim if cfg.use_fsq or not cfg.official_latent_groups else cfg.latent_dim // len(cfg.fsq_levels)
+        )
         if cfg.use_fsq and width % len(cfg.fsq_levels):
             raise UserError(f"iqrl latent_dim {width} must be a multiple of len(fsq_levels) = {len(cfg.fsq_levels)}")
         self.latent_width = width
@@ -221,8 +235,15 @@ class IQRL(Agent):
         self.actor_target = copy.deepcopy(self.actor).requires_grad_(False)
         # num_critics critics [z, a] -> 512 (LN, Mish) -> 512 (LN, Mish) -> 1; utils/helper.py orthogonal_init
         # is intended (a no-op in the release: official_noop_init)
-        self.critic = EnsembleQ(cfg.num_critics, width, self.action_dim, cfg.hidden, activation=nn.Mish, layer_norm=True,
-                                init=None if cfg.official_noop_init else orthogonal()).to(self.device)
+        self.critic = EnsembleQ(
+            cfg.num_critics,
+            width,
+            self.action_dim,
+            cfg.hidden,
+            activation=nn.Mish,
+            layer_norm=True,
+            init=None if cfg.official_noop_init else orthogonal(),
+        ).to(self.device)
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
 
         self.rep_opt = adamw(self.rep_params, cfg.enc_lr, cfg.enc_weight_decay)
@@ -231,8 +252,9 @@ class IQRL(Agent):
 
         self.seq_len = max(cfg.nstep, cfg.horizon)  # release: slices of max(nstep, horizon)
         # uniform windows inside an episode or across a terminal (masked by alive below), never across a timeout
-        self.replay = SequenceReplay(obs_space.shape, self.action_dim, cfg.buffer_size, self.seq_len, self.device,
-                                     boundary="mask")
+        self.replay = SequenceReplay(
+            obs_space.shape, self.action_dim, cfg.buffer_size, self.seq_len, self.device, boundary="mask"
+        )
         self.rho_weights = cfg.rho ** torch.arange(cfg.horizon, dtype=torch.float32, device=self.device)
         self.episodes = 0
         self.critic_updates = 0
@@ -245,8 +267,12 @@ class IQRL(Agent):
     def exploration_std(self) -> float:
         """Std of the exploration noise (x action scale): advances once per episode after the warm-up episodes."""
         cfg = self.config  # np.linspace(start, end, decay_episodes) indexed by the episodes since the warm-up
-        return linear_schedule(cfg.exploration_noise_start, cfg.exploration_noise_end, cfg.exploration_decay_episodes - 1,
-                               max(0, self.episodes - cfg.random_episodes))
+        return linear_schedule(
+            cfg.exploration_noise_start,
+            cfg.exploration_noise_end,
+            cfg.exploration_decay_episodes - 1,
+            max(0, self.episodes - cfg.random_episodes),
+        )
 
     @torch.no_grad()
     def act(self, obs: np.ndarray, explore: bool) -> np.ndarray:
@@ -263,8 +289,15 @@ class IQRL(Agent):
             self.episodes += 1
 
     # -- learning -------------------------------------------------------------------------------
-    def representation_loss(self, obs0: torch.Tensor, actions: torch.Tensor, next_obs: torch.Tensor,
-                            rewards: torch.Tensor, alive: torch.Tensor, obs_seq: torch.Tensor) -> dict[str, torch.Tensor]:
+    def representation_loss(
+        self,
+        obs0: torch.Tensor,
+        actions: torch.Tensor,
+        next_obs: torch.Tensor,
+        rewards: torch.Tensor,
+        alive: torch.Tensor,
+        obs_seq: torch.Tensor,
+    ) -> dict[str, torch.Tensor]:
         """Self-prediction over the horizon. obs0 (B, obs); actions/next_obs/obs_seq (B, H, .); rewards, alive (B, H).
 
         ``alive[:, t]`` is 1 while no terminal occurred before step t (the weight of step t's terms).
@@ -319,8 +352,9 @@ class IQRL(Agent):
         H = cfg.horizon
 
         # 1. representation step (AdamW, grad clip), then EMA of the momentum encoder (and projection)
-        losses = self.representation_loss(b.state[:, 0], b.action[:, :H], b.next_state[:, :H], b.reward[:, :H],
-                                          alive[:, :H], b.state[:, :H])
+        losses = self.representation_loss(
+            b.state[:, 0], b.action[:, :H], b.next_state[:, :H], b.reward[:, :H], alive[:, :H], b.state[:, :H]
+        )
         rep_loss = sum(losses.values())
         self.rep_opt.zero_grad(set_to_none=True)
         rep_loss.backward()
@@ -349,7 +383,11 @@ class IQRL(Agent):
         self.critic_opt.step()
         polyak_update(self.critic, self.critic_target, cfg.tau)
         self.critic_updates += 1
-        metrics = {"critic_loss": critic_loss.detach(), "q": q.detach().mean(), **{k: v.detach() for k, v in losses.items()}}
+        metrics = {
+            "critic_loss": critic_loss.detach(),
+            "q": q.detach().mean(),
+            **{k: v.detach() for k, v in losses.items()},
+        }
 
         # 3. delayed actor step: the average of two sampled online critics
         if self.critic_updates % cfg.actor_update_freq == 0:
@@ -364,7 +402,9 @@ class IQRL(Agent):
 
     def _sample_critics(self) -> torch.Tensor:
         """Critic.forward: torch.randperm(num_critics)[:q_sample_size], one draw for the whole batch."""
-        return torch.randperm(self.config.num_critics, generator=self.torch_gen, device=self.device)[: self.config.q_sample_size]
+        return torch.randperm(self.config.num_critics, generator=self.torch_gen, device=self.device)[
+            : self.config.q_sample_size
+        ]
 
     # -- diagnostics (logged with each evaluation) -----------------------------------------------
     @torch.no_grad()
@@ -384,30 +424,49 @@ class IQRL(Agent):
         out["latent_width"] = float(self.latent_width)
         if self.fsq is not None:
             usage = codebook_usage(self.fsq.indices(z), self.fsq.codebook_size)
-            out.update(codebook_usage_mean=float(usage.mean()), codebook_usage_min=float(usage.min()),
-                       codebook_usage_max=float(usage.max()))
+            out.update(
+                codebook_usage_mean=float(usage.mean()),
+                codebook_usage_min=float(usage.min()),
+                codebook_usage_max=float(usage.max()),
+            )
         return out
 
     # -- state ----------------------------------------------------------------------------------
     def extra_state(self) -> dict:
-        return {"episodes": self.episodes, "critic_updates": self.critic_updates, "diagnostic_calls": self.diagnostic_calls}
+        return {
+            "episodes": self.episodes,
+            "critic_updates": self.critic_updates,
+            "diagnostic_calls": self.diagnostic_calls,
+        }
 
     def load_extra_state(self, state: dict) -> None:
         self.episodes, self.critic_updates = state["episodes"], state["critic_updates"]
         self.diagnostic_calls = state["diagnostic_calls"]
 
     def _load_representation(self, path: str) -> None:
-        saved = load_state(path, self.device, what="init_representation_from file",
-                           remedy="; valid: the agent_final.pt or checkpoint/state.pt of an iqrl run")
+        saved = load_state(
+            path,
+            self.device,
+            what="init_representation_from file",
+            remedy="; valid: the agent_final.pt or checkpoint/state.pt of an iqrl run",
+        )
         if not isinstance(saved, dict):
-            raise UserError(f"{path} holds no iqrl encoder; valid: the agent_final.pt or checkpoint/state.pt of an iqrl run")
+            raise UserError(
+                f"{path} holds no iqrl encoder; valid: the agent_final.pt or checkpoint/state.pt of an iqrl run"
+            )
         modules = saved.get("modules") or saved.get("agent", {}).get("modules")
         if not modules or "encoder" not in modules:
-            raise UserError(f"{path} holds no iqrl encoder; valid: the agent_final.pt or checkpoint/state.pt of an iqrl run")
-        names = ["encoder", "encoder_target", "dynamics"] + (["reward_head"] if "reward_head" in modules and self.config.use_rew_loss else [])
+            raise UserError(
+                f"{path} holds no iqrl encoder; valid: the agent_final.pt or checkpoint/state.pt of an iqrl run"
+            )
+        names = ["encoder", "encoder_target", "dynamics"] + (
+            ["reward_head"] if "reward_head" in modules and self.config.use_rew_loss else []
+        )
         try:
             for name in names:
                 getattr(self, name).load_state_dict(modules[name])
         except RuntimeError as exc:
-            raise UserError(f"{path}: representation shapes differ from this task's ({str(exc).splitlines()[0]}); "
-                            f"valid: a run on a task with the same observation and action spaces and latent_dim") from None
+            raise UserError(
+                f"{path}: representation shapes differ from this task's ({str(exc).splitlines()[0]}); "
+                f"valid: a run on a task with the same observation and action spaces and latent_dim"
+            ) from None

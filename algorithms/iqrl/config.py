@@ -3,6 +3,7 @@
 Importable without torch, so ``bench list`` and input errors answer at once; the agent is
 ``algorithms.iqrl.agent:IQRL``, imported only when a run needs it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -23,7 +24,9 @@ class Config:
     q_sample_size: int = 2  # iQRLConfig.q_sample_size: critics drawn per min/avg
     nstep: int = 1  # iQRLConfig.nstep (3 for acrobot, fish, reacher, dog: suites/iqrl_dmc.py)
     latent_dim: int = 1024  # latent width D (release: 512 groups x 2 channels; 2048 for humanoid/dog)
-    official_latent_groups: bool = False  # official quirk: without FSQ the width is latent_dim / len(fsq_levels) (spec 1a)
+    official_latent_groups: bool = (
+        False  # official quirk: without FSQ the width is latent_dim / len(fsq_levels) (spec 1a)
+    )
     horizon: int = 5  # iQRLConfig.horizon
     rho: float = 0.9  # iQRLConfig.rho: weight rho^t of rollout step t
     enc_hidden: tuple[int, ...] = (256,)  # iQRLConfig.enc_mlp_dims
@@ -64,30 +67,88 @@ class Config:
         checks.widths(self, "fsq_levels")
         checks.positive(self, "lr", "enc_lr")
         checks.fraction(self, "discount", "tau", "enc_tau", "rho")
-        checks.at_least_one(self, "actor_update_freq", "num_critics", "q_sample_size", "nstep", "latent_dim", "horizon",
-                            "exploration_decay_episodes")
+        checks.at_least_one(
+            self,
+            "actor_update_freq",
+            "num_critics",
+            "q_sample_size",
+            "nstep",
+            "latent_dim",
+            "horizon",
+            "exploration_decay_episodes",
+        )
         checks.no_more_than(self, "q_sample_size", "num_critics")
-        checks.non_negative(self, "enc_weight_decay", "grad_clip_norm", "proj_dim", "exploration_noise_start",
-                            "exploration_noise_end", "policy_noise", "noise_clip", "random_episodes", "diagnostics_batch")
+        checks.non_negative(
+            self,
+            "enc_weight_decay",
+            "grad_clip_norm",
+            "proj_dim",
+            "exploration_noise_start",
+            "exploration_noise_end",
+            "policy_noise",
+            "noise_clip",
+            "random_episodes",
+            "diagnostics_batch",
+        )
 
-register_algorithm("iqrl", Config, agent="algorithms.iqrl.agent:IQRL", action_kinds=("continuous",), observation_kinds=("state",))
+
+register_algorithm(
+    "iqrl", Config, agent="algorithms.iqrl.agent:IQRL", action_kinds=("continuous",), observation_kinds=("state",)
+)
 
 # Ablations of the paper's figures (reference folders in shared/reference/iqrl: names in quotes).
-register_variant("iqrl", "no-fsq", "no quantization ('iQRL-no-normalization' in the paper draft figures norm-ablation / rank-comparison; "
-                 "the draft's 'normalization' is FSQ); latent 512 wide (1024 humanoid/dog) as in the release, "
-                 "which doubles its width only with FSQ", use_fsq=False, official_latent_groups=True)
-register_variant("iqrl", "rec", "+ reconstruction loss on every rollout latent ('iQRL+rec', paper draft figure reconstruction-ablation)",
-                 use_rec_loss=True)
-register_variant("iqrl", "rew", "+ reward head on the cosine loss ('iQRL+cos+rew', paper draft figure reward-ablation; release use_rew_loss)",
-                 use_rew_loss=True)
-register_variant("iqrl", "mse-rew", "+ reward head, MSE consistency ('iQRL+rew', paper draft figure reward-ablation; the draft's MSE base loss)",
-                 use_rew_loss=True, rep_loss="mse")
-register_variant("iqrl", "tcrl", "cosine + reward head without FSQ ('TCRL-ours', paper draft figure reward-ablation); latent 512 wide "
-                 "(1024 humanoid/dog) as in the release", use_rew_loss=True, use_fsq=False, official_latent_groups=True)
-register_variant("iqrl", "proj", "+ projection head D -> 512 -> 512 -> D/16 before the loss (release use_latent_projection)",
-                 use_projection=True)
+register_variant(
+    "iqrl",
+    "no-fsq",
+    "no quantization ('iQRL-no-normalization' in the paper draft figures norm-ablation / rank-comparison; "
+    "the draft's 'normalization' is FSQ); latent 512 wide (1024 humanoid/dog) as in the release, "
+    "which doubles its width only with FSQ",
+    use_fsq=False,
+    official_latent_groups=True,
+)
+register_variant(
+    "iqrl",
+    "rec",
+    "+ reconstruction loss on every rollout latent ('iQRL+rec', paper draft figure reconstruction-ablation)",
+    use_rec_loss=True,
+)
+register_variant(
+    "iqrl",
+    "rew",
+    "+ reward head on the cosine loss ('iQRL+cos+rew', paper draft figure reward-ablation; release use_rew_loss)",
+    use_rew_loss=True,
+)
+register_variant(
+    "iqrl",
+    "mse-rew",
+    "+ reward head, MSE consistency ('iQRL+rew', paper draft figure reward-ablation; the draft's MSE base loss)",
+    use_rew_loss=True,
+    rep_loss="mse",
+)
+register_variant(
+    "iqrl",
+    "tcrl",
+    "cosine + reward head without FSQ ('TCRL-ours', paper draft figure reward-ablation); latent 512 wide "
+    "(1024 humanoid/dog) as in the release",
+    use_rew_loss=True,
+    use_fsq=False,
+    official_latent_groups=True,
+)
+register_variant(
+    "iqrl",
+    "proj",
+    "+ projection head D -> 512 -> 512 -> D/16 before the loss (release use_latent_projection)",
+    use_projection=True,
+)
 register_variant("iqrl", "mse", "MSE instead of cosine consistency loss (the paper draft's main loss)", rep_loss="mse")
-register_variant("iqrl", "official", "the released code's five behaviours (spec 1a, 2, 3.1, 3.3): +cos minimised, no "
-                 "discount at nstep 1, no done flags, no-op critic init, latent_dim counted in FSQ groups",
-                 official_cosine_sign=True, official_nstep1_no_discount=True, official_ignore_done=True,
-                 official_noop_init=True, official_latent_groups=True)
+register_variant(
+    "iqrl",
+    "official",
+    "the released code's five behaviours (spec 1a, 2, 3.1, 3.3): +cos minimised, no "
+    "discount at nstep 1, no done flags, no-op critic init, latent_dim counted in FSQ groups",
+    official_cosine_sign=True,
+    official_nstep1_no_discount=True,
+    official_ignore_done=True,
+    official_noop_init=True,
+    official_latent_groups=True,
+)

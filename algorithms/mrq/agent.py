@@ -28,10 +28,10 @@ targets, update the reward scale and run 250 encoder updates on 5-step subtrajec
 value and one policy update on a 3-step return batch, and the LAP priority update.
 Known deviations: the warm-up counts transitions, not buffer slots (official quirk 14.8).
 """
+
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -58,7 +58,12 @@ def shift_augment(x: torch.Tensor, generator: torch.Generator, pad: int = 4) -> 
     dx = torch.randint(0, 2 * pad + 1, (n,), generator=generator, device=x.device)
     rows = (dy[:, None] + torch.arange(h, device=x.device))[:, None, :, None]
     cols = (dx[:, None] + torch.arange(w, device=x.device))[:, None, None, :]
-    return padded[torch.arange(n, device=x.device)[:, None, None, None], torch.arange(c, device=x.device)[None, :, None, None], rows, cols]
+    return padded[
+        torch.arange(n, device=x.device)[:, None, None, None],
+        torch.arange(c, device=x.device)[None, :, None, None],
+        rows,
+        cols,
+    ]
 
 
 @register("mrq")
@@ -66,8 +71,17 @@ class MRQ(Agent):
     Config = Config
     action_kinds = ("continuous", "discrete")
     observation_kinds = ("state", "pixels")
-    conformance_overrides = {"buffer_size": 2_000, "zs_dim": 64, "zsa_dim": 64, "za_dim": 32, "enc_hidden_dim": 64,
-                             "value_hidden_dim": 64, "policy_hidden_dim": 64, "batch_size": 32, "target_update_freq": 4}
+    conformance_overrides = {
+        "buffer_size": 2_000,
+        "zs_dim": 64,
+        "zsa_dim": 64,
+        "za_dim": 32,
+        "enc_hidden_dim": 64,
+        "value_hidden_dim": 64,
+        "policy_hidden_dim": 64,
+        "batch_size": 32,
+        "target_update_freq": 4,
+    }
 
     def __init__(self, obs_space, action_space, config: Config, device, seed):
         super().__init__(obs_space, action_space, config, device, seed)
@@ -78,19 +92,33 @@ class MRQ(Agent):
         self.pixels = len(obs_space.shape) == 3
         noise = cfg.discrete_noise_scale if self.discrete else 1.0
         self.exploration_noise, self.target_noise, self.noise_clip = (
-            cfg.exploration_noise * noise, cfg.policy_noise * noise, cfg.noise_clip * noise)
+            cfg.exploration_noise * noise,
+            cfg.policy_noise * noise,
+            cfg.noise_clip * noise,
+        )
         history = 1
         if self.pixels:
             frame_channels = cfg.pixel_frame_channels or (3 if obs_space.shape[0] % 3 == 0 else 1)
             history = obs_space.shape[0] // frame_channels
 
         self.zsa_target = cfg.dyn_target in ("target_zsa", "online_zsa")
-        self.encoder = Encoder(obs_space.shape, self.action_dim, self.pixels, cfg.zs_dim, cfg.za_dim, cfg.zsa_dim,
-                               cfg.enc_hidden_dim, cfg.enc_activ, cfg.num_bins, cfg.nonlinear_model,
-                               reward_dim=1 if cfg.reward_loss == "mse" else cfg.num_bins,
-                               next_dim=cfg.zsa_dim if self.zsa_target else cfg.zs_dim).to(self.device)
-        self.policy = Policy(cfg.zs_dim, self.action_dim, self.discrete, cfg.policy_hidden_dim, cfg.policy_activ,
-                             cfg.gumbel_tau).to(self.device)
+        self.encoder = Encoder(
+            obs_space.shape,
+            self.action_dim,
+            self.pixels,
+            cfg.zs_dim,
+            cfg.za_dim,
+            cfg.zsa_dim,
+            cfg.enc_hidden_dim,
+            cfg.enc_activ,
+            cfg.num_bins,
+            cfg.nonlinear_model,
+            reward_dim=1 if cfg.reward_loss == "mse" else cfg.num_bins,
+            next_dim=cfg.zsa_dim if self.zsa_target else cfg.zs_dim,
+        ).to(self.device)
+        self.policy = Policy(
+            cfg.zs_dim, self.action_dim, self.discrete, cfg.policy_hidden_dim, cfg.policy_activ, cfg.gumbel_tau
+        ).to(self.device)
         self.value = Value(cfg.zsa_dim, cfg.value_hidden_dim, cfg.value_activ, linear=cfg.linear_value).to(self.device)
         self.encoder_target = copy.deepcopy(self.encoder).requires_grad_(False)
         self.policy_target = copy.deepcopy(self.policy).requires_grad_(False)
@@ -101,12 +129,25 @@ class MRQ(Agent):
         self.value_opt = adamw(self.value.parameters(), cfg.value_lr, cfg.value_wd)
         self.two_hot = TwoHot(cfg.lower, cfg.upper, cfg.num_bins, self.device)
         # official buffer.py: windows of max(enc_horizon, q_horizon) steps, masked after a terminal, LAP priorities
-        self.replay = SequenceReplay(obs_space.shape, self.action_dim, cfg.buffer_size,
-                                     max(cfg.enc_horizon, cfg.q_horizon), self.device, boundary="mask", history=history, pixels=self.pixels,
-                                     discrete=self.discrete, max_action=self.max_action, prioritized=cfg.prioritized,
-                                     min_priority=cfg.min_priority)
+        self.replay = SequenceReplay(
+            obs_space.shape,
+            self.action_dim,
+            cfg.buffer_size,
+            max(cfg.enc_horizon, cfg.q_horizon),
+            self.device,
+            boundary="mask",
+            history=history,
+            pixels=self.pixels,
+            discrete=self.discrete,
+            max_action=self.max_action,
+            prioritized=cfg.prioritized,
+            min_priority=cfg.min_priority,
+        )
         self._acted = False  # act(explore=True) chose the next observed action (else the loop's warm-up sampler did)
-        self.reward_scale, self.target_reward_scale = torch.tensor(1.0, device=self.device), torch.tensor(0.0, device=self.device)
+        self.reward_scale, self.target_reward_scale = (
+            torch.tensor(1.0, device=self.device),
+            torch.tensor(0.0, device=self.device),
+        )
         self.training_steps = 0
 
     # -- acting ----------------------------------------------------------------------------------
@@ -119,11 +160,16 @@ class MRQ(Agent):
         if self.discrete:
             if explore:  # argmax(gumbel_softmax + N(0, 0.1)) (MRQ.py select_action)
                 self._acted = True
-                noise = torch.randn(action.shape, generator=self.explore_gen, device=self.device) * self.exploration_noise
+                noise = (
+                    torch.randn(action.shape, generator=self.explore_gen, device=self.device) * self.exploration_noise
+                )
                 return int((action + noise).argmax())
             return int((action if self.config.discrete_eval_gumbel else pre_activ).argmax())
         if explore:
-            action = action + torch.randn(action.shape, generator=self.explore_gen, device=self.device) * self.exploration_noise
+            action = (
+                action
+                + torch.randn(action.shape, generator=self.explore_gen, device=self.device) * self.exploration_noise
+            )
         return (action.clamp(-1, 1) * self.max_action)[0].cpu().numpy().astype(np.float32)
 
     def observe(self, t: Transition) -> None:
@@ -148,8 +194,11 @@ class MRQ(Agent):
         self.training_steps += 1
         metrics: dict[str, torch.Tensor] = {}
         if (self.training_steps - 1) % cfg.target_update_freq == 0:
-            for online, target in ((self.policy, self.policy_target), (self.value, self.value_target),
-                                   (self.encoder, self.encoder_target)):
+            for online, target in (
+                (self.policy, self.policy_target),
+                (self.value, self.value_target),
+                (self.encoder, self.encoder_target),
+            ):
                 hard_update(online, target)
             if cfg.reward_scaling:
                 self.target_reward_scale = self.reward_scale
@@ -166,8 +215,9 @@ class MRQ(Agent):
 
     def train_encoder(self) -> dict[str, torch.Tensor]:
         cfg = self.config
-        b = self.replay.sample(cfg.batch_size, cfg.enc_horizon, self.torch_gen,
-                               official_next_states=cfg.official_terminal_target)
+        b = self.replay.sample(
+            cfg.batch_size, cfg.enc_horizon, self.torch_gen, official_next_states=cfg.official_terminal_target
+        )
         state, next_state = self._augment(b.state), self._augment(b.next_state)
         B, H = b.reward.shape
         if self.zsa_target:  # design-study rows with a state-action dynamics target (see _next_zsa)
@@ -192,7 +242,9 @@ class MRQ(Agent):
             else:
                 done_pred, z, reward_out = self.encoder.model_all(z, b.action[:, i])
                 pred = z
-            dyn_loss = dyn_loss + ((pred - target[:, i]) ** 2 * mask[:, None]).mean()  # masked in the numerator only (quirk 14.6)
+            dyn_loss = (
+                dyn_loss + ((pred - target[:, i]) ** 2 * mask[:, None]).mean()
+            )  # masked in the numerator only (quirk 14.6)
             if cfg.reward_loss == "twohot":
                 reward_loss = reward_loss + (self.two_hot.cross_entropy(reward_out, b.reward[:, i]) * mask).mean()
             else:  # design study "MSE reward loss": a scalar reward output regressed on r
@@ -204,8 +256,12 @@ class MRQ(Agent):
         self.encoder_opt.zero_grad(set_to_none=True)
         loss.backward()
         self.encoder_opt.step()
-        return {"encoder_loss": loss.detach(), "dyn_loss": dyn_loss.detach(), "reward_loss": reward_loss.detach(),
-                "done_loss": done_loss.detach()}
+        return {
+            "encoder_loss": loss.detach(),
+            "dyn_loss": dyn_loss.detach(),
+            "reward_loss": reward_loss.detach(),
+            "done_loss": done_loss.detach(),
+        }
 
     def _next_actions(self, start: torch.Tensor, horizon: int) -> torch.Tensor:
         """a_{t+1}, ..., a_{t+H}: the stored action taken at each next state s_{t+k+1} of the window.
@@ -236,11 +292,14 @@ class MRQ(Agent):
         ret, bootstrap = nstep_return(b.reward, b.not_done, cfg.discount, cfg.nstep_form)
         with torch.no_grad():
             next_zs = self.encoder_target.zs(next_state)
-            noise = (torch.randn((state.shape[0], self.action_dim), generator=self.torch_gen, device=self.device)
-                     * self.target_noise).clamp(-self.noise_clip, self.noise_clip)
+            noise = (
+                torch.randn((state.shape[0], self.action_dim), generator=self.torch_gen, device=self.device)
+                * self.target_noise
+            ).clamp(-self.noise_clip, self.noise_clip)
             next_action = self.policy_target(next_zs, self.torch_gen)[0] + noise
-            next_action = (F.one_hot(next_action.argmax(1), self.action_dim).float() if self.discrete
-                           else next_action.clamp(-1, 1))
+            next_action = (
+                F.one_hot(next_action.argmax(1), self.action_dim).float() if self.discrete else next_action.clamp(-1, 1)
+            )
             q_next = self.value_target(self.encoder_target(next_zs, next_action))
             q_next = q_next.min(1, keepdim=True).values if cfg.target_min else q_next.mean(1, keepdim=True)
             q_target = (ret + bootstrap * q_next * self.target_reward_scale) / self.reward_scale
@@ -279,14 +338,23 @@ class MRQ(Agent):
 
         if cfg.prioritized:
             source = q if cfg.priority_source == "pre_update" else q_policy
-            self.replay.update_priority(b.index, lap_priority(source.detach(), q_target, cfg.min_priority, cfg.priority_exponent))
-        return {"value_loss": value_loss.detach(), "policy_loss": policy_loss.detach(), "q": q.detach().mean(),
-                "reward_scale": self.reward_scale.detach()}
+            self.replay.update_priority(
+                b.index, lap_priority(source.detach(), q_target, cfg.min_priority, cfg.priority_exponent)
+            )
+        return {
+            "value_loss": value_loss.detach(),
+            "policy_loss": policy_loss.detach(),
+            "q": q.detach().mean(),
+            "reward_scale": self.reward_scale.detach(),
+        }
 
     # -- state beyond networks, optimizers and replay ---------------------------------------------
     def extra_state(self) -> dict:
-        return {"training_steps": self.training_steps, "reward_scale": self.reward_scale.cpu(),
-                "target_reward_scale": self.target_reward_scale.cpu()}
+        return {
+            "training_steps": self.training_steps,
+            "reward_scale": self.reward_scale.cpu(),
+            "target_reward_scale": self.target_reward_scale.cpu(),
+        }
 
     def load_extra_state(self, state: dict) -> None:
         self.training_steps = state["training_steps"]

@@ -3,6 +3,7 @@
 Importable without torch, so ``bench list`` and input errors answer at once; the agent is
 ``algorithms.mrq.agent:MRQ``, imported only when a run needs it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -77,47 +78,103 @@ class Config:
     def validate(self) -> None:
         checks.finite(self)
         checks.replay(self)
-        checks.at_least_one(self, "target_update_freq", "enc_horizon", "q_horizon", "zs_dim", "zsa_dim", "za_dim",
-                            "enc_hidden_dim", "value_hidden_dim", "policy_hidden_dim", "num_bins")
+        checks.at_least_one(
+            self,
+            "target_update_freq",
+            "enc_horizon",
+            "q_horizon",
+            "zs_dim",
+            "zsa_dim",
+            "za_dim",
+            "enc_hidden_dim",
+            "value_hidden_dim",
+            "policy_hidden_dim",
+            "num_bins",
+        )
         checks.positive(self, "enc_lr", "value_lr", "policy_lr", "gumbel_tau", "min_priority")
-        checks.non_negative(self, "exploration_noise", "policy_noise", "noise_clip", "discrete_noise_scale", "dyn_weight",
-                            "reward_weight", "done_weight", "priority_exponent", "enc_wd", "value_wd", "policy_wd",
-                            "value_grad_clip", "pre_activ_weight", "pixel_frame_channels")
+        checks.non_negative(
+            self,
+            "exploration_noise",
+            "policy_noise",
+            "noise_clip",
+            "discrete_noise_scale",
+            "dyn_weight",
+            "reward_weight",
+            "done_weight",
+            "priority_exponent",
+            "enc_wd",
+            "value_wd",
+            "policy_wd",
+            "value_grad_clip",
+            "pre_activ_weight",
+            "pixel_frame_channels",
+        )
         checks.no_more_than(self, "lower", "upper")
 
 
-register_algorithm("mrq", Config, agent="algorithms.mrq.agent:MRQ", action_kinds=("continuous", "discrete"), observation_kinds=("state", "pixels"),
-                   max_torch_threads=1)  # benchmarks/threads.py: 1 thread is as fast or faster
+register_algorithm(
+    "mrq",
+    Config,
+    agent="algorithms.mrq.agent:MRQ",
+    action_kinds=("continuous", "discrete"),
+    observation_kinds=("state", "pixels"),
+    max_torch_threads=1,
+)  # benchmarks/threads.py: 1 thread is as fast or faster
 
 # Design study (paper section 5.2, Table 2; spec section 12), each a config switch.
 _VARIANTS = {
     "linear-value": ("Linear value function (Table 2): Q is linear in zsa", dict(linear_value=True)),
-    "dynamics-target": ("Dynamics target (Table 2): the model predicts the target encoder's z_{s'a'} (a' = the next stored "
-                        "action, H+1 per window; the rollout stays in zsa space; our reading, no official code)",
-                        dict(dyn_target="target_zsa")),
-    "no-target-encoder": ("No target encoder (Table 2): the current encoder's z_{s'a'} (a' = next stored action) is the "
-                          "dynamics target, optimized jointly; our reading, no official code", dict(dyn_target="online_zsa")),
-    "revert": ("Revert (Table 2): linear Q plus the current encoder's z_{s'a'} dynamics target (a' = next stored "
-               "action); our reading, no official code", dict(linear_value=True, dyn_target="online_zsa")),
-    "nonlinear-model": ("Non-linear model (Table 2): separate MLPs for next-z, reward and done", dict(nonlinear_model=True)),
-    "mse-reward": ("MSE reward loss (Table 2): a scalar reward output regressed on r by MSE, in place of the 65 "
-                   "two-hot logits and their cross entropy", dict(reward_loss="mse")),
+    "dynamics-target": (
+        "Dynamics target (Table 2): the model predicts the target encoder's z_{s'a'} (a' = the next stored "
+        "action, H+1 per window; the rollout stays in zsa space; our reading, no official code)",
+        dict(dyn_target="target_zsa"),
+    ),
+    "no-target-encoder": (
+        "No target encoder (Table 2): the current encoder's z_{s'a'} (a' = next stored action) is the "
+        "dynamics target, optimized jointly; our reading, no official code",
+        dict(dyn_target="online_zsa"),
+    ),
+    "revert": (
+        "Revert (Table 2): linear Q plus the current encoder's z_{s'a'} dynamics target (a' = next stored "
+        "action); our reading, no official code",
+        dict(linear_value=True, dyn_target="online_zsa"),
+    ),
+    "nonlinear-model": (
+        "Non-linear model (Table 2): separate MLPs for next-z, reward and done",
+        dict(nonlinear_model=True),
+    ),
+    "mse-reward": (
+        "MSE reward loss (Table 2): a scalar reward output regressed on r by MSE, in place of the 65 "
+        "two-hot logits and their cross entropy",
+        dict(reward_loss="mse"),
+    ),
     "no-reward-scaling": ("No reward scaling (Table 2): both scales fixed at 1", dict(reward_scaling=False)),
     "no-min": ("No min (Table 2): mean instead of min over the target Qs", dict(target_min=False)),
     "no-lap": ("No LAP (Table 2): uniform sampling and the MSE value loss", dict(prioritized=False)),
-    "no-mr": ("No MR (Table 2): no model-based representation loss; encoder trained end to end by the value loss",
-              dict(model_based_repr=False)),
+    "no-mr": (
+        "No MR (Table 2): no model-based representation loss; encoder trained end to end by the value loss",
+        dict(model_based_repr=False),
+    ),
     "1-step": ("1-step return (Table 2): H_Q = 1", dict(q_horizon=1)),
     "no-unroll": ("No unroll (Table 2): encoder horizon 1 (H_Enc = 1)", dict(enc_horizon=1)),
     # the official code's behaviours where it differs from the paper (spec section 14)
     # The discrete evaluation rule is not a variant's: it is the task's protocol field (the atari suite samples).
-    "official-initial": ("Official initial commit 0f0ed0e (likely the published runs): n-step adds post-terminal rewards, "
-                         "priority from Q(s, pi(s)), stale terminal dynamics target, warm-up discrete actions stored as "
-                         "[k, ..., k] (not reproduced: warm-up counted in slots; the eval rule is the suite's protocol)",
-                         dict(nstep_form="initial", priority_source="policy_q",
-                              official_terminal_target=True, official_warmup_actions=True)),
+    "official-initial": (
+        "Official initial commit 0f0ed0e (likely the published runs): n-step adds post-terminal rewards, "
+        "priority from Q(s, pi(s)), stale terminal dynamics target, warm-up discrete actions stored as "
+        "[k, ..., k] (not reproduced: warm-up counted in slots; the eval rule is the suite's protocol)",
+        dict(
+            nstep_form="initial",
+            priority_source="policy_q",
+            official_terminal_target=True,
+            official_warmup_actions=True,
+        ),
+    ),
     # not in the paper: the CPU speed mode (AVX-512 BF16); see the issue note for its effect on learning
-    "bf16": ("bf16 autocast for every update (ours, not in the paper: opt-in CPU speed mode, changes numerics)", dict(bf16_autocast=True)),
+    "bf16": (
+        "bf16 autocast for every update (ours, not in the paper: opt-in CPU speed mode, changes numerics)",
+        dict(bf16_autocast=True),
+    ),
 }
 for _name, (_description, _overrides) in _VARIANTS.items():
     register_variant("mrq", _name, _description, **_overrides)

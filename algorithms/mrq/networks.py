@@ -4,6 +4,7 @@ All LayerNorms are functional with no affine parameters; every Linear / Conv2d i
 xavier-uniform with gain sqrt(2) and zero bias. Design-study switches: ``linear_value`` (the
 "Linear value function" row) and ``nonlinear_model`` (the "Non-linear model" row).
 """
+
 from __future__ import annotations
 
 import torch
@@ -39,9 +40,21 @@ class BaseMLP(nn.Module):
 class Encoder(nn.Module):
     """State encoder f (zs), state-action encoder g (zsa) and the MDP predictor head (done, next zs, reward logits)."""
 
-    def __init__(self, obs_shape: tuple[int, ...], action_dim: int, pixels: bool, zs_dim: int, za_dim: int,
-                 zsa_dim: int, hdim: int, activ: str, num_bins: int, nonlinear_model: bool = False,
-                 reward_dim: int | None = None, next_dim: int | None = None):
+    def __init__(
+        self,
+        obs_shape: tuple[int, ...],
+        action_dim: int,
+        pixels: bool,
+        zs_dim: int,
+        za_dim: int,
+        zsa_dim: int,
+        hdim: int,
+        activ: str,
+        num_bins: int,
+        nonlinear_model: bool = False,
+        reward_dim: int | None = None,
+        next_dim: int | None = None,
+    ):
         """``reward_dim``: width of the reward output (``num_bins`` logits; 1 for the scalar MSE head of
         the "MSE reward loss" row). ``next_dim``: width of the predicted next latent (``zs_dim``; ``zsa_dim``
         when the dynamics target is a state-action embedding)."""
@@ -53,8 +66,14 @@ class Encoder(nn.Module):
             channels = obs_shape[0]
             act = ACTIVATION_MODULES[activ]  # models.py: cnn_zs uses self.activ (enc_activ, ELU by default)
             self.conv = nn.Sequential(  # 84 -> 41 -> 20 -> 9 -> 7, no padding
-                nn.Conv2d(channels, 32, 3, stride=2), act(), nn.Conv2d(32, 32, 3, stride=2), act(),
-                nn.Conv2d(32, 32, 3, stride=2), act(), nn.Conv2d(32, 32, 3, stride=1), act(),
+                nn.Conv2d(channels, 32, 3, stride=2),
+                act(),
+                nn.Conv2d(32, 32, 3, stride=2),
+                act(),
+                nn.Conv2d(32, 32, 3, stride=2),
+                act(),
+                nn.Conv2d(32, 32, 3, stride=1),
+                act(),
             )
             with torch.no_grad():
                 flat = self.conv(torch.zeros(1, *obs_shape)).numel()
@@ -91,7 +110,7 @@ class Encoder(nn.Module):
         if self.nonlinear_model:
             return self.model_done(zsa)[..., 0], self.model_zs(zsa), self.model_reward(zsa)
         out = self.model(zsa)
-        return out[..., 0], out[..., 1:1 + self.next_dim], out[..., 1 + self.next_dim:]
+        return out[..., 0], out[..., 1 : 1 + self.next_dim], out[..., 1 + self.next_dim :]
 
 
 class Policy(nn.Module):
@@ -120,8 +139,16 @@ class Value(EnsembleMLP):
     """
 
     def __init__(self, zsa_dim: int, hdim: int, activ: str, linear: bool = False):
-        super().__init__(2, zsa_dim, () if linear else (hdim, hdim, hdim), 1, activation=ACTIVATION_MODULES[activ],
-                         layer_norm=True, norm_affine=False, init=weight_init)
+        super().__init__(
+            2,
+            zsa_dim,
+            () if linear else (hdim, hdim, hdim),
+            1,
+            activation=ACTIVATION_MODULES[activ],
+            layer_norm=True,
+            norm_affine=False,
+            init=weight_init,
+        )
 
     def forward(self, zsa: torch.Tensor) -> torch.Tensor:
         return super().forward(zsa)[..., 0].transpose(0, 1)  # (2, B, 1) -> (B, 2)

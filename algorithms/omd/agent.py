@@ -33,10 +33,10 @@ with replacement (official: without); the inverse-Jacobian CG stops at relative 
 default; ``start_steps`` is CartPole's 1000 for both kinds (MuJoCo used 10k: ``--set start_steps=10000``);
 the Gaussian (``prob_model``), ``no_learn_reward`` and ``no_warm`` options of the official code are not ported.
 """
+
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -54,8 +54,9 @@ from core.errors import UserError
 AGENT_TYPES = ("omd", "mle", "vep")
 
 
-def soft_double_q_target(reward: torch.Tensor, mask: torch.Tensor, next_q: torch.Tensor, discount: float,
-                         alpha: float, hard: bool = False) -> torch.Tensor:
+def soft_double_q_target(
+    reward: torch.Tensor, mask: torch.Tensor, next_q: torch.Tensor, discount: float, alpha: float, hard: bool = False
+) -> torch.Tensor:
     """y = r + gamma * mask * alpha * logsumexp(min_heads Q'(s') / alpha) (omd.py ``loss_Q``).
 
     ``next_q``: (heads, B, |A|) target Q-values at s'; the min over heads is taken per action *before*
@@ -71,8 +72,13 @@ class OMD(Agent):
     Config = Config
     action_kinds = ("discrete", "continuous")
     observation_kinds = ("state",)
-    conformance_overrides = {"buffer_size": 2_000, "batch_size": 32, "sac_hidden": (32, 32), "sac_model_hidden_dim": 16,
-                             "cg_max_iter": 10}
+    conformance_overrides = {
+        "buffer_size": 2_000,
+        "batch_size": 32,
+        "sac_hidden": (32, 32),
+        "sac_model_hidden_dim": 16,
+        "cg_max_iter": 10,
+    }
 
     def __init__(self, obs_space, action_space, config: Config, device, seed):
         super().__init__(obs_space, action_space, config, device, seed)
@@ -102,7 +108,9 @@ class OMD(Agent):
             self.actor_opt = adam(self.actor.parameters(), cfg.sac_lr)
             self.alpha_opt = adam(self.temperature.parameters(), cfg.sac_lr)
             self.target_entropy = -cfg.sac_target_entropy_scale * self.action_dim
-            self.model = Model(obs_dim, self.action_dim, cfg.sac_model_hidden_dim, separate_reward=False).to(self.device)
+            self.model = Model(obs_dim, self.action_dim, cfg.sac_model_hidden_dim, separate_reward=False).to(
+                self.device
+            )
             self.model_opt = adam(self.model.parameters(), cfg.sac_model_lr)
             self.replay = TransitionReplay(obs_space.shape, self.action_dim, cfg.buffer_size, self.device)
         if cfg.agent_type == "vep":
@@ -223,13 +231,18 @@ class OMD(Agent):
         next_hat, reward_hat = self.model(b.obs, model_input)
         constraint = loss_fn(b.obs, b.action, reward_hat, next_hat, b.not_done)
         theta = list(self.model.parameters())
-        grads = implicit_gradient(constraint, phi, theta, outer_grad, cfg.inverse_jacobian, cfg.cg_damping, cfg.cg_max_iter)
+        grads = implicit_gradient(
+            constraint, phi, theta, outer_grad, cfg.inverse_jacobian, cfg.cg_damping, cfg.cg_max_iter
+        )
         for p, g in zip(theta, grads):
             p.grad = g
         self.model_opt.step()
-        return {"real_td_loss": real_loss.detach(), "model_td_loss": model_q_loss,
-                "model_grad_norm": torch.linalg.vector_norm(torch.stack([g.norm() for g in grads])),
-                "next_state_mse": (next_hat.detach() - b.next_obs).pow(2).sum(-1).mean()}
+        return {
+            "real_td_loss": real_loss.detach(),
+            "model_td_loss": model_q_loss,
+            "model_grad_norm": torch.linalg.vector_norm(torch.stack([g.norm() for g in grads])),
+            "next_state_mse": (next_hat.detach() - b.next_obs).pow(2).sum(-1).mean(),
+        }
 
     def _update_dyna(self) -> dict[str, torch.Tensor]:
         """MLE / VEP: model steps on one batch, then inner steps through the updated model. CartPole uses
@@ -247,5 +260,8 @@ class OMD(Agent):
             next_hat, reward_hat = self.model(b.obs, self._model_input(b.action))
         for _ in range(cfg.inner_steps):
             model_q_loss = self._inner_step(b, reward_hat, next_hat)
-        return {"model_loss": model_loss.detach(), "model_td_loss": model_q_loss,
-                "next_state_mse": (next_hat - b.next_obs).pow(2).sum(-1).mean()}
+        return {
+            "model_loss": model_loss.detach(),
+            "model_td_loss": model_q_loss,
+            "next_state_mse": (next_hat - b.next_obs).pow(2).sum(-1).mean(),
+        }

@@ -3,6 +3,7 @@
 Importable without torch, so ``bench list`` and input errors answer at once; the agent is
 ``algorithms.omd.agent:OMD``, imported only when a run needs it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -54,23 +55,40 @@ class Config:
         checks.replay(self)
         checks.fraction(self, "tau", "sac_tau")
         checks.probability(self, "epsilon")
-        checks.at_least_one(self, "inner_steps", "model_steps", "cg_max_iter", "model_hidden_dim", "vep_values",
-                            "sac_model_hidden_dim")
+        checks.at_least_one(
+            self, "inner_steps", "model_steps", "cg_max_iter", "model_hidden_dim", "vep_values", "sac_model_hidden_dim"
+        )
         checks.widths(self, "q_hidden", "sac_hidden")
         checks.positive(self, "model_lr", "q_lr", "alpha", "sac_model_lr", "sac_lr", "sac_init_temperature")
         checks.non_negative(self, "cg_damping", "sac_target_entropy_scale")
 
 
-register_algorithm("omd", Config, agent="algorithms.omd.agent:OMD", action_kinds=("discrete", "continuous"), observation_kinds=("state",),
-                   max_torch_threads=1)  # benchmarks/threads.py: 1 thread is as fast or faster
+register_algorithm(
+    "omd",
+    Config,
+    agent="algorithms.omd.agent:OMD",
+    action_kinds=("discrete", "continuous"),
+    observation_kinds=("state",),
+    max_torch_threads=1,
+)  # benchmarks/threads.py: 1 thread is as fast or faster
 
-register_variant("omd", "mle", "MLE baseline (Dyna): model trained by next-state + reward MSE, Q (or SAC) on model targets (paper Fig. 4 / "
-                 "App. F; official --agent_type mle, --config.algo=mle)",
-                 agent_type="mle")
-register_variant("omd", "vep", "value-equivalence baseline: model trained to match 5 frozen random value functions + reward (paper Fig. 4; "
-                 "official --agent_type vep)",
-                 agent_type="vep")
-register_variant("omd", "cg", "OMD with the inverse Hessian by conjugate gradients (official --with_inv_jac)",
-                 inverse_jacobian="cg")
-register_variant("omd", "warm-opt", "OMD keeping the Q Adam state across model updates (official --warm_opt)",
-                 reset_inner_opt=False)
+register_variant(
+    "omd",
+    "mle",
+    "MLE baseline (Dyna): model trained by next-state + reward MSE, Q (or SAC) on model targets (paper Fig. 4 / "
+    "App. F; official --agent_type mle, --config.algo=mle)",
+    agent_type="mle",
+)
+register_variant(
+    "omd",
+    "vep",
+    "value-equivalence baseline: model trained to match 5 frozen random value functions + reward (paper Fig. 4; "
+    "official --agent_type vep)",
+    agent_type="vep",
+)
+register_variant(
+    "omd", "cg", "OMD with the inverse Hessian by conjugate gradients (official --with_inv_jac)", inverse_jacobian="cg"
+)
+register_variant(
+    "omd", "warm-opt", "OMD keeping the Q Adam state across model updates (official --warm_opt)", reset_inner_opt=False
+)

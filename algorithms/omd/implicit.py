@@ -11,9 +11,10 @@ inverse Hessian by the identity (``inverse="identity"``, the default) or, with `
 ``jax.scipy.sparse.linalg.cg``). Both are one vector-Jacobian product of theta -> grad_phi L_inner with
 the cotangent v, done here by double backward: no Hessian is ever formed.
 """
+
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -24,8 +25,9 @@ def _dot(a: Tensors, b: Tensors) -> torch.Tensor:
     return sum((x * y).sum() for x, y in zip(a, b))
 
 
-def conjugate_gradient(matvec: Callable[[list[torch.Tensor]], list[torch.Tensor]], b: Tensors, max_iter: int = 100,
-                       tol: float = 1e-5) -> list[torch.Tensor]:
+def conjugate_gradient(
+    matvec: Callable[[list[torch.Tensor]], list[torch.Tensor]], b: Tensors, max_iter: int = 100, tol: float = 1e-5
+) -> list[torch.Tensor]:
     """Solve A x = b for symmetric positive (semi-)definite A given as ``matvec``; x0 = 0.
 
     Stops when ||r|| <= tol * ||b|| (jax.scipy.sparse.linalg.cg's default tol=1e-5, atol=0) or after
@@ -35,7 +37,7 @@ def conjugate_gradient(matvec: Callable[[list[torch.Tensor]], list[torch.Tensor]
     r = [t.clone() for t in b]
     p = [t.clone() for t in r]
     rs = _dot(r, r)
-    stop = (tol ** 2) * rs
+    stop = (tol**2) * rs
     for _ in range(max_iter):
         if bool(rs <= stop) or bool(rs == 0):
             break
@@ -49,8 +51,15 @@ def conjugate_gradient(matvec: Callable[[list[torch.Tensor]], list[torch.Tensor]
     return x
 
 
-def implicit_gradient(inner_loss: torch.Tensor, phi: Tensors, theta: Tensors, outer_grad: Tensors,
-                      inverse: str = "identity", cg_damping: float = 1e-5, cg_max_iter: int = 100) -> list[torch.Tensor]:
+def implicit_gradient(
+    inner_loss: torch.Tensor,
+    phi: Tensors,
+    theta: Tensors,
+    outer_grad: Tensors,
+    inverse: str = "identity",
+    cg_damping: float = 1e-5,
+    cg_max_iter: int = 100,
+) -> list[torch.Tensor]:
     """-(d^2 L_inner/dtheta dphi)^T H^{-1} g at the current phi (the inner solution).
 
     ``inner_loss`` must be computed from ``phi`` and ``theta`` (both requiring grad) with a graph;
@@ -60,6 +69,7 @@ def implicit_gradient(inner_loss: torch.Tensor, phi: Tensors, theta: Tensors, ou
     grad_phi = torch.autograd.grad(inner_loss, list(phi), create_graph=True)
     v = [g.detach() for g in outer_grad]
     if inverse == "cg":
+
         def hvp(x: list[torch.Tensor]) -> list[torch.Tensor]:
             hx = torch.autograd.grad(grad_phi, list(phi), grad_outputs=x, retain_graph=True, allow_unused=True)
             return [(h if h is not None else torch.zeros_like(xi)) + cg_damping * xi for h, xi in zip(hx, x)]

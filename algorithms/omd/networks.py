@@ -5,6 +5,7 @@ Orthogonal(1e-2), zero biases, ReLU. MuJoCo (jax-rl networks): Orthogonal(sqrt 2
 MLP including its output, zero biases; the policy's mean / log-std Dense heads use the same default
 init, Orthogonal(sqrt 2) (jax_rl/networks/common.py ``default_init``).
 """
+
 from __future__ import annotations
 
 import math

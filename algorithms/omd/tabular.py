@@ -21,6 +21,7 @@ x - B_theta(x) with a fixed-point-iteration safeguard (same unique fixed point a
 tighter tolerance); initial values are U(0, 1) from torch generators seeded per seed (JAX PRNG streams
 cannot be reproduced in torch), shared by every norm bound of a seed as in the notebook.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -123,8 +124,11 @@ def init_params(seeds: list[int], bounds: list[float]):
         ls.append(torch.rand(2, 2, 2, generator=gen, dtype=DTYPE))
         rs.append(torch.rand(2, 2, generator=gen, dtype=DTYPE))
     rep = len(bounds)
-    return (torch.stack(xs).repeat_interleave(rep, 0), torch.stack(ls).repeat_interleave(rep, 0),
-            torch.stack(rs).repeat_interleave(rep, 0))
+    return (
+        torch.stack(xs).repeat_interleave(rep, 0),
+        torch.stack(ls).repeat_interleave(rep, 0),
+        torch.stack(rs).repeat_interleave(rep, 0),
+    )
 
 
 def project(logits: torch.Tensor, r_hat: torch.Tensor, bound: torch.Tensor, projection: str = "notebook"):
@@ -137,6 +141,7 @@ def project(logits: torch.Tensor, r_hat: torch.Tensor, bound: torch.Tensor, proj
     match this exactly (e.g. MLE r_hat = +-0.0424: 2 * (0.0424 / 0.01)^2 = 36 = 6^2). ``joint``: the paper's
     ||theta|| <= kappa read as one norm over (logits / tau, r_hat), scaled together (spec section 3.2).
     """
+
     def scale(norm):
         return torch.where(norm > bound, bound / norm.clamp_min(1e-300), torch.ones_like(norm))
 
@@ -152,8 +157,16 @@ def project(logits: torch.Tensor, r_hat: torch.Tensor, bound: torch.Tensor, proj
     return logits * scale(leaf_norm(logits))[:, None, None, None], r_hat * scale(leaf_norm(r_hat))[:, None, None]
 
 
-def train(agent: str, objective: str, bounds: list[float], seeds: list[int], lr: float = 0.01, max_iter: int = 10_000,
-          tol: float = 1e-10, projection: str = "notebook") -> dict[str, torch.Tensor]:
+def train(
+    agent: str,
+    objective: str,
+    bounds: list[float],
+    seeds: list[int],
+    lr: float = 0.01,
+    max_iter: int = 10_000,
+    tol: float = 1e-10,
+    projection: str = "notebook",
+) -> dict[str, torch.Tensor]:
     """Projected Adam on every (seed, bound) pair at once. Returns final x*, p_hat, r_hat, per-run iterations."""
     if agent not in AGENTS or objective not in OBJECTIVES:
         raise ValueError(f"agent {agent!r} / objective {objective!r}; valid: {AGENTS} / {OBJECTIVES}")
@@ -176,7 +189,7 @@ def train(agent: str, objective: str, bounds: list[float], seeds: list[int], lr:
         for i, (param, grad) in enumerate(zip((logits, r_hat), grads)):
             m[i] = b1 * m[i] + (1 - b1) * grad
             v[i] = b2 * v[i] + (1 - b2) * grad * grad
-            new.append(param - lr * (m[i] / (1 - b1 ** t)) / ((v[i] / (1 - b2 ** t)).sqrt() + eps))
+            new.append(param - lr * (m[i] / (1 - b1**t)) / ((v[i] / (1 - b2**t)).sqrt() + eps))
         new_logits, new_r = project(new[0], new[1], bound, projection)
 
         def moved(a, b):
@@ -192,8 +205,14 @@ def train(agent: str, objective: str, bounds: list[float], seeds: list[int], lr:
         if bool(done.all()):
             break
     x = solve_fixed_point(torch.softmax(logits / TEMPERATURE, -1), r_hat, x)
-    return {"x": x, "p_hat": torch.softmax(logits / TEMPERATURE, -1), "r_hat": r_hat, "iterations": iterations,
-            "bound": bound, "seed": torch.tensor(seeds).repeat_interleave(len(bounds))}
+    return {
+        "x": x,
+        "p_hat": torch.softmax(logits / TEMPERATURE, -1),
+        "r_hat": r_hat,
+        "iterations": iterations,
+        "bound": bound,
+        "seed": torch.tensor(seeds).repeat_interleave(len(bounds)),
+    }
 
 
 def evaluate(result: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -201,19 +220,43 @@ def evaluate(result: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     x, p_hat, r_hat = result["x"], result["p_hat"], result["r_hat"]
     n = len(x)
     q_error = (optimal_q() - x).abs().amax((1, 2))
-    eps_bellman = (soft_bellman(x, P_TRUE.expand(n, -1, -1, -1), R_TRUE.expand(n, -1, -1)) - soft_bellman(x, p_hat, r_hat)).abs().amax((1, 2))
+    eps_bellman = (
+        (soft_bellman(x, P_TRUE.expand(n, -1, -1, -1), R_TRUE.expand(n, -1, -1)) - soft_bellman(x, p_hat, r_hat))
+        .abs()
+        .amax((1, 2))
+    )
     eps_p = (p_hat - P_TRUE).abs().sum(-1).amax((1, 2))
     eps_r = (r_hat - R_TRUE).abs().amax((1, 2))
-    return {"J": expected_return(x), "neg_bellman": bellman_objective(x), "q_error": q_error,
-            "bound_omd": eps_bellman / (1 - GAMMA),
-            "bound_mle": eps_r / (1 - GAMMA) + GAMMA * eps_p * R_MAX / (2 * (1 - GAMMA) ** 2)}
+    return {
+        "J": expected_return(x),
+        "neg_bellman": bellman_objective(x),
+        "q_error": q_error,
+        "bound_omd": eps_bellman / (1 - GAMMA),
+        "bound_mle": eps_r / (1 - GAMMA) + GAMMA * eps_p * R_MAX / (2 * (1 - GAMMA) ** 2),
+    }
 
 
-FIELDS = ("experiment", "agent", "norm_bound", "seed", "J", "neg_bellman", "q_error", "bound", "bound_gap", "iterations")
+FIELDS = (
+    "experiment",
+    "agent",
+    "norm_bound",
+    "seed",
+    "J",
+    "neg_bellman",
+    "q_error",
+    "bound",
+    "bound_gap",
+    "iterations",
+)
 
 
-def run_study(seeds: list[int], bounds: list[float] = NORM_BOUNDS, max_iter: int = 10_000,
-              agents: tuple[str, ...] = AGENTS, objectives: tuple[str, ...] = OBJECTIVES) -> list[dict]:
+def run_study(
+    seeds: list[int],
+    bounds: list[float] = NORM_BOUNDS,
+    max_iter: int = 10_000,
+    agents: tuple[str, ...] = AGENTS,
+    objectives: tuple[str, ...] = OBJECTIVES,
+) -> list[dict]:
     """Rows for every (objective, agent, bound, seed). MLE's loss ignores the objective: it is trained once
     and reported under both experiments. ``bound`` is the agent's own Theorem-2 bound (MLE or OMD form)."""
     rows, cache = [], {}
@@ -226,11 +269,20 @@ def run_study(seeds: list[int], bounds: list[float] = NORM_BOUNDS, max_iter: int
             result, metrics = cache[key]
             bound = metrics["bound_mle" if agent == "mle" else "bound_omd"]
             for i in range(len(result["x"])):
-                rows.append({"experiment": objective, "agent": agent, "norm_bound": round(float(result["bound"][i]), 6),
-                             "seed": int(result["seed"][i]), "J": float(metrics["J"][i]),
-                             "neg_bellman": float(metrics["neg_bellman"][i]), "q_error": float(metrics["q_error"][i]),
-                             "bound": float(bound[i]), "bound_gap": float(bound[i] - metrics["q_error"][i]),
-                             "iterations": int(result["iterations"][i])})
+                rows.append(
+                    {
+                        "experiment": objective,
+                        "agent": agent,
+                        "norm_bound": round(float(result["bound"][i]), 6),
+                        "seed": int(result["seed"][i]),
+                        "J": float(metrics["J"][i]),
+                        "neg_bellman": float(metrics["neg_bellman"][i]),
+                        "q_error": float(metrics["q_error"][i]),
+                        "bound": float(bound[i]),
+                        "bound_gap": float(bound[i] - metrics["q_error"][i]),
+                        "iterations": int(result["iterations"][i]),
+                    }
+                )
     return rows
 
 
