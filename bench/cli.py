@@ -106,7 +106,8 @@ def parse_device(text: str) -> str:
 
 
 def parse_overrides(items: list[str] | None) -> dict:
-    """['batch_size=64', 'hidden=(64, 64)'] -> {'batch_size': 64, 'hidden': (64, 64)} (Python literals, else strings)."""
+    """['batch_size=64', 'hidden=(64, 64)'] -> {'batch_size': 64, 'hidden': (64, 64)}
+    (Python literals, else strings)."""
     import ast
 
     overrides = {}
@@ -131,6 +132,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if args.workers < 1:
         raise UserError(f"bad --workers value {args.workers}; valid: an integer >= 1")
+    if args.seed_batch < 1:
+        raise UserError(
+            f"bad --seed-batch value {args.seed_batch}; valid: an integer >= 1 (seeds trained in one process)"
+        )
+    if args.seed_batch > 1 and args.runner == "ray":
+        raise UserError("--seed-batch with --runner ray is not built yet; valid: --runner local with --seed-batch")
     if args.max_failures < 0 or (args.max_concurrent is not None and args.max_concurrent < 1):
         raise UserError("bad --max-failures / --max-concurrent; valid: --max-failures >= 0, --max-concurrent >= 1")
     steps = parse_steps(args.steps) if args.steps else None
@@ -166,6 +173,13 @@ def cmd_run(args: argparse.Namespace) -> int:
                 f"{task.agent_steps}-step budget, so it will not learn; lower it with --set start_steps=N"
             )
     make_output_dir(store.root)  # every input is checked: only now may the store's folder be created
+    if args.seed_batch > 1:
+        from algorithms.registry import info
+
+        for algo in sorted({c.algo for c in plan.todo if info(c.algo.partition("@")[0]).seed_batch is None}):
+            notes.append(
+                f"note   {algo}: no seed batch yet ('bench list' says which agents have one); one cell per seed"
+            )
     for note in notes:
         print(note, file=sys.stderr)
     for cell, why in plan.skipped:
@@ -206,7 +220,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         from runners.local import run_local
 
         summary = run_local(
-            plan.specs(device, progress=not args.quiet, wandb=wandb, wait=args.wait), store, workers=args.workers
+            plan.specs(device, progress=not args.quiet, wandb=wandb, wait=args.wait),
+            store,
+            workers=args.workers,
+            seed_batch=args.seed_batch,
         )
     busy = f", {len(summary.busy)} busy (being written by another process)" if summary.busy else ""
     print(
@@ -234,32 +251,34 @@ def cmd_list(args: argparse.Namespace) -> int:
         print("algorithms (run as NAME or NAME@VARIANT):")
         for name, cls in sorted(infos().items()):
             kinds = f"actions: {'/'.join(cls.action_kinds)}; observations: {'/'.join(cls.observation_kinds)}"
-            print(f"  {name:<24} {kinds}")
+            batch = "; --seed-batch: yes" if cls.seed_batch else "; --seed-batch: no (one cell per seed)"
+            print(f"  {name:<24} {kinds}{batch}")
             for vname, variant in sorted(variants(name).items()):
                 print(f"    {name + '@' + vname:<22} {variant.description}")
     if what in ("suites", "all"):
         width = max(14, *(len(n) + 1 for n in suites()))
         print(
-            f"suites:\n  {'name':<{width}}{'tasks':>5}  {'budget (agent steps / env frames)':<36}{'eval':<17}{'normalization':<14}description"
+            f"suites:\n  {'name':<{width}}{'tasks':>5}  {'budget (agent steps / env frames)':<36}{'eval':<17}"
+            f"{'normalization':<14}description"
         )
         for name, suite in sorted(suites().items()):
 
-            def same(attr, fmt=str):
-                values = {getattr(t, attr) for t in suite.tasks}
+            def same(attr, fmt=str, tasks=suite.tasks):
+                values = {getattr(t, attr) for t in tasks}
                 return fmt(values.pop()) if len(values) == 1 else "varies"
 
             budget = f"{same('agent_steps', _human)} / {same('env_frames', _human)}"
             evals = f"{same('eval_every', _human)} x {same('eval_episodes')}"
-            print(
-                f"  {name:<{width}}{len(suite.tasks):>5}  {budget:<36}{evals:<17}{str(same('normalization')):<14}{suite.description}"
-            )
+            norm = str(same("normalization"))
+            print(f"  {name:<{width}}{len(suite.tasks):>5}  {budget:<36}{evals:<17}{norm:<14}{suite.description}")
     if what == "tasks" or (what == "all" and args.suite):
         for suite in [get_suite(args.suite)] if args.suite else sorted(suites().values(), key=lambda s: s.name):
             print(f"tasks of {suite.name}:")
             for t in suite.tasks:
                 print(
                     f"  {t.name:<24} {t.library:<10} {t.observation}/{t.action:<10} repeat {t.action_repeat}  "
-                    f"{t.agent_steps} agent steps ({t.env_frames} env frames), eval every {t.eval_every} x {t.eval_episodes}"
+                    f"{t.agent_steps} agent steps ({t.env_frames} env frames), "
+                    f"eval every {t.eval_every} x {t.eval_episodes}"
                 )
     return 0
 
@@ -284,7 +303,8 @@ def cmd_show_config(args: argparse.Namespace) -> int:
         for key, value in jsonable(dataclasses.asdict(resolved.config)).items():
             print(f"  {key:<{width}}  {json.dumps(value):<24} {resolved.sources[key]}")
         print(
-            f"  {'(warm-up)':<{width}}  {resolved.warmup_steps:<24} {resolved.warmup_source}: uniform random agent steps before acting"
+            f"  {'(warm-up)':<{width}}  {resolved.warmup_steps:<24} {resolved.warmup_source}: "
+            "uniform random agent steps before acting"
         )
         for key, layer, value, variant_value in resolved.replaced:
             print(f"  note: the {layer} sets {key}={value!r}, replacing the variant's {variant_value!r}")
@@ -408,7 +428,8 @@ def cmd_reference(args: argparse.Namespace) -> int:
         for name, src in fetch.SOURCES.items():
             state = "fetched" if (fetch.source_dir(name) / "SOURCE.json").exists() else "not fetched"
             print(
-                f"{name:<6} {src.repo}@{src.commit[:7]}:{src.folder}  ({state}; {src.description}; license: {src.license})"
+                f"{name:<6} {src.repo}@{src.commit[:7]}:{src.folder}  "
+                f"({state}; {src.description}; license: {src.license})"
             )
         return 0
     if not args.source:
@@ -534,6 +555,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--out", default="results", help="results store root (default: results); runs go to OUT/runs/")
     run.add_argument("--workers", type=int, default=1, help="cells in parallel, in spawned processes (default: 1)")
+    run.add_argument(
+        "--seed-batch",
+        type=int,
+        default=1,
+        metavar="S",
+        help="train up to S seeds of one algorithm and task in one process, updated as one batched computation, "
+        "each seed still its own cell (agents that have a seed batch: bench list; default: 1)",
+    )
     run.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N (default: auto)")
     run.add_argument(
         "--set",
@@ -607,7 +636,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     chk = sub.add_parser(
         "check",
-        help="check published claims against runs and imported data (exit 1 if any is inconsistent or does not reproduce)",
+        help="check published claims against runs and imported data "
+        "(exit 1 if any is inconsistent or does not reproduce)",
     )
     _analysis_args(chk)
     chk.add_argument("--allow-protocol-mismatch", action="store_true", help="compare even when protocol fields differ")

@@ -4,7 +4,7 @@ Processes are spawned (never forked): a forked child of a process that rendered 
 Each worker gets ``cpu_count // workers`` torch threads (at least one), with ``OMP_WAIT_POLICY=PASSIVE``
 unless the user set it (idle threads sleep rather than spin; it must be set before torch loads, so
 ``bench.cli`` sets it too). The choice is recorded in each manifest (``threads``). Throughput figures
-of 1 vs 2 threads per agent, quiet and loaded, are still to be measured (issue 14, item 6). Workers die
+of 1 vs 2 threads per agent are in ``algorithms/registry.py`` (``max_torch_threads``). Workers die
 with the process that started them (a SIGKILLed ``bench run`` leaves no worker training behind to race
 its re-run).
 """
@@ -68,7 +68,8 @@ def cell_threads(algo: str, available: int) -> int:
 
 
 def die_with_parent(parent_pid: int) -> None:
-    """Worker initializer: end this process when ``parent_pid`` dies (Linux: PR_SET_PDEATHSIG; elsewhere a watch thread)."""
+    """Worker initializer: end this process when ``parent_pid`` dies (Linux: PR_SET_PDEATHSIG; elsewhere a watch
+    thread)."""
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         if libc.prctl(1, signal.SIGKILL, 0, 0, 0) != 0:  # 1 = PR_SET_PDEATHSIG
@@ -99,22 +100,65 @@ def run_cell(spec: RunSpec, root: str, threads: int) -> dict[str, Any]:
         return {"status": "busy", "reason": str(exc)}
 
 
-def run_local(specs: list[RunSpec], store: Store, *, workers: int = 1) -> Summary:
-    """Run ``specs`` one after another here, or in ``workers`` spawned processes (without progress bars)."""
-    summary = Summary()
+def seed_groups(specs: list[RunSpec], seed_batch: int) -> list[list[RunSpec]]:
+    """Units of work: up to ``seed_batch`` seeds of one (suite, task, algo, config, budget, device) together
+    where the algorithm has a seed batch (algorithms.registry), every other spec alone; in plan order."""
+    from algorithms.registry import info
 
-    record = summary.record
+    units: list[list[RunSpec]] = []
+    open_units: dict[tuple, list[RunSpec]] = {}
+    for spec in specs:
+        c = spec.cell
+        key = (c.suite, c.task, c.algo, c.config_id, spec.agent_steps, spec.device)
+        if seed_batch <= 1 or info(c.algo.partition("@")[0]).seed_batch is None:
+            units.append([spec])
+            continue
+        unit = open_units.get(key)
+        if unit is None or len(unit) >= seed_batch:
+            unit = open_units[key] = []
+            units.append(unit)
+        unit.append(spec)
+    return units
+
+
+def run_unit(specs: list[RunSpec], root: str, threads: int) -> list[dict[str, Any]]:
+    """One unit of work: a cell (``run_cell``), or a seed batch trained in this process (``loop.train_seed_batch``)."""
+    if len(specs) == 1:
+        return [run_cell(specs[0], root, threads)]
+    import torch
+
+    from runners.loop import train_seed_batch
+
+    torch.set_num_threads(cell_threads(specs[0].cell.algo, threads))
+    try:
+        return train_seed_batch(specs, Store(root))
+    except CellBusy as exc:
+        return [{"status": "busy", "reason": str(exc)} for _ in specs]
+
+
+def run_local(specs: list[RunSpec], store: Store, *, workers: int = 1, seed_batch: int = 1) -> Summary:
+    """Run ``specs`` one after another here, or in ``workers`` spawned processes (without progress bars);
+    with ``seed_batch`` S > 1, up to S seeds of one algorithm and task train in one process (``seed_groups``)."""
+    summary = Summary()
+    units = seed_groups(specs, seed_batch)
+
+    def record(unit: list[RunSpec], manifests: list[dict[str, Any]] | None, exc: BaseException | None = None) -> None:
+        for i, spec in enumerate(unit):
+            if exc is None:
+                summary.record(spec.cell, manifests[i])
+            else:  # the loop already stored the cell as failed
+                summary.failed.append((spec.cell, f"{type(exc).__name__}: {exc}"))
+                print(f"FAILED {spec.cell.label}: {type(exc).__name__}: {exc}", file=sys.stderr)
 
     if workers <= 1:
         threads = _threads_per_worker(1)
-        for spec in specs:
+        for unit in units:
             try:
-                record(spec.cell, run_cell(spec, str(store.root), threads))
+                record(unit, run_unit(unit, str(store.root), threads))
             except KeyboardInterrupt:
                 raise
-            except Exception as exc:  # noqa: BLE001  (the loop already stored the cell as failed)
-                summary.failed.append((spec.cell, f"{type(exc).__name__}: {exc}"))
-                print(f"FAILED {spec.cell.label}: {type(exc).__name__}: {exc}", file=sys.stderr)
+            except Exception as exc:  # noqa: BLE001
+                record(unit, None, exc)
         return summary
 
     threads = _threads_per_worker(workers)
@@ -123,14 +167,15 @@ def run_local(specs: list[RunSpec], store: Store, *, workers: int = 1) -> Summar
         max_workers=workers, mp_context=ctx, initializer=die_with_parent, initargs=(os.getpid(),)
     ) as pool:
         futures = {
-            pool.submit(run_cell, dataclasses.replace(spec, progress=False), str(store.root), threads): spec.cell
-            for spec in specs
+            pool.submit(
+                run_unit, [dataclasses.replace(s, progress=False) for s in unit], str(store.root), threads
+            ): unit
+            for unit in units
         }
         for future in cf.as_completed(futures):
-            cell = futures[future]
+            unit = futures[future]
             try:
-                record(cell, future.result())
+                record(unit, future.result())
             except Exception as exc:  # noqa: BLE001
-                summary.failed.append((cell, f"{type(exc).__name__}: {exc}"))
-                print(f"FAILED {cell.label}: {type(exc).__name__}: {exc}", file=sys.stderr)
+                record(unit, None, exc)
     return summary

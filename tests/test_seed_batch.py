@@ -198,3 +198,31 @@ def test_a_diverged_seed_fails_alone(tmp_path, monkeypatch):
     manifests = train_seed_batch(_specs([0, 1], steps=2200), store)
     assert manifests[0]["status"] == "complete" and manifests[1]["status"] == "failed"
     assert "non-finite" in manifests[1]["reason"]
+
+
+def test_seed_batch_flag_errors_and_grouping(capsys):
+    from bench.cli import main
+    from runners.local import seed_groups
+
+    assert main(["run", "--seed-batch", "0"]) == 2 and "bad --seed-batch value 0" in capsys.readouterr().err
+    assert main(["run", "--seed-batch", "2", "--runner", "ray"]) == 2 and "not built yet" in capsys.readouterr().err
+    specs = _specs([0, 1, 2])
+    assert [[s.cell.seed for s in u] for u in seed_groups(specs, 2)] == [[0, 1], [2]]
+    assert [[s.cell.seed for s in u] for u in seed_groups(specs, 1)] == [[0], [1], [2]]
+
+
+@pytest.mark.slow
+def test_bench_run_with_a_seed_batch_writes_the_unbatched_layout(tmp_path, capsys):
+    """`bench run --seed-batch 2` over TD3 seeds 0-1 (one process) writes the same cell folders an unbatched
+    run writes, each manifest naming its batch, and a second run finds them complete."""
+    import json
+
+    from bench.cli import main
+
+    args = ["run", "--suite", "smoke", "--tasks", "Pendulum-v1", "--algos", "td3", "--seeds", "0-1", "--steps", "1100",
+            "--set", "hidden=[16,16]", "--quiet", "--seed-batch", "2", "--out", str(tmp_path / "b")]
+    assert main(args) == 0
+    manifests = sorted((tmp_path / "b" / "runs").rglob("manifest.json"))
+    assert [m.parent.name for m in manifests] == ["0", "1"] and manifests[0].parent.parent.name.startswith("td3+")
+    assert [json.loads(m.read_text())["seed_batch_members"] for m in manifests] == [[0, 1], [0, 1]]
+    assert main(args) == 0 and "have   smoke/Pendulum-v1/td3+" in capsys.readouterr().err  # complete: skipped
