@@ -111,8 +111,8 @@ class Agent(abc.ABC):
         """Counters and schedules of the subclass; override together with ``load_extra_state``."""
         return {}
 
-    def load_extra_state(self, state: dict[str, Any]) -> None:
-        pass
+    def load_extra_state(self, state: dict[str, Any]) -> None:  # noqa: B027 - optional hook, a no-op by default
+        """Optional hook: restore what ``extra_state`` returned; the default (no extra state) does nothing."""
 
     # -- generic state handling ----------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

@@ -267,7 +267,8 @@ def _parse(row: dict[str, str], where: str) -> Claim:
 
 
 def _spread(kind: str, text: str, bad) -> tuple[float, ...]:
-    """The printed spread as numbers: ``std``/``se`` one number >= 0; ``ci95``/``ci95-t`` ``low;high`` with low <= high."""
+    """The printed spread as numbers: ``std``/``se`` one number >= 0; ``ci95``/``ci95-t`` ``low;high`` with
+    low <= high."""
     if not kind:
         if text:
             raise bad(f"spread {text!r} for spread_kind ''; valid: empty when spread_kind is empty")
@@ -346,9 +347,8 @@ def check(
 
     for claim in claims:
         rows = select(claim.suite, claim.algo)
-        if (
-            claim.task != "*"
-        ):  # versions live in the protocol: "HalfCheetah" matches HalfCheetah-v5 runs (then the guard compares versions)
+        # versions live in the protocol: "HalfCheetah" matches HalfCheetah-v5 runs (then the guard compares versions)
+        if claim.task != "*":
             rows = rows[task_keys[rows.index] == _task_key(claim.task)]
         if rows.empty:
             out.append(

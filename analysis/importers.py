@@ -152,9 +152,8 @@ def import_iqrl_csvs(path: str | Path, *, variant: str = "iqrl-draft") -> pd.Dat
         label_col = "agent" if "agent" in raw.columns else "name" if "name" in raw.columns else None
         missing = [c for c in ("env_step", "episode_reward", "env", "seed") if c not in raw.columns]
         if label_col is None or missing:
-            raise UserError(
-                f"{f}: not an iQRL plotting CSV (missing columns: {', '.join(missing + ([] if label_col else ['agent|name']))})"
-            )
+            missing_text = ", ".join(missing + ([] if label_col else ["agent|name"]))
+            raise UserError(f"{f}: not an iQRL plotting CSV (missing columns: {missing_text})")
         raw = raw.dropna(subset=["env_step", "episode_reward"])
         rel = f.relative_to(path).as_posix() if path.is_dir() else f.name
         labels = [_slug(str(a)) for a in raw[label_col]]
@@ -375,7 +374,8 @@ def import_reference(path: str | Path) -> pd.DataFrame:
         found.append(import_omd_tabular(f, source="published" if "reference" in f.parts else "study"))
     if not found:
         raise UserError(
-            f"{path}: no published data recognised (MR.Q *_results.txt, TD3_*.npy, ALM scores/*.csv, iQRL plotting CSVs)"
+            f"{path}: no published data recognised "
+            "(MR.Q *_results.txt, TD3_*.npy, ALM scores/*.csv, iQRL plotting CSVs)"
         )
     return pd.concat(found, ignore_index=True)
 

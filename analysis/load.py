@@ -116,7 +116,8 @@ def read_evals_csv(evals: Path, *, complete: bool = True) -> list[tuple[int, int
             if header is None:
                 if complete:
                     raise UserError(
-                        f"{evals}: empty, but its cell is complete; valid: a header {','.join(EVAL_COLUMNS)} and one row per evaluation"
+                        f"{evals}: empty, but its cell is complete; "
+                        f"valid: a header {','.join(EVAL_COLUMNS)} and one row per evaluation"
                     )
                 return out
             if list(header) != EVAL_COLUMNS:
@@ -131,7 +132,8 @@ def read_evals_csv(evals: Path, *, complete: bool = True) -> list[tuple[int, int
                     )
                 if None in r:
                     raise UserError(
-                        f"{evals}:{line}: {len(EVAL_COLUMNS) + len(r[None])} fields; valid: {len(EVAL_COLUMNS)} ({','.join(EVAL_COLUMNS)})"
+                        f"{evals}:{line}: {len(EVAL_COLUMNS) + len(r[None])} fields; "
+                        f"valid: {len(EVAL_COLUMNS)} ({','.join(EVAL_COLUMNS)})"
                     )
                 try:
                     step, frames, value = int(r["step"]), int(r["env_frames"]), float(r["return_mean"])

@@ -31,7 +31,8 @@ REFERENCE_WIDTH = 32  # the unmodified setting's model width (paper App. D: all 
 
 
 def parse_task(task: str) -> dict:
-    """``CartPole-v1-width4-qlr0.001-tau0.005`` -> setting, q_lr, tau, axis ('width' / 'distractors' / 'reference'), x."""
+    """``CartPole-v1-width4-qlr0.001-tau0.005`` -> setting, q_lr, tau, axis ('width' / 'distractors' /
+    'reference'), x."""
     m = _NAME.match(task)
     if not m:
         raise UserError(f"task {task!r} is not an omd-cartpole-sweep grid point; valid: <setting>-qlr<lr>-tau<tau>")

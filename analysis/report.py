@@ -287,7 +287,8 @@ def build(
 
     for suite in tqdm(suites, desc="report", unit="suite", disable=not progress):
         raw = data[data["suite"] == suite]
-        # the same published run can sit in several files (iQRL's base runs appear in every ablation folder): count it once
+        # the same published run can sit in several files (iQRL's base runs appear in every ablation folder):
+        # count it once
         sub = raw.drop_duplicates(["task", "algo", "seed", "step", "protocol_id"]).copy()
         sub["algo"] = _labels(sub, inputs.protocols)  # one protocol and one budget per table cell
         norm = suite_normalization(suite)
@@ -514,9 +515,12 @@ def _omd_tabular_figures(runs: pd.DataFrame, folder: Path, suffix: str) -> list[
 
 FIGURE_CAPTIONS = {
     "curves": "Learning curves: return per task against agent steps, mean over seeds with a 95% t-interval.",
-    "aggregates": "Aggregate normalized scores over tasks (Mean, Median, rliable's run-level IQM and optimality gap) with 95% intervals.",
-    "sample_efficiency": "Sample efficiency: rliable's run-level IQM of normalized scores against agent steps, with 95% intervals.",
-    "profile": "Performance profile: fraction of runs scoring above each normalized threshold, with 95% bootstrap bands.",
+    "aggregates": "Aggregate normalized scores over tasks (Mean, Median, rliable's run-level IQM and optimality gap) "
+    "with 95% intervals.",
+    "sample_efficiency": "Sample efficiency: rliable's run-level IQM of normalized scores against agent steps, "
+    "with 95% intervals.",
+    "profile": "Performance profile: fraction of runs scoring above each normalized threshold, "
+    "with 95% bootstrap bands.",
 }
 
 
@@ -525,7 +529,10 @@ def _caption(path: str) -> str:
     if name in FIGURE_CAPTIONS:
         return FIGURE_CAPTIONS[name]
     if name.startswith("iqrl_"):
-        return f"iQRL paper draft, figure data '{name[5:]}': published learning curves per task (agent steps, action repeat 2)."
+        return (
+            f"iQRL paper draft, figure data '{name[5:]}': "
+            "published learning curves per task (agent steps, action repeat 2)."
+        )
     if name.startswith("diagnostics_"):
         return f"Agent diagnostic '{name[12:]}' per task against agent steps, mean over seeds with a 95% t-interval."
     return name.replace("_", " ")
@@ -627,7 +634,8 @@ def _section(
             ]
         )
     imgs = "".join(
-        f'<figure><img src="{html.escape(f)}" alt="{html.escape(_caption(f))}"><figcaption>{html.escape(_caption(f))}</figcaption></figure>'
+        f'<figure><img src="{html.escape(f)}" alt="{html.escape(_caption(f))}">'
+        f"<figcaption>{html.escape(_caption(f))}</figcaption></figure>"
         for f in figures
         if f.endswith(".svg")
     )
@@ -643,9 +651,11 @@ def _section(
     )
     return (
         f'<section id="{html.escape(suite)}"><h2>{html.escape(suite)}</h2>'
-        f'<p>{html.escape(how)}. Tables: <a href="{html.escape(suite)}/scores.md">scores.md</a>, <a href="{html.escape(suite)}/scores.csv">csv</a>, '
+        f'<p>{html.escape(how)}. Tables: <a href="{html.escape(suite)}/scores.md">scores.md</a>, '
+        f'<a href="{html.escape(suite)}/scores.csv">csv</a>, '
         f'<a href="{html.escape(suite)}/scores.tex">tex</a></p>'
-        f"<h3>Leaderboard</h3>{_table(board, 'board-' + suite)}<h3>Cells (final = each run's budget)</h3>{_table(cells, 'cells-' + suite)}"
+        f"<h3>Leaderboard</h3>{_table(board, 'board-' + suite)}"
+        f"<h3>Cells (final = each run's budget)</h3>{_table(cells, 'cells-' + suite)}"
         f'<div class="figs">{imgs}</div></section>'
     )
 
@@ -674,7 +684,10 @@ def _table(rows: list[list[tuple]], table_id: str) -> str:
             css = f' class="{html.escape(str(text).replace(" ", "-"))}"' if col == "verdict" else ""
             tds.append(f"<td{sort}{css}>{content}</td>")
         body.append("<tr>" + "".join(tds) + "</tr>")
-    return f'<table class="sortable" id="{html.escape(table_id)}"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+    return (
+        f'<table class="sortable" id="{html.escape(table_id)}">'
+        f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    )
 
 
 def _sort_key(key) -> str:
@@ -691,8 +704,11 @@ document.querySelectorAll('table.sortable th').forEach(function (th) {
     table.querySelectorAll('th').forEach(function (h) { h.removeAttribute('aria-sort'); });
     th.setAttribute('aria-sort', asc ? 'ascending' : 'descending');
     var rows = Array.prototype.slice.call(body.rows);
-    function key(r) { var c = r.cells[col]; var k = c.dataset.sort !== undefined ? c.dataset.sort : c.textContent; return /^-?[0-9.]+(e[-+]?[0-9]+)?$/i.test(k) ? parseFloat(k) : k; }
-    rows.sort(function (a, b) { var x = key(a), y = key(b); var c = (typeof x === 'number' && typeof y === 'number') ? x - y : String(x).localeCompare(String(y)); return asc ? c : -c; });
+    function key(r) { var c = r.cells[col]; var k = c.dataset.sort !== undefined ? c.dataset.sort : c.textContent; \
+return /^-?[0-9.]+(e[-+]?[0-9]+)?$/i.test(k) ? parseFloat(k) : k; }
+    rows.sort(function (a, b) { var x = key(a), y = key(b); \
+var c = (typeof x === 'number' && typeof y === 'number') ? x - y : String(x).localeCompare(String(y)); \
+return asc ? c : -c; });
     rows.forEach(function (r) { body.appendChild(r); });
   });
 });
@@ -782,7 +798,8 @@ def _claim_status(ours: pd.DataFrame, inputs: Inputs, claims: list | None, cover
                     "suite": suite,
                     "our algo": algo,
                     "status": "no published curve or claim",
-                    "detail": f"{g['task'].nunique()} task(s), {g.groupby('task')['seed'].nunique().min()} seeds or more, to step {budget:,}",
+                    "detail": f"{g['task'].nunique()} task(s), "
+                    f"{g.groupby('task')['seed'].nunique().min()} seeds or more, to step {budget:,}",
                 }
             )
             continue
@@ -827,18 +844,24 @@ def _html(sections: list[str], verdicts: pd.DataFrame, status: pd.DataFrame | No
     )
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>latentbench leaderboard</title>'
-        f'<style>{_STYLE}</style></head><body><h1>latentbench leaderboard</h1><p>suites: {nav} · <a href="#claims">claims</a></p>'
+        f"<style>{_STYLE}</style></head><body><h1>latentbench leaderboard</h1>"
+        f'<p>suites: {nav} · <a href="#claims">claims</a></p>'
         + "".join(sections)
         + (
-            f'<section id="reproduction"><h2>Reproduction status</h2><p>Our runs\' learning curves against the published runs of the '
-            f'same algorithm and task, step by step (Welch t, Bonferroni over steps: 5% false "differs" per cell); where no '
-            f"published curve exists, against the published point claims within the run's budget (bench check's rule, 5% "
-            f"two-sided). Protocol differences are stated, not refused.</p>"
-            f"{_table([[(c, str(v), str(v)) for c, v in r.items()] for r in status.to_dict('records')], 'reproduction-table')}</section>"
+            '<section id="reproduction"><h2>Reproduction status</h2>'
+            "<p>Our runs' learning curves against the published runs of the "
+            'same algorithm and task, step by step (Welch t, Bonferroni over steps: 5% false "differs" per cell); '
+            "where no published curve exists, against the published point claims within the run's budget "
+            "(bench check's rule, 5% two-sided). Protocol differences are stated, not refused.</p>"
+            + _table(
+                [[(c, str(v), str(v)) for c, v in r.items()] for r in status.to_dict("records")], "reproduction-table"
+            )
+            + "</section>"
             if status is not None and not status.empty
             else ""
         )
-        + f'<section id="claims"><h2>Published claims</h2><p>{html.escape(summary)} (claims without any matching data are listed only in '
+        + f'<section id="claims"><h2>Published claims</h2><p>{html.escape(summary)} '
+        "(claims without any matching data are listed only in "
         f'<a href="claims.csv">claims.csv</a>)</p>{_table(claims, "claims-table")}</section>'
         + f"<script>{_SCRIPT}</script></body></html>\n"
     )

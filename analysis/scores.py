@@ -52,7 +52,8 @@ def add_normalized(scores: pd.DataFrame, normalization: dict[str, str | None]) -
 def per_task(
     scores: pd.DataFrame, algo: str, value: str = "normalized", tasks: list[str] | None = None
 ) -> tuple[list[np.ndarray], int]:
-    """One algorithm's finite seed values per task (``tasks`` order, default sorted) and the number of non-finite ones."""
+    """One algorithm's finite seed values per task (``tasks`` order, default sorted) and the number of non-finite
+    ones."""
     sub = scores[scores["algo"] == algo]
     tasks = tasks if tasks is not None else sorted(sub["task"].unique())
     out, excluded = [], 0

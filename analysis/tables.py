@@ -187,11 +187,8 @@ def mean_std_table(final: pd.DataFrame, step: int | None = None) -> pd.DataFrame
             v = final[(final["algo"] == algo) & (final["task"] == task)]["return"].to_numpy(float)
             finite = v[np.isfinite(v)]
             std = f" ± {fmt(finite.std(ddof=1), 0)}" if len(finite) > 1 else ""
-            row[task] = (
-                ""
-                if not len(v)
-                else f"{fmt(finite.mean(), 0) if len(finite) else ''}{std} ({seeds_text(len(finite), len(v) - len(finite))})"
-            )
+            mean = fmt(finite.mean(), 0) if len(finite) else ""
+            row[task] = "" if not len(v) else f"{mean}{std} ({seeds_text(len(finite), len(v) - len(finite))})"
         rows.append(row)
     if step is not None:
         return pd.DataFrame(rows, columns=["algo", *tasks]).rename(columns={"algo": f"algo (at {step:,} steps)"})

@@ -50,7 +50,8 @@ def main() -> None:
                     ours = stats.aggregate_interval(sim._tasks(rng, kind, seeds), metric, reps=300, seed=10**6 + i)
                     bad += not stats.compare(ours.point, ours.se, ours.df, paper.point, se, df * 5, 0.0).consistent
                 print(
-                    f"| {stats.METRIC_LABELS[metric]} over 5 tasks | {kind} | {seeds} x {seeds} | {bad / args.agg_trials:.1%} | |",
+                    f"| {stats.METRIC_LABELS[metric]} over 5 tasks | {kind} | {seeds} x {seeds} "
+                    f"| {bad / args.agg_trials:.1%} | |",
                     flush=True,
                 )
     detected = 0

@@ -40,7 +40,8 @@ def main() -> None:
         env.close()
         print(
             f"{suite_name:<12} {task_name:<16} {task.observation:<7} {steps / elapsed:>9.1f} agent steps/s "
-            f"{steps * task.action_repeat / elapsed:>9.1f} env frames/s  (action repeat {task.action_repeat}, {steps} steps)"
+            f"{steps * task.action_repeat / elapsed:>9.1f} env frames/s  "
+            f"(action repeat {task.action_repeat}, {steps} steps)"
         )
 
 

@@ -123,7 +123,8 @@ def main() -> None:
             reference.append(timed(OfficialStyleTD3(obs_dim, act_dim, max_action), env, args.warmup, args.steps, "cpu"))
     med = statistics.median(ours)
     print(
-        f"{args.algo} {args.env} device={args.device} threads={args.threads} batch={cfg.batch_size} hidden={cfg.hidden}: "
+        f"{args.algo} {args.env} device={args.device} threads={args.threads} "
+        f"batch={cfg.batch_size} hidden={cfg.hidden}: "
         f"{med:.1f} env steps/s with one update per step (median of {args.repeats} x {args.steps} steps; "
         f"all: {', '.join(f'{x:.0f}' for x in ours)})"
     )

@@ -95,7 +95,10 @@ def incompatibility(agent_cls: Any, task: Task) -> str | None:
     if task.action not in agent_cls.action_kinds:
         return f"{agent_cls.name} supports {'/'.join(agent_cls.action_kinds)} actions, task has {task.action} actions"
     if task.observation not in agent_cls.observation_kinds:
-        return f"{agent_cls.name} supports {'/'.join(agent_cls.observation_kinds)} observations, task has {task.observation}"
+        return (
+            f"{agent_cls.name} supports {'/'.join(agent_cls.observation_kinds)} observations, "
+            f"task has {task.observation}"
+        )
     return None
 
 
@@ -137,7 +140,8 @@ def make_plan(
     if agent_steps is not None and agent_steps <= 0:
         raise UserError(f"--steps must be positive, got {agent_steps}")
     plan = Plan(agent_steps=agent_steps, config_overrides=dict(config_overrides or {}))
-    # resolving every (algo, task) first raises UserError for unknown algorithms, variants or config fields before anything runs
+    # resolving every (algo, task) first raises UserError for unknown algorithms, variants or config fields before
+    # anything runs
     for algo in algos:
         for task in task_list:
             plan.configs[algo, task.name] = resolve_run_config(suite.name, algo, task.name, config_overrides)

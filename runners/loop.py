@@ -202,7 +202,8 @@ class Checkpoint:
         atomic_write(self.path, lambda p: save_state(state, p))  # plain data only: loads with weights_only=True
 
     def load(self, device: str) -> dict[str, Any]:
-        """The saved state; a crafted pickle or a corrupt file is a UserError naming it (algorithms.common.safe_state)."""
+        """The saved state; a crafted pickle or a corrupt file is a UserError naming it
+        (algorithms.common.safe_state)."""
         return load_state(self.path, device, remedy=f"; delete it (rm {self.path}) to restart the cell")
 
     def restore(

@@ -25,8 +25,8 @@ contact forces (``mj_rnePostConstraint``) and charges their contact costs as ``-
 forces are observed and Humanoid-v4 never charges it). Other ``-v5`` changes: the healthy reward is paid
 only while healthy (``-v2`` also paid it on the terminating step), Walker2d-v5's two feet have the same
 friction (1.9; ``-v2`` gave the right foot 0.9), the physics is MuJoCo 3's, and Humanoid-v5's
-ctrl range is +-0.4 as before (ALM's tanh actor is not rescaled to it, as in the official code). So numbers here are comparable with each other, and only
-approximately with Table 1.
+ctrl range is +-0.4 as before (ALM's tanh actor is not rescaled to it, as in the official code). So numbers
+here are comparable with each other, and only approximately with Table 1.
 """
 
 from __future__ import annotations
@@ -88,8 +88,8 @@ def _task(name: str, env_id: str, make_env) -> Task:
 ALM_LOCOMOTION = register_suite(
     Suite(
         name="alm-locomotion",
-        description="ALM Table 1: T-Humanoid, T-Ant (MBPO truncated obs), HalfCheetah, Walker2d, Hopper; gymnasium -v5; "
-        "200k steps after the 4,999-step warm-up, 5 seeds",
+        description="ALM Table 1: T-Humanoid, T-Ant (MBPO truncated obs), HalfCheetah, Walker2d, Hopper; "
+        "gymnasium -v5; 200k steps after the 4,999-step warm-up, 5 seeds",
         tasks=(
             _task("T-Humanoid", "HumanoidTruncatedObs-v5", make_truncated_obs),
             _task("T-Ant", "AntTruncatedObs-v5", make_truncated_obs),

@@ -64,7 +64,8 @@ def iqrl_task(name: str, overrides: dict):
 IQRL_DMC = register_suite(
     Suite(
         name="iqrl-dmc",
-        description="27 DMC tasks from states incl. humanoid and dog, action repeat 2, 3M frames, eval every 20k frames x 10; iQRL release protocol",
+        description="27 DMC tasks from states incl. humanoid and dog, action repeat 2, 3M frames, "
+        "eval every 20k frames x 10; iQRL release protocol",
         tasks=tuple(iqrl_task(name, overrides) for name, overrides in IQRL_TASKS.items()),
     )
 )

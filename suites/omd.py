@@ -83,7 +83,8 @@ def _task(name: str, distractors: int = 0, model_width: int | None = None) -> Ta
 OMD_CARTPOLE = register_suite(
     Suite(
         name="omd-cartpole",
-        description="OMD misspecification study: CartPole-v1 with model width 1-12 or 16-512 Gaussian distractors (paper Fig. 4)",
+        description="OMD misspecification study: CartPole-v1 with model width 1-12 or 16-512 Gaussian distractors "
+        "(paper Fig. 4)",
         tasks=(
             _task("CartPole-v1"),
             *(_task(f"CartPole-v1-width{w}", model_width=w) for w in MODEL_WIDTHS),
@@ -112,8 +113,8 @@ def _sweep_task(base: Task, q_lr: float, tau: float) -> Task:
 OMD_CARTPOLE_SWEEP = register_suite(
     Suite(
         name="omd-cartpole-sweep",
-        description="OMD Fig. 4 as swept in App. D: every omd-cartpole setting x Q lr {3e-4, 1e-3, 3e-3} x tau {0.005, 0.01}; "
-        "best configuration per agent and setting by 'bench study omd-cartpole-sweep'",
+        description="OMD Fig. 4 as swept in App. D: every omd-cartpole setting x Q lr {3e-4, 1e-3, 3e-3} "
+        "x tau {0.005, 0.01}; best configuration per agent and setting by 'bench study omd-cartpole-sweep'",
         tasks=tuple(
             _sweep_task(base, lr, tau) for base in OMD_CARTPOLE.tasks for lr in SWEEP_Q_LRS for tau in SWEEP_TAUS
         ),
@@ -154,8 +155,9 @@ def _halfcheetah(name: str, distractors: int = 0, model_width: int | None = None
 OMD_HALFCHEETAH = register_suite(
     Suite(
         name="omd-halfcheetah",
-        description="OMD vs MLE on HalfCheetah (paper App. F, Fig. 8): model width 4-256 or 16-512 Gaussian distractors; "
-        "SAC inner optimizer, 1M steps, 10k warm-up; widths/counts our choice",
+        description="OMD vs MLE on HalfCheetah (paper App. F, Fig. 8): "
+        "model width 4-256 or 16-512 Gaussian distractors; SAC inner optimizer, 1M steps, 10k warm-up; "
+        "widths/counts our choice",
         tasks=(
             _halfcheetah("HalfCheetah-v4"),
             *(_halfcheetah(f"HalfCheetah-v4-width{w}", model_width=w) for w in HALFCHEETAH_MODEL_WIDTHS),

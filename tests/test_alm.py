@@ -257,7 +257,8 @@ def test_alm_learns_pendulum(tmp_path):
     """Random play scores about -1200 to -1500. Measured (seed 0, evaluations every 800 steps):
     ALM                              -1519 -1419 -1303  -177  -195  -195
     crippled: kl_coef=0, model_lr=0  -1519 -1419 -1278 -1591 -1588 -1419  (no KL term, encoder and model frozen)
-    so the threshold -600 separates them by a wide margin. (measured under the seeding before core/seeding.py's named streams; not re-measured since, threshold unchanged)"""
+    so the threshold -600 separates them by a wide margin. (measured under the seeding before core/seeding.py's
+    named streams; not re-measured since, threshold unchanged)"""
     from results.store import Cell, Store
     from runners.loop import train
 

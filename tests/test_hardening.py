@@ -261,7 +261,9 @@ def report_pid(path):
     time.sleep(600)
 
 if __name__ == "__main__":
-    pool = cf.ProcessPoolExecutor(1, mp_context=mp.get_context("spawn"), initializer=die_with_parent, initargs=(os.getpid(),))
+    pool = cf.ProcessPoolExecutor(
+        1, mp_context=mp.get_context("spawn"), initializer=die_with_parent, initargs=(os.getpid(),)
+    )
     pool.submit(report_pid, sys.argv[1])
     while not os.path.exists(sys.argv[1]):
         time.sleep(0.05)

@@ -92,7 +92,10 @@ def test_representation_steps_align_predictions_with_targets_unless_the_sign_is_
     agent, env = make_agent(seed=3, official_cosine_sign=official_sign, use_fsq=False)  # no rounding: smooth cos
     fill(agent, env, 400, seed=3)
     batch = _rep_batch(agent)
-    cos = lambda: -agent.representation_loss(*batch)["consistency_loss"].item() * (-1 if official_sign else 1)
+
+    def cos() -> float:
+        return -agent.representation_loss(*batch)["consistency_loss"].item() * (-1 if official_sign else 1)
+
     before = cos()
     for _ in range(30):
         loss = agent.representation_loss(*batch)["consistency_loss"]
@@ -223,7 +226,7 @@ def test_iqrl_dmc_suite_protocol_and_task_overrides():
 def test_exploration_schedule_is_per_episode_after_the_warmup_episodes():
     agent, _ = make_agent(random_episodes=2, exploration_decay_episodes=10)
     stds = []
-    for episode in range(14):
+    for _episode in range(14):
         stds.append(agent.exploration_std)
         agent.observe(Transition(np.zeros(3), np.zeros(1), 0.0, np.zeros(3), False, True))
     assert stds[:3] == [1.0, 1.0, 1.0] and stds[3] == pytest.approx(0.9) and stds[11:] == [pytest.approx(0.1)] * 3

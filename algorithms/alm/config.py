@@ -100,7 +100,8 @@ _VARIANTS = {
         dict(entropy_bonus=True),
     ),
     "official-windows": (
-        "Official replay windows: only terminals end a window, so windows may cross timeouts (official buffer @3b70f5b)",
+        "Official replay windows: only terminals end a window, so windows may cross timeouts "
+        "(official buffer @3b70f5b)",
         dict(windows_cross_timeouts=True),
     ),
 }

@@ -86,7 +86,8 @@ def _per_seed(mask: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 class SeedAdam:
     """``torch.optim.Adam`` (no weight decay, no amsgrad) over stacked (S, ...) tensors, one step count per
     seed; ``step(grads, mask)`` updates only the seeds in ``mask``. The update is torch's:
-    m <- lerp(m, g, 1 - b1); v <- b2 v + (1 - b2) g^2; p <- p - lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)."""
+    m <- lerp(m, g, 1 - b1); v <- b2 v + (1 - b2) g^2;
+    p <- p - lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)."""
 
     def __init__(
         self, params: list[torch.Tensor], lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8

@@ -325,7 +325,10 @@ class IQRL(Agent):
             per_step = cos if cfg.official_cosine_sign else -cos
         else:
             per_step = ((zhat - target) ** 2).mean(-1)
-        weighted = lambda x: ((x * alive).mean(0) * self.rho_weights).mean()  # mean_t rho^t mean_b (release)
+
+        def weighted(x: torch.Tensor) -> torch.Tensor:  # mean_t rho^t mean_b (release)
+            return ((x * alive).mean(0) * self.rho_weights).mean()
+
         losses = {"consistency_loss": weighted(per_step)}
         if cfg.use_rew_loss:
             losses["reward_loss"] = weighted(torch.stack(rew_terms, 1))

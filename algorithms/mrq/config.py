@@ -65,7 +65,8 @@ class Config:
     bf16_autocast: bool = False  # opt-in speed mode (not in the paper): updates under torch.autocast(bfloat16)
     # design study switches (paper Table 2); defaults = MR.Q
     linear_value: bool = False
-    dyn_target: str = "target_zs"  # "target_zs" | "target_zsa" (Dynamics target) | "online_zsa" (No target encoder); zsa: a' = next stored action
+    # "target_zs" | "target_zsa" (Dynamics target) | "online_zsa" (No target encoder); zsa: a' = next stored action
+    dyn_target: str = "target_zs"
     nonlinear_model: bool = False
     reward_loss: str = "twohot"  # "twohot" | "mse" (a scalar reward output, MSE)
     reward_scaling: bool = True
