@@ -219,8 +219,26 @@ def test_bench_run_with_a_seed_batch_writes_the_unbatched_layout(tmp_path, capsy
 
     from bench.cli import main
 
-    args = ["run", "--suite", "smoke", "--tasks", "Pendulum-v1", "--algos", "td3", "--seeds", "0-1", "--steps", "1100",
-            "--set", "hidden=[16,16]", "--quiet", "--seed-batch", "2", "--out", str(tmp_path / "b")]
+    args = [
+        "run",
+        "--suite",
+        "smoke",
+        "--tasks",
+        "Pendulum-v1",
+        "--algos",
+        "td3",
+        "--seeds",
+        "0-1",
+        "--steps",
+        "1100",
+        "--set",
+        "hidden=[16,16]",
+        "--quiet",
+        "--seed-batch",
+        "2",
+        "--out",
+        str(tmp_path / "b"),
+    ]
     assert main(args) == 0
     manifests = sorted((tmp_path / "b" / "runs").rglob("manifest.json"))
     assert [m.parent.name for m in manifests] == ["0", "1"] and manifests[0].parent.parent.name.startswith("td3+")
