@@ -472,9 +472,9 @@ def _progress_bar(run: _Run):
     )
 
 
-@guarded  # the cell's lock (spec.wait waits for another writer), stale temp files removed, OS errors recorded
-def train_run(spec: RunSpec, store: Store) -> dict[str, Any]:
-    """Train one cell to completion (or resume it) and return its final manifest."""
+def _stored(spec: RunSpec, store: Store) -> tuple[dict | None, dict[str, Any] | None]:
+    """(the cell's manifest, its checkpoint's state), each None when absent; a manifest of another protocol or
+    config, or a refused checkpoint, is a UserError before anything is written."""
     existing = store.read_manifest(spec.cell)
     if existing is not None:
         why = conflict(existing, spec.task(), spec.resolved())
@@ -483,9 +483,17 @@ def train_run(spec: RunSpec, store: Store) -> dict[str, Any]:
                 f"{store.cell_dir(spec.cell)} holds a run under {why}; use another --out or delete that folder"
             )
         if existing.get("status") == "complete":
-            return existing
+            return existing, None
     checkpoint = Checkpoint(store.checkpoint_path(spec.cell))
-    state = checkpoint.load(spec.device) if checkpoint.exists() else None  # refused before anything is written
+    return existing, checkpoint.load(spec.device) if checkpoint.exists() else None
+
+
+@guarded  # the cell's lock (spec.wait waits for another writer), stale temp files removed, OS errors recorded
+def train_run(spec: RunSpec, store: Store) -> dict[str, Any]:
+    """Train one cell to completion (or resume it) and return its final manifest."""
+    existing, state = _stored(spec, store)
+    if existing is not None and existing.get("status") == "complete":
+        return existing
     run = _build(spec, store, existing)
     try:
         _resume_or_clean(run, store, state)
@@ -572,24 +580,13 @@ def train_seed_batch(specs: list[RunSpec], store: Store) -> list[dict[str, Any]]
 
 
 def _train_seed_batch(specs: list[RunSpec], store: Store, batch_cls: type) -> list[dict[str, Any]]:
-    done: dict[int, dict[str, Any]] = {}
+    stored = [_stored(spec, store) for spec in specs]  # every seed checked before anything is written
+    done = {i: m for i, (m, _) in enumerate(stored) if m is not None and m.get("status") == "complete"}
     runs: dict[int, _Run] = {}
     for i, spec in enumerate(specs):
-        existing = store.read_manifest(spec.cell)
-        if existing is not None:
-            why = conflict(existing, spec.task(), spec.resolved())
-            if why:
-                raise UserError(
-                    f"{store.cell_dir(spec.cell)} holds a run under {why}; use another --out or delete that folder"
-                )
-            if existing.get("status") == "complete":
-                done[i] = existing
-                continue
-        checkpoint = Checkpoint(store.checkpoint_path(spec.cell))
-        state = checkpoint.load(spec.device) if checkpoint.exists() else None
-        run = _build(dataclasses.replace(spec, progress=False), store, existing)
-        _resume_or_clean(run, store, state)
-        runs[i] = run
+        if i not in done:
+            runs[i] = _build(dataclasses.replace(spec, progress=False), store, stored[i][0])
+            _resume_or_clean(runs[i], store, stored[i][1])
     order = sorted(runs)
     members = [specs[i].cell.seed for i in order]
     try:
