@@ -41,7 +41,7 @@ DEVICE ?= auto
 EVIDENCE_RUN = $(VENV)/bin/bench run --workers 2 --device $(DEVICE) --out $(EVIDENCE)
 evidence: $(STAMP)
 	$(EVIDENCE_RUN) --suite gym --tasks HalfCheetah-v4,Hopper-v4 --algos td3 --seeds 0-2 --steps 100k
-	$(EVIDENCE_RUN) --suite dmc-proprio --tasks cartpole-balance --algos mrq --seeds 0-3 --steps 20k
+	$(EVIDENCE_RUN) --suite dmc-proprio --tasks cartpole-balance --algos mrq --seeds 0-3 --steps 15k
 	$(EVIDENCE_RUN) --suite omd-cartpole --tasks CartPole-v1-width3,CartPole-v1 --algos omd,omd@mle --seeds 0-2
 
 clean-venv:
