@@ -232,10 +232,7 @@ class TD3SeedBatch:
         """Seed ``i`` leaves the batch (finished or failed): its agent gets its own tensors and optimizer state."""
         self.export(i)
         agent = self.agents[i]
-        for stacked, module in (
-            (self.actor, agent.actor),
-            (self.critic, agent.critic),
-            (self.actor_target, agent.actor_target),
-            (self.critic_target, agent.critic_target),
-        ):
-            stacked.release(i, module)
+        self.actor.release(i, agent.actor, agent.actor_opt)
+        self.critic.release(i, agent.critic, agent.critic_opt)
+        self.actor_target.release(i, agent.actor_target)
+        self.critic_target.release(i, agent.critic_target)

@@ -66,19 +66,55 @@ EVIDENCE_STORE = Path("results/evidence")  # our committed runs (make evidence),
 
 
 def _cell_key(manifest: dict) -> tuple:
-    cell = manifest.get("cell") or {}
-    return (cell.get("suite"), cell.get("task"), cell.get("algo"), cell.get("config_id", ""), cell.get("seed"))
+    cell, protocol = manifest.get("cell") or {}, manifest.get("protocol") or {}
+    return (
+        cell.get("suite"),
+        cell.get("task"),
+        cell.get("algo"),
+        cell.get("config_id", ""),
+        cell.get("seed"),
+        protocol.get("protocol_id"),
+    )
+
+
+def _choose_copies(stores: dict[Path, list[dict]], explicit: bool) -> tuple[set[Path], list[str]]:
+    """The cell folders left out because another store holds the same cell (suite, task, algo, config, seed and
+    protocol), and the notes saying so. Given explicitly, two copies are an error naming both; by default the
+    complete copy is read (the first store's when both are), so a scratch run never hides committed evidence."""
+    chosen: dict[tuple, dict] = {}
+    for manifests in stores.values():
+        for m in manifests:
+            key, other = _cell_key(m), chosen.get(_cell_key(m))
+            if other is None:
+                chosen[key] = m
+            elif explicit:
+                raise UserError(
+                    f"{m['_dir']}: the same cell as {other['_dir']} (one cell is never counted twice); "
+                    "valid: stores that hold different cells"
+                )
+            elif m.get("status") == "complete" and other.get("status") != "complete":
+                chosen[key] = m
+    read = {id(m) for m in chosen.values()}
+    left_out, notes = set(), []
+    for root, manifests in stores.items():
+        dropped = [m for m in manifests if id(m) not in read]
+        left_out |= {m["_dir"] for m in dropped}
+        if dropped:
+            notes.append(
+                f"{len(dropped)} cell(s) of {root} also in another store: the complete copy is read, "
+                f"the first store's when both are"
+            )
+    return left_out, notes
 
 
 def gather(runs: list[str | Path] | None, references: list[str | Path] | None) -> Inputs:
     """Our runs plus imported data. By default the stores are ``results/`` and the committed evidence
     ``results/evidence/`` (each skipped when missing); both are "our runs". One cell (suite, task, algo,
-    config, seed) is never read twice: given explicitly in two stores it is an error naming both; by
-    default the evidence copy of a cell that ``results/`` also holds is left out and ``notes`` says so."""
+    config, seed, protocol) is never read twice (``_choose_copies``)."""
     explicit = bool(runs)
     runs_dirs = [Path(r) for r in (runs or ["results", EVIDENCE_STORE])]
-    frames, manifests, protocols, studies, failed, notes = [], [], {}, [], [], []
-    seen: dict[tuple, Path] = {}
+    frames, manifests, protocols, studies, failed = [], [], {}, [], []
+    stores: dict[Path, list[dict]] = {}
     for d in runs_dirs:
         for f in sorted((d / "studies").rglob("omd_tabular_runs.csv")):
             frames.append(import_omd_tabular(f))
@@ -89,21 +125,11 @@ def gather(runs: list[str | Path] | None, references: list[str | Path] | None) -
                     f"{d}: not a results store (no {d / 'runs'} folder); pass the --out folder of 'bench run'"
                 )
             continue
-        everything = load_manifests(d, include_incomplete=True)
-        repeated = {_cell_key(m): m["_dir"] for m in everything if _cell_key(m) in seen}
-        if repeated and explicit:
-            key, where = next(iter(repeated.items()))
-            raise UserError(
-                f"{where}: the same cell as {seen[key]} (one cell is never counted twice); valid: stores "
-                f"that hold different cells"
-            )
-        if repeated:
-            notes.append(
-                f"{len(repeated)} cell(s) of {d} also in {seen[next(iter(repeated))].parents[4]}: read from there only"
-            )
-        keep = [m for m in everything if _cell_key(m) not in repeated]
-        seen.update({_cell_key(m): m["_dir"] for m in keep})
-        frames.append(load_runs(d, exclude={m["_dir"] for m in everything if _cell_key(m) in repeated}))
+        stores[d] = load_manifests(d, include_incomplete=True)
+    left_out, notes = _choose_copies(stores, explicit)
+    for d, everything in stores.items():
+        keep = [m for m in everything if m["_dir"] not in left_out]
+        frames.append(load_runs(d, exclude=left_out))
         manifests += [m for m in keep if m.get("status") == "complete"]
         failed += [m for m in keep if m.get("status") == "failed"]
         protocols.update(run_protocols(d))

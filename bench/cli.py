@@ -136,6 +136,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UserError(
             f"bad --seed-batch value {args.seed_batch}; valid: an integer >= 1 (seeds trained in one process)"
         )
+    if args.seed_batch > 1 and args.wandb:
+        raise UserError("--seed-batch with --wandb is not built yet (one W&B run per process); valid: either one")
     if args.seed_batch > 1 and args.runner == "ray":
         raise UserError("--seed-batch with --runner ray is not built yet; valid: --runner local with --seed-batch")
     if args.max_failures < 0 or (args.max_concurrent is not None and args.max_concurrent < 1):
@@ -483,7 +485,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     args.out = None
     _check_analysis_args(args)
-    inputs = _gather(args.runs, _references(args.reference))
+    # the README's table is the committed evidence's: scratch runs in results/ never leak into it
+    runs = args.runs or ([str(report.EVIDENCE_STORE)] if args.readme else None)
+    inputs = _gather(runs, _references(args.reference))
     status = report.reproduction_status(inputs.data, inputs, load_claims(args.claims))
     refs = ", ".join(os.path.basename(os.path.normpath(r)) for r in (args.reference or [])) or "none"
     block = "\n".join(

@@ -146,6 +146,8 @@ def run_local(specs: list[RunSpec], store: Store, *, workers: int = 1, seed_batc
         for i, spec in enumerate(unit):
             if exc is None:
                 summary.record(spec.cell, manifests[i])
+            elif (stored := store.read_manifest(spec.cell)) and stored.get("status") == "complete":
+                summary.record(spec.cell, stored)  # a seed of a failed batch that had finished
             else:  # the loop already stored the cell as failed
                 summary.failed.append((spec.cell, f"{type(exc).__name__}: {exc}"))
                 print(f"FAILED {spec.cell.label}: {type(exc).__name__}: {exc}", file=sys.stderr)

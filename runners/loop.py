@@ -269,6 +269,8 @@ class RunRecord:
             "start_time": _now(),
             "resumes": 0,
         }
+        for key in ("seed_batch", "seed_batch_members"):  # set again by a seed batch; an unbatched resume drops them
+            self.manifest.pop(key, None)
         self.manifest.update(provenance(spec.device))
         self.manifest.update(status="running", reason=None)
         self.manifest.update(self.sink.start(self.cell, self.manifest, self.store.cell_dir(self.cell)))
@@ -583,24 +585,26 @@ def _train_seed_batch(specs: list[RunSpec], store: Store, batch_cls: type) -> li
     stored = [_stored(spec, store) for spec in specs]  # every seed checked before anything is written
     done = {i: m for i, (m, _) in enumerate(stored) if m is not None and m.get("status") == "complete"}
     runs: dict[int, _Run] = {}
-    for i, spec in enumerate(specs):
-        if i not in done:
-            runs[i] = _build(dataclasses.replace(spec, progress=False), store, stored[i][0])
-            _resume_or_clean(runs[i], store, stored[i][1])
-    order = sorted(runs)
-    members = [specs[i].cell.seed for i in order]
     try:
+        for i, spec in enumerate(specs):
+            if i not in done:
+                runs[i] = _build(dataclasses.replace(spec, progress=False), store, stored[i][0])
+                _resume_or_clean(runs[i], store, stored[i][1])
+        order = sorted(runs)
         if runs:
             batch = batch_cls([runs[i].agent for i in order])
-            _batched_steps(runs, order, batch, store, members)
+            _batched_steps(runs, order, batch, store, [specs[i].cell.seed for i in order])
     except KeyboardInterrupt:
         for run in runs.values():
             run.record.sink.finish("interrupted")
         raise
     except Exception as exc:
-        for run in runs.values():
+        for run in runs.values():  # every seed still training fails with the batch; OS errors as guarded records them
             if run.record.manifest.get("status") == "running":
-                run.record.failed(exc)
+                try:
+                    run.record.failed(exc)
+                except OSError:
+                    store.mark_failed(run.spec.cell, f"{type(exc).__name__}: {exc}")
         raise
     finally:
         for run in runs.values():
@@ -610,13 +614,23 @@ def _train_seed_batch(specs: list[RunSpec], store: Store, batch_cls: type) -> li
 
 
 def _batched_steps(runs: dict[int, _Run], order: list[int], batch, store: Store, members: list[int]) -> None:
-    active = {}  # position in the batch -> run, while it trains
+    active: dict[int, _Run] = {}  # position in the batch -> run, while it trains
+
+    def timed(run: _Run, fn, *args) -> None:
+        """``fn`` for ``run``; its time (an evaluation, a checkpoint) is not the other seeds' training time."""
+        start = time.perf_counter()
+        fn(run, store, *args)
+        spent = time.perf_counter() - start
+        for other in active.values():
+            if other is not run:
+                other.segment_start += spent
+
     for pos, i in enumerate(order):
         run = runs[i]
         run.stepper.agent = _DeferredUpdate(run.agent)
         run.record.write(seed_batch=len(order), seed_batch_members=members)
-        _begin(run, store)
         active[pos] = run
+        timed(run, _begin)
     mask = [False] * len(order)
     while active:
         for pos, run in active.items():
@@ -632,12 +646,8 @@ def _batched_steps(runs: dict[int, _Run], order: list[int], batch, store: Store,
             if mask[pos]:
                 run.stepper.update_time += spent  # each seed's updates/s is the batch's rate
             try:
-                _advance(
-                    run,
-                    store,
-                    batch.seed_metrics(metrics, pos) if mask[pos] else {},
-                    lambda pos=pos, run=run: _owned_state(batch, pos, run.agent),
-                )
+                seed_metrics = batch.seed_metrics(metrics, pos) if mask[pos] else {}
+                timed(run, _advance, seed_metrics, lambda pos=pos, run=run: _owned_state(batch, pos, run.agent))
                 if run.counters.step >= run.task.agent_steps:
                     _check_finite(run.metrics, run.counters.step)
             except Diverged as exc:

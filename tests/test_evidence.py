@@ -26,11 +26,22 @@ def test_the_default_stores_are_results_and_the_evidence_and_a_cell_is_read_once
         tmp_path / "results", rng, lambda s: 5000 * (1 - np.exp(-s / 40_000)), seeds=4, reduced=True
     )  # seeds 0-3
     inputs = gather(None, None)
-    # seeds 0-2 are in both stores: read once (from results/), and the note says so
+    # seeds 0-2 are in both stores, complete in both: read once (from results/), and the note says so
     assert len(inputs.manifests) == 4 and inputs.data.groupby("step")["seed"].count().max() == 4
-    assert inputs.notes == ["3 cell(s) of results/evidence also in results: read from there only"]
+    assert inputs.notes == [
+        "3 cell(s) of results/evidence also in another store: the complete copy is read, "
+        "the first store's when both are"
+    ]
     with pytest.raises(UserError, match="the same cell as"):
         gather(["results", "results/evidence"], None)
+    # a scratch copy in results/ that did not complete never hides the committed complete one
+    manifest = tmp_path / "results" / "runs" / "gym" / "HalfCheetah-v4" / "td3" / "0" / "manifest.json"
+    manifest.write_text(manifest.read_text().replace('"complete"', '"running"'))
+    read = {(m["cell"]["seed"], str(m["_dir"]).startswith("results/evidence")) for m in gather(None, None).manifests}
+    assert read == {(0, True), (1, False), (2, False), (3, False)}
+    # the same seed under another protocol (the full budget) is another cell: both are read
+    _our_store(tmp_path / "other", rng, lambda s: 5000 * (1 - np.exp(-s / 40_000)), seeds=1, reduced=False)
+    assert len(gather(["results/evidence", str(tmp_path / "other")], None).manifests) == 4
 
 
 def test_status_from_point_claims_when_no_published_curve_is_held(tmp_path):

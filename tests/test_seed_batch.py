@@ -116,10 +116,13 @@ def test_seeds_out_of_step_and_masked_seeds_stay_exact():
         ours, theirs = batched[i].critic_opt.state_dict()["state"], single[i].critic_opt.state_dict()["state"]
         assert float(ours[0]["step"]) == float(theirs[0]["step"])
         assert all((ours[k]["exp_avg_sq"] - theirs[k]["exp_avg_sq"]).abs().max() < 1e-8 for k in theirs)
-    batch.release(1)  # seed 1 leaves: its modules no longer follow the batch
+    batch.release(1)  # seed 1 leaves: its modules no longer follow the batch, and it trains on by itself
     frozen = _params(batched[1]).clone()
-    batch.update(11, mask=[True, True])
+    batch.update(11, mask=[True, False])  # as the loop masks a released seed
     assert torch.equal(_params(batched[1]), frozen)
+    single[1].update(11)
+    batched[1].update(11)
+    assert (_params(single[1]) - _params(batched[1])).abs().max().item() < 1e-6
 
 
 # -- through the training loop: seed-batched cells write what unbatched cells write ----------------------
@@ -206,6 +209,7 @@ def test_seed_batch_flag_errors_and_grouping(capsys):
 
     assert main(["run", "--seed-batch", "0"]) == 2 and "bad --seed-batch value 0" in capsys.readouterr().err
     assert main(["run", "--seed-batch", "2", "--runner", "ray"]) == 2 and "not built yet" in capsys.readouterr().err
+    assert main(["run", "--seed-batch", "2", "--wandb"]) == 2 and "with --wandb" in capsys.readouterr().err
     specs = _specs([0, 1, 2])
     assert [[s.cell.seed for s in u] for u in seed_groups(specs, 2)] == [[0, 1], [2]]
     assert [[s.cell.seed for s in u] for u in seed_groups(specs, 1)] == [[0], [1], [2]]

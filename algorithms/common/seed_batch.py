@@ -73,10 +73,16 @@ class Stacked:
         return [grads[n] for n in self.params]
 
     @torch.no_grad()
-    def release(self, i: int, module: nn.Module) -> None:
-        """Give ``module`` (seed ``i``'s) parameters of its own again, with the batch's current values."""
+    def release(self, i: int, module: nn.Module, optimizer: torch.optim.Optimizer | None = None) -> None:
+        """Give ``module`` (seed ``i``'s) parameters of its own again, with the batch's current values; its
+        ``optimizer`` (the agent's own) is pointed at them, so the agent trains on as an unbatched one."""
         for n, p in self.params.items():
             _set_param(module, n, nn.Parameter(p[i].detach().clone(), requires_grad=p.requires_grad))
+        if optimizer is not None:
+            state = optimizer.state_dict()
+            optimizer.param_groups[0]["params"] = list(module.parameters())
+            optimizer.state.clear()
+            optimizer.load_state_dict(state)
 
 
 def _per_seed(mask: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
