@@ -815,7 +815,7 @@ def _claim_status(ours: pd.DataFrame, inputs: Inputs, claims: list | None, cover
         verdicts = [
             v
             for v in cl.check(mine, g, inputs.protocols, allow_protocol_mismatch=True, reps=200)
-            if v.verdict in (cl.CONSISTENT, cl.INCONSISTENT)
+            if v.verdict in (cl.CONSISTENT, cl.INCONSISTENT) or (v.verdict == cl.INCONCLUSIVE and v.evidence != "-")
         ]
         if not verdicts:
             rows.append(
@@ -833,18 +833,17 @@ def _claim_status(ours: pd.DataFrame, inputs: Inputs, claims: list | None, cover
             diffs = sorted(
                 {d for pid in g["protocol_id"].unique() for d in cl._protocol_differences(v.claim, known.get(pid))}
             )
-            status = (
-                f"consistent with the published value at step {v.claim.step:,} ({v.n_seeds} seeds)"
-                if v.verdict == cl.CONSISTENT
-                else f"differs at step {v.claim.step:,} ({v.claim.task})"
-            )
+            status = {
+                cl.CONSISTENT: f"consistent with the published value at step {v.claim.step:,} ({v.n_seeds} seeds)",
+                cl.INCONSISTENT: f"differs at step {v.claim.step:,} ({v.claim.task})",
+            }.get(v.verdict, f"inconclusive at step {v.claim.step:,} ({v.claim.task})")
             rows.append(
                 {
                     "published": f"{v.claim.paper}, {v.claim.table}: {v.claim.cell}",
                     "suite": suite,
                     "our algo": algo,
                     "status": status,
-                    "detail": v.detail + (f" Protocol differs: {'; '.join(diffs)}." if diffs else ""),
+                    "detail": v.detail.rstrip(".") + (f"; protocol differs: {'; '.join(diffs)}" if diffs else ""),
                 }
             )
     return rows

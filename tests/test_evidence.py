@@ -57,7 +57,7 @@ def test_status_from_point_claims_when_no_published_curve_is_held(tmp_path):
     inputs = gather([near], None)
     (row,) = reproduction_status(inputs.data, inputs, TD3_CLAIMS).to_dict("records")
     assert row["status"] == "consistent with the published value at step 100,000 (3 seeds)"
-    assert "Protocol differs: env_version: claim v1, data v4" in row["detail"] and row["published"].startswith("TD3")
+    assert "protocol differs: env_version: claim v1, data v4" in row["detail"] and row["published"].startswith("TD3")
     inputs = gather([crippled], None)
     (row,) = reproduction_status(inputs.data, inputs, TD3_CLAIMS).to_dict("records")
     assert row["status"] == "differs at step 100,000 (HalfCheetah-v1)"
