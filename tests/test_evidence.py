@@ -2,6 +2,9 @@
 twice, and summarised in the reproduction status table (`bench status`), from published curves or, where
 none is held, the published point claims (TD3's 100k means)."""
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 from test_curves import _our_store
@@ -11,6 +14,7 @@ from analysis.report import gather, reproduction_status
 from bench.cli import STATUS_BEGIN, STATUS_END, main
 from core.errors import UserError
 
+REPO = Path(__file__).resolve().parent.parent
 TD3_CLAIMS = [c for c in load_claims() if c.claim_id == "td3-curves-HalfCheetah-100k"]
 
 
@@ -81,3 +85,15 @@ def test_bench_status_rewrites_only_its_block_of_the_readme(tmp_path, capsys):
     readme.write_text("no markers\n")
     assert main(["status", "--runs", str(store), "--readme", str(readme)]) == 2
     assert "needs exactly one" in capsys.readouterr().err and readme.read_text() == "no markers\n"
+
+
+REFERENCE = os.environ.get("BENCH_REFERENCE_DIR")
+
+
+@pytest.mark.skipif(not REFERENCE, reason="BENCH_REFERENCE_DIR (MR.Q's published results) not set")
+def test_the_readme_status_table_is_what_the_committed_evidence_gives(capsys):
+    """README's reproduction-status block is generated (bench status --readme), never edited by hand."""
+    readme = (REPO / "README.md").read_text()
+    block = readme[readme.index(STATUS_BEGIN) : readme.index(STATUS_END) + len(STATUS_END)]
+    assert main(["status", "--runs", str(REPO / "results" / "evidence"), "--reference", REFERENCE]) == 0
+    assert capsys.readouterr().out.strip() == block
