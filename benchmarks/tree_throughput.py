@@ -22,7 +22,7 @@ CASES = {
     "td3": ("gym:HalfCheetah-v4", 1_000, 400, 1),
     "mrq": ("gym:HalfCheetah-v4", 1_000, 250, 1),  # 250 = one encoder/target burst (MR.Q's schedule)
     "iqrl": ("iqrl-dmc:walker-walk", 5_100, 200, 2),  # updates begin after 10 random episodes (10 x 500 steps)
-    "alm": ("alm-locomotion:HalfCheetah", 1_000, 40, 2),
+    "alm": ("alm-locomotion:HalfCheetah-v5", 1_000, 40, 2),
     "omd": ("omd-cartpole:CartPole-v1", 1_000, 400, 1),
 }
 
