@@ -13,14 +13,14 @@ stepping and acting are the same per seed either way.
 from __future__ import annotations
 
 import argparse
-import time
+from types import SimpleNamespace
 
 import numpy as np
 import torch
 
 from algorithms.base import Transition
 from algorithms.td3 import TD3SeedBatch
-from benchmarks.common import make_agent
+from benchmarks.common import bare_updates, make_agent
 from core.seeding import stream_seed
 
 
@@ -38,18 +38,6 @@ def _agents(n: int, task: str, device: str, threads: int):
             obs = env.reset()[0] if terminated or truncated else next_obs
         agents.append(agent)
     return agents
-
-
-def _rate(update, updates: int, device: str) -> float:
-    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
-    for i in range(10):
-        update(i)
-    sync()
-    start = time.perf_counter()
-    for i in range(updates):
-        update(i)
-    sync()
-    return updates / (time.perf_counter() - start)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -75,8 +63,8 @@ def main(argv: list[str] | None = None) -> None:
             for a in agents:
                 a.update(i)
 
-        seq = _rate(one_by_one, max(args.updates // s, 10), args.device) * s
-        bat = _rate(batch.update, args.updates, args.device) * s
+        seq = bare_updates(SimpleNamespace(update=one_by_one), max(args.updates // s, 10), args.device) * s
+        bat = bare_updates(batch, args.updates, args.device) * s
         print(f"{s:>3}  {seq:>21.1f}  {bat:>18.1f}  {bat / s:>17.1f}  {bat / seq:>7.2f}x", flush=True)
 
 
