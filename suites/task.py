@@ -33,6 +33,18 @@ def library_version(library: str) -> str:
     return version
 
 
+def reduced_eval_every(eval_every: int, agent_steps: int, evaluations: int = 5) -> int:
+    """Evaluation cadence of a reduced budget: at least ``evaluations`` evaluations after step 0, on a grid that
+    still holds every multiple of the protocol's ``eval_every`` (so a 15k run of a 5k-grid protocol evaluates at
+    2.5k, 5k, ..., 15k and its curve meets published curves at 5k, 10k and 15k, not only at the end)."""
+    if agent_steps // eval_every >= evaluations:
+        return eval_every
+    for divisor in range(2, eval_every + 1):
+        if eval_every % divisor == 0 and agent_steps // (eval_every // divisor) >= evaluations:
+            return eval_every // divisor
+    return 1
+
+
 @dataclass(frozen=True)
 class Task:
     name: str  # unique within its suite, e.g. "cartpole-balance"
@@ -70,10 +82,8 @@ class Task:
 
     def with_budget(self, agent_steps: int) -> Task:
         """The same task at a reduced (or enlarged) budget, recorded so it is never mistaken for the protocol's."""
-        # a reduced budget keeps at least 5 evaluations after step 0
-        eval_every = (
-            min(self.eval_every, max(1, agent_steps // 5)) if agent_steps < self.agent_steps else self.eval_every
-        )
+        reduced = agent_steps < self.agent_steps
+        eval_every = reduced_eval_every(self.eval_every, agent_steps) if reduced else self.eval_every
         return dataclasses.replace(
             self,
             agent_steps=int(agent_steps),

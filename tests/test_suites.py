@@ -157,3 +157,17 @@ def test_discrete_evaluation_rule_is_a_protocol_field_that_the_claims_guard_comp
     verdicts = {v.evidence: v for v in check([claim], rows, fields, reps=200)}
     refused = [v for v in verdicts.values() if v.verdict == "refused"]
     assert len(verdicts) == 2 and len(refused) == 1 and "discrete_eval: claim sampled, data greedy" in refused[0].detail
+
+
+def test_reduced_budget_evaluates_on_a_grid_that_holds_the_protocols_grid():
+    from suites.task import reduced_eval_every
+
+    task = get_suite("dmc-proprio").task("cartpole-balance")  # protocol: every 5000 agent steps
+    small = task.with_budget(15_000)
+    assert small.eval_every == 2_500  # 6 evaluations after step 0, and 5k, 10k, 15k among them
+    assert task.with_budget(100_000).eval_every == 5_000  # enough evaluations already: the protocol's cadence
+    for every, steps in [(5_000, 15_000), (3_000, 2_000), (1_000, 7), (10_000, 49_999), (5_000, 7)]:
+        got = reduced_eval_every(every, steps)
+        assert every % got == 0 and steps // got >= 5, (every, steps, got)
+        coarser = [every // d for d in range(1, every + 1) if every % d == 0 and every // d > got]
+        assert all(steps // c < 5 for c in coarser), (every, steps, got)  # the coarsest grid that fits
