@@ -26,7 +26,7 @@ from torch import nn
 from algorithms.base import Agent, Transition, register
 from algorithms.common.nets import EnsembleQ, adam, mlp, polyak_update
 from algorithms.common.replay import TransitionReplay
-from algorithms.common.seed_batch import SeedAdam, Stacked, masked_lerp_, stack_batches
+from algorithms.common.seed_batch import SeedAdam, Stacked, masked_lerp_, seed_ensemble, seed_sequential, stack_batches
 from algorithms.td3_config import Config  # the paper defaults and the variants, importable without torch
 
 
@@ -136,12 +136,14 @@ class TD3(Agent):
 
 
 class TD3SeedBatch:
-    """S TD3 agents (one task and config, S seeds) updated as one vmapped computation (algorithms/common/seed_batch.py).
+    """S TD3 agents (one task and config, S seeds) updated as one batched computation (algorithms/common/seed_batch.py).
 
     ``update(step, mask)`` is ``TD3.update`` of every seed in ``mask`` at once: each samples its batch and
-    target noise from its own generator, in TD3.update's order; the target, critic and actor losses run
-    under vmap over the seed dimension; ``SeedAdam`` steps the seeds in ``mask`` (the actor and targets of
-    those whose own update count is a multiple of ``actor_update_freq``). Metrics are per seed, shape (S,).
+    target noise from its own generator, in TD3.update's order; the target, critic and actor losses run on
+    (S, B, ...) tensors with the agents' own networks read as batched matmuls (the loss is the sum of the
+    seeds' losses, so each seed's gradient is its own); ``SeedAdam`` steps the seeds in ``mask`` (the actor
+    and targets of those whose own update count is a multiple of ``actor_update_freq``). Metrics are per
+    seed, shape (S,).
     """
 
     def __init__(self, agents: list[TD3]):
@@ -160,30 +162,15 @@ class TD3SeedBatch:
         for i, a in enumerate(agents):  # a resumed agent brings its moments and step counts
             self.actor_opt.load(i, a.actor_opt)
             self.critic_opt.load(i, a.critic_opt)
-        consts = (first.policy_noise, first.noise_clip, first.max_action, cfg.discount)
+        self._consts = (first.policy_noise, first.noise_clip, first.max_action, cfg.discount)  # td3_target's
+        self._actor_net, self._heads = first.actor.net, first.critic.heads  # structure only (weights: the stacks)
 
-        def target(actor_t, critic_t, b, noise):
-            return td3_target(
-                lambda o: self.actor_target.call(actor_t, o),
-                lambda o, a: self.critic_target.call(critic_t, o, a),
-                b,
-                noise,
-                *consts,
-            )
+    # the agents' networks on (S, B, ...) inputs with stacked parameters
+    def _pi(self, params, obs):
+        return self._consts[2] * torch.tanh(seed_sequential(self._actor_net, params, "net.", obs))
 
-        def critic_loss(critic_p, obs, action, target_q):
-            return td3_critic_loss(lambda o, a: self.critic.call(critic_p, o, a), obs, action, target_q)
-
-        def actor_loss(actor_p, critic_p, obs):
-            return td3_actor_loss(
-                lambda o: self.actor.call(actor_p, o),
-                lambda o, a: self.critic.call(critic_p, o, a, 0, method="member"),
-                obs,
-            )
-
-        self._target = torch.func.vmap(target)
-        self._critic_grad = torch.func.vmap(torch.func.grad_and_value(critic_loss, has_aux=True))
-        self._actor_grad = torch.func.vmap(torch.func.grad_and_value(actor_loss))
+    def _q(self, params, obs, action, member=None):
+        return seed_ensemble(self._heads, params, "heads.", torch.cat([obs, action], dim=-1), member)
 
     def update(self, step: int, mask: list[bool] | None = None) -> dict[str, torch.Tensor]:
         cfg, n = self.config, len(self.agents)
@@ -198,23 +185,38 @@ class TD3SeedBatch:
         b = stack_batches([drawn.get(i, stand_in)[0] for i in range(n)])
         noise = torch.stack([drawn.get(i, stand_in)[1] for i in range(n)])
         device_mask = mask.to(self.agents[0].device)
-        with torch.no_grad():
-            target_q = self._target(self.actor_target.params, self.critic_target.params, b, noise)
-        grads, (critic_loss, q1) = self._critic_grad(self.critic.params, b.obs, b.action, target_q)
-        self.critic_opt.step(self.critic.grads(grads), device_mask)
-        metrics = {"critic_loss": critic_loss.detach(), "q1": q1.detach()}
+        actor_t, critic_t = self.actor_target.params, self.critic_target.params
+        with torch.no_grad():  # (S, B, 1); the q's are (S, 2, B, 1): min over dim 1
+            target_q = td3_target(
+                lambda o: self._pi(actor_t, o),
+                lambda o, a: self._q(critic_t, o, a).unbind(1),
+                b,
+                noise,
+                *self._consts,
+            )
+        critic_losses, q1 = self._critic_losses(b, target_q)
+        grads = torch.autograd.grad(critic_losses.sum(), self.critic.tensors())
+        self.critic_opt.step(list(grads), device_mask)
+        metrics = {"critic_loss": critic_losses.detach(), "q1": q1.detach()}
 
         actor_mask = mask & (self.total_it % cfg.actor_update_freq == 0)
         if bool(actor_mask.any()):
             critic_now = {k: p.detach() for k, p in self.critic.params.items()}
-            grads, actor_loss = self._actor_grad(self.actor.params, critic_now, b.obs)
+            actor_losses = -self._q(critic_now, b.obs, self._pi(self.actor.params, b.obs), member=0).mean(dim=(1, 2))
+            grads = torch.autograd.grad(actor_losses.sum(), self.actor.tensors())
             device_mask = actor_mask.to(self.agents[0].device)
-            self.actor_opt.step(self.actor.grads(grads), device_mask)
+            self.actor_opt.step(list(grads), device_mask)
             masked_lerp_(self.critic_target.tensors(), self.critic.tensors(), cfg.tau, device_mask)
             masked_lerp_(self.actor_target.tensors(), self.actor.tensors(), cfg.tau, device_mask)
-            metrics["actor_loss"] = actor_loss.detach()
+            metrics["actor_loss"] = actor_losses.detach()
         self.last_actor_mask = actor_mask
         return metrics
+
+    def _critic_losses(self, b, target_q) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per seed: td3_critic_loss's MSE(Q1) + MSE(Q2) and mean Q1, each (S,)."""
+        q = self._q(self.critic.params, b.obs, b.action)  # (S, 2, B, 1)
+        losses = (q - target_q.unsqueeze(1)).square().mean(dim=(2, 3)).sum(dim=1)
+        return losses, q[:, 0].mean(dim=(1, 2))
 
     def seed_metrics(self, metrics: dict[str, torch.Tensor], i: int) -> dict[str, torch.Tensor]:
         """Seed ``i``'s metrics of the last ``update``, as its own ``TD3.update`` would have returned them."""

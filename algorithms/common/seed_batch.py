@@ -4,9 +4,11 @@ Each seed is still a whole agent built as usual (its own initialisation, replay 
 so a seed batch starts from exactly the weights its unbatched runs start from. ``Stacked`` then moves the
 parameters of S copies of one module into leaf tensors with a leading seed dimension (S, ...) and points
 every agent's module at its slice (the agents' own modules alias the stacked storage, so acting,
-evaluation and ``state_dict`` see every update). An algorithm's seed batch computes its losses once,
-under ``torch.func.vmap`` over the seed dimension with ``functional_call``, and steps one ``SeedAdam`` over
-the stacked tensors: Adam is elementwise, so with a step count per seed that is S independent Adams.
+evaluation and ``state_dict`` see every update). An algorithm's seed batch computes its losses once, as
+batched matmuls over the seed dimension (``seed_sequential``, ``seed_ensemble``: the agent's own module
+structure read with the stacked parameters, plain autograd, no ``vmap``: on CPU its per-op dispatch cost
+more than batching saved), and steps one ``SeedAdam`` over the stacked tensors: Adam is elementwise, so with
+a step count per seed that is S independent Adams (one fused kernel while the seeds move in lockstep).
 
 Seeds need not move in lockstep: every update takes a mask of the seeds that update now (a seed that
 finished, diverged, or resumed from a later checkpoint than the others), and masked seeds keep their
@@ -21,19 +23,11 @@ unbatched runs' up to float rounding (batched matmuls sum in another order): ``t
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
-from torch.func import functional_call
+from torch.optim.adam import adam as adam_step
 
-
-class _Method(nn.Module):
-    """``module.<name>(*args)`` as a forward, so ``functional_call`` can run a method other than forward."""
-
-    def __init__(self, module: nn.Module, name: str):
-        super().__init__()
-        self.inner, self.name = module, name
-
-    def forward(self, *args):
-        return getattr(self.inner, self.name)(*args)
+from algorithms.common.nets import EnsembleLayerNorm, EnsembleMLP
 
 
 def _set_param(module: nn.Module, name: str, value: nn.Parameter) -> None:
@@ -57,14 +51,6 @@ class Stacked:
         for i, module in enumerate(modules):
             for n in names:
                 _set_param(module, n, nn.Parameter(self.params[n].detach()[i], requires_grad=False))
-        self._methods: dict[str, _Method] = {}
-
-    def call(self, params: dict[str, torch.Tensor], *args, method: str = "forward"):
-        """The module (or its ``method``) with ``params`` (one seed's slice inside vmap)."""
-        if method == "forward":
-            return functional_call(self.template, params, args)
-        wrapper = self._methods.setdefault(method, _Method(self.template, method))
-        return functional_call(wrapper, {f"inner.{n}": p for n, p in params.items()}, args)
 
     def tensors(self) -> list[torch.Tensor]:
         return list(self.params.values())
@@ -85,6 +71,61 @@ class Stacked:
             optimizer.load_state_dict(state)
 
 
+# -- batched forwards: a module's own structure, read with stacked (S, ...) parameters -------------------
+
+
+def seed_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """S ``nn.Linear`` layers at once: x (S, B, in), weight (S, out, in), bias (S, out) -> (S, B, out)."""
+    if bias is None:
+        return torch.bmm(x, weight.transpose(1, 2))
+    return torch.baddbmm(bias.unsqueeze(1), x, weight.transpose(1, 2))
+
+
+def seed_sequential(seq: nn.Sequential, params: dict[str, torch.Tensor], prefix: str, x: torch.Tensor) -> torch.Tensor:
+    """``seq`` (an ``mlp()``: Linear, LayerNorm and parameter-free layers) for S seeds: ``params[prefix + name]``
+    are its stacked parameters, x (S, B, in) -> (S, B, out)."""
+    for i, layer in enumerate(seq):
+        name = f"{prefix}{i}."
+        if isinstance(layer, nn.Linear):
+            x = seed_linear(x, params[name + "weight"], params.get(name + "bias"))
+        elif isinstance(layer, nn.LayerNorm):
+            x = F.layer_norm(x, layer.normalized_shape, eps=layer.eps)
+            if layer.elementwise_affine:
+                x = x * params[name + "weight"].unsqueeze(1) + params[name + "bias"].unsqueeze(1)
+        elif next(layer.parameters(), None) is None:
+            x = layer(x)  # an activation: elementwise
+        else:
+            raise TypeError(f"seed_sequential: no batched form of {type(layer).__name__}")
+    return x
+
+
+def seed_ensemble(
+    net: EnsembleMLP, params: dict[str, torch.Tensor], prefix: str, x: torch.Tensor, member: int | None = None
+) -> torch.Tensor:
+    """``net`` (M members) for S seeds: ``params[prefix + name]`` are (S, M, ...) stacks of its parameters, x
+    (S, B, in) is each seed's input shared by its members -> (S, M, B, out); with ``member`` only that member
+    -> (S, B, out) (``EnsembleMLP.member``)."""
+    s, b = x.shape[0], x.shape[1]
+    m = 1 if member is not None else net.members
+    if member is None:
+        x = x.unsqueeze(1).expand(s, m, b, x.shape[-1]).reshape(s * m, b, x.shape[-1])
+
+    def pick(name: str) -> torch.Tensor:  # (S * m, *per-member shape)
+        p = params[prefix + name]
+        return p[:, member] if member is not None else p.reshape(s * m, *p.shape[2:])
+
+    for k, (_, norm, act) in enumerate(net._hidden):
+        x = torch.baddbmm(pick(f"layers.{k}.bias"), x, pick(f"layers.{k}.weight"))
+        if norm is not None:
+            x = F.layer_norm(x, (norm.width,))
+            if isinstance(norm, EnsembleLayerNorm) and norm.weight is not None:
+                x = x * pick(f"norms.{k}.weight") + pick(f"norms.{k}.bias")
+        x = act(x)
+    last = len(net.layers) - 1
+    x = torch.baddbmm(pick(f"layers.{last}.bias"), x, pick(f"layers.{last}.weight"))
+    return x if member is not None else x.reshape(s, m, b, x.shape[-1])
+
+
 def _per_seed(mask: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return mask.view(-1, *([1] * (like.dim() - 1)))
 
@@ -102,10 +143,37 @@ class SeedAdam:
         self.steps = torch.zeros(params[0].shape[0], dtype=torch.float64, device=params[0].device)
         self.exp_avg = [torch.zeros_like(p, requires_grad=False) for p in params]
         self.exp_avg_sq = [torch.zeros_like(p, requires_grad=False) for p in params]
+        # torch's fused kernel where the device has it (as the unbatched agents' ``nets.adam``), else foreach
+        self.fused = params[0].device.type in ("cpu", "cuda")
+
+    def _lockstep(self, mask: torch.Tensor) -> bool:
+        return bool(mask.all()) and bool((self.steps == self.steps[0]).all())
 
     @torch.no_grad()
     def step(self, grads: list[torch.Tensor], mask: torch.Tensor) -> None:
         b1, b2 = self.betas
+        if self._lockstep(mask):  # every seed steps and all have taken as many steps: torch's own fused Adam
+            t = float(self.steps[0]) + 1.0
+            state_steps = [torch.tensor(t - 1.0) for _ in self.params]  # the kernel path increments them first
+            adam_step(
+                self.params,
+                [g.contiguous() for g in grads],  # the fused kernel reads memory in order: a transposed grad is not
+                self.exp_avg,
+                self.exp_avg_sq,
+                [],
+                state_steps,
+                fused=self.fused,
+                foreach=None if self.fused else True,
+                amsgrad=False,
+                beta1=b1,
+                beta2=b2,
+                lr=self.lr,
+                weight_decay=0.0,
+                eps=self.eps,
+                maximize=False,
+            )
+            self.steps += 1
+            return
         self.steps += mask.to(self.steps.dtype)
         t = self.steps.clamp(min=1)
         step_size = (self.lr / (1 - b1**t)).to(self.params[0].dtype)
@@ -143,6 +211,9 @@ class SeedAdam:
 @torch.no_grad()
 def masked_lerp_(targets: list[torch.Tensor], sources: list[torch.Tensor], tau: float, mask: torch.Tensor) -> None:
     """Polyak averaging of the seeds in ``mask``: target <- lerp(target, source, tau)."""
+    if bool(mask.all()):
+        torch._foreach_lerp_(targets, sources, tau)
+        return
     for t, s in zip(targets, sources):
         t.copy_(torch.where(_per_seed(mask, t), t.lerp(s, tau), t))
 
