@@ -34,15 +34,17 @@ def library_version(library: str) -> str:
 
 
 def reduced_eval_every(eval_every: int, agent_steps: int, evaluations: int = 5) -> int:
-    """Evaluation cadence of a reduced budget: at least ``evaluations`` evaluations after step 0, on a grid that
-    still holds every multiple of the protocol's ``eval_every`` (so a 15k run of a 5k-grid protocol evaluates at
-    2.5k, 5k, ..., 15k and its curve meets published curves at 5k, 10k and 15k, not only at the end)."""
-    if agent_steps // eval_every >= evaluations:
+    """Evaluation cadence of a reduced budget: at least ``evaluations`` evaluations after step 0
+    (``agent_steps // evaluations`` at most). Where the budget reaches the protocol's first evaluation, the
+    cadence is the coarsest divisor of the protocol's ``eval_every`` that fits, so the grid still holds every
+    step the protocol evaluates at (15k of a 5k protocol: every 2.5k, meeting published curves at 5k, 10k
+    and 15k, not only at the end); a budget below that keeps ``agent_steps // evaluations``."""
+    most = max(1, agent_steps // evaluations)
+    if most >= eval_every:
         return eval_every
-    for divisor in range(2, eval_every + 1):
-        if eval_every % divisor == 0 and agent_steps // (eval_every // divisor) >= evaluations:
-            return eval_every // divisor
-    return 1
+    if agent_steps < eval_every:
+        return most
+    return max(eval_every // d for d in range(2, eval_every + 1) if eval_every % d == 0 and eval_every // d <= most)
 
 
 @dataclass(frozen=True)

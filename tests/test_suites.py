@@ -166,7 +166,8 @@ def test_reduced_budget_evaluates_on_a_grid_that_holds_the_protocols_grid():
     small = task.with_budget(15_000)
     assert small.eval_every == 2_500  # 6 evaluations after step 0, and 5k, 10k, 15k among them
     assert task.with_budget(100_000).eval_every == 5_000  # enough evaluations already: the protocol's cadence
-    for every, steps in [(5_000, 15_000), (3_000, 2_000), (1_000, 7), (10_000, 49_999), (5_000, 7)]:
+    assert task.with_budget(4_000).eval_every == 800  # below the protocol's first evaluation: budget // 5
+    for every, steps in [(5_000, 15_000), (10_000, 49_999), (3_000, 20_000), (7, 20)]:
         got = reduced_eval_every(every, steps)
         assert every % got == 0 and steps // got >= 5, (every, steps, got)
         coarser = [every // d for d in range(1, every + 1) if every % d == 0 and every // d > got]
