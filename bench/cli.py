@@ -138,8 +138,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
     if args.seed_batch > 1 and args.wandb:
         raise UserError("--seed-batch with --wandb is not built yet (one W&B run per process); valid: either one")
-    if args.seed_batch > 1 and args.runner == "ray":
-        raise UserError("--seed-batch with --runner ray is not built yet; valid: --runner local with --seed-batch")
     if args.max_failures < 0 or (args.max_concurrent is not None and args.max_concurrent < 1):
         raise UserError("bad --max-failures / --max-concurrent; valid: --max-failures >= 0, --max-concurrent >= 1")
     steps = parse_steps(args.steps) if args.steps else None
@@ -217,6 +215,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             max_concurrent=args.max_concurrent,
             max_failures=args.max_failures,
             progress=not args.quiet,
+            seed_batch=args.seed_batch,
         )
     else:
         from runners.local import run_local

@@ -1,9 +1,13 @@
-"""The Ray Tune runner: each cell is one trial running the same ``loop.train`` as the local runner.
+"""The Ray Tune runner: each unit of work is one trial running what the local runner runs (``run_unit``): one
+cell, or with ``--seed-batch S`` a seed group of up to S cells trained in one process (``seed_groups``), so
+``--gpus-per-trial`` and ``--seed-batch`` together decide how a GPU is shared (0.5 and 8: two groups of
+eight seeds per GPU).
 
 Design: the results store is the checkpoint. A trial writes straight into ``<out>/runs/...`` (on a
 multi-node cluster ``--out`` must be a shared filesystem path that every node can write), so
 
-- a failed trial retried by Tune (``--max-failures``) resumes from its cell's last checkpoint;
+- a failed trial retried by Tune (``--max-failures``) resumes from its cell's last checkpoint (a seed
+  group: each seed from its own, a finished seed is not trained again);
 - re-running the same command after the driver died plans again from the store: complete cells are
   skipped, interrupted ones resume; no Tune experiment state needs restoring;
 - a cell that still fails is stored as ``failed`` with its reason and the rest of the sweep completes.
@@ -38,7 +42,7 @@ from core.errors import UserError  # noqa: E402
 from results.lock import CellBusy, CellLock  # noqa: E402
 from results.store import Cell, Store  # noqa: E402
 from runners.grid import RunSpec  # noqa: E402
-from runners.local import Summary, run_cell  # noqa: E402
+from runners.local import Summary, run_unit, seed_groups  # noqa: E402
 from runners.sinks import WandbSettings  # noqa: E402
 
 
@@ -75,20 +79,29 @@ def _init_ray(address: str | None, num_cpus: int | None):
 
 
 def _trial(config: dict[str, Any]) -> None:
-    """One Tune trial = one cell. Raises on failure so Tune retries it (the store holds the checkpoint)."""
-    run = dict(config["run"])
-    spec = RunSpec(
-        **{
-            **run,
-            "cell": Cell(**run["cell"]),
-            "wandb": WandbSettings(**run["wandb"]) if run["wandb"] else None,
-            "device": config["device"],
-            "progress": False,
+    """One Tune trial = one unit (a cell or a seed group). Raises on failure so Tune retries it (the store
+    holds the checkpoints)."""
+    specs = [
+        RunSpec(
+            **{
+                **run,
+                "cell": Cell(**run["cell"]),
+                "wandb": WandbSettings(**run["wandb"]) if run["wandb"] else None,
+                "device": config["device"],
+                "progress": False,
+            }
+        )
+        for run in config["unit"]
+    ]
+    threads = max(1, int(config["cpus_per_trial"]))
+    manifests = run_unit(specs, config["root"], threads)
+    returns = [m.get("final_return") for m in manifests if m.get("final_return") is not None]
+    tune.report(
+        {
+            "status": ",".join(m["status"] for m in manifests),
+            "final_return": sum(returns) / len(returns) if returns else float("nan"),
         }
     )
-    threads = max(1, int(config["cpus_per_trial"]))
-    manifest = run_cell(spec, config["root"], threads)
-    tune.report({"status": manifest["status"], "final_return": manifest.get("final_return") or float("nan")})
 
 
 def run_ray(
@@ -102,8 +115,10 @@ def run_ray(
     max_failures: int = 2,
     num_cpus: int | None = None,
     progress: bool = True,
+    seed_batch: int = 1,
 ) -> Summary:
-    """Run ``specs`` as Ray Tune trials; returns the summary read back from the store."""
+    """Run ``specs`` as Ray Tune trials, one per unit (``seed_groups``: a cell, or up to ``seed_batch`` seeds
+    of one algorithm and task); returns the summary read back from the store, per cell."""
     if cpus_per_trial <= 0 or gpus_per_trial < 0:
         raise UserError(
             f"bad resources: --cpus-per-trial {cpus_per_trial} must be > 0, --gpus-per-trial {gpus_per_trial} >= 0"
@@ -120,9 +135,15 @@ def run_ray(
         if gpus_per_trial > 0 and device == "cpu":
             device = "cuda"
         root = str(Path(store.root).resolve())
-        runs = [{**asdict(s), "sink": None} for s in specs]  # plain data: Tune's param space must be serialisable
-        param_space = {"run": tune.grid_search(runs), "root": root, "device": device, "cpus_per_trial": cpus_per_trial}
-        progress_cb = _Progress(len(specs), progress)
+        # plain data: Tune's param space must be serialisable
+        units = [[{**asdict(s), "sink": None} for s in unit] for unit in seed_groups(specs, seed_batch)]
+        param_space = {
+            "unit": tune.grid_search(units),
+            "root": root,
+            "device": device,
+            "cpus_per_trial": cpus_per_trial,
+        }
+        progress_cb = _Progress(len(units), progress)
         tuner = tune.Tuner(
             tune.with_resources(_trial, {"cpu": cpus_per_trial, "gpu": gpus_per_trial}),
             param_space=param_space,
@@ -154,15 +175,21 @@ def run_ray(
     return summary
 
 
+def _label(trial) -> str:
+    cells = [run["cell"] for run in trial.config["unit"]]
+    seeds = ",".join(str(c["seed"]) for c in cells)
+    return f"{cells[0]['task']} seed{'s' if len(cells) > 1 else ''} {seeds}"
+
+
 class _Progress(tune.Callback):
-    """One bar over cells in the driver's terminal."""
+    """One bar over trials (cells, or seed groups) in the driver's terminal."""
 
     def __init__(self, total: int, enabled: bool):
         self.bar = None
         if enabled:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=total, unit="cell", desc="ray sweep", file=sys.stderr, dynamic_ncols=True)
+            self.bar = tqdm(total=total, unit="trial", desc="ray sweep", file=sys.stderr, dynamic_ncols=True)
 
     def on_trial_complete(self, iteration, trials, trial, **info):
         if self.bar is not None:
@@ -170,15 +197,12 @@ class _Progress(tune.Callback):
 
     def on_trial_recover(self, iteration, trials, trial, **info):
         if self.bar is not None:
-            self.bar.set_postfix_str(
-                f"retrying {trial.config['run']['cell']['task']} seed {trial.config['run']['cell']['seed']}",
-                refresh=True,
-            )
+            self.bar.set_postfix_str(f"retrying {_label(trial)}", refresh=True)
 
     def on_trial_error(self, iteration, trials, trial, **info):
         if self.bar is not None:
             self.bar.update(1)
-            self.bar.set_postfix_str(f"failed: {trial.config['run']['cell']['task']}", refresh=True)
+            self.bar.set_postfix_str(f"failed: {_label(trial)}", refresh=True)
 
     def close(self):
         if self.bar is not None:

@@ -208,7 +208,6 @@ def test_seed_batch_flag_errors_and_grouping(capsys):
     from runners.local import seed_groups
 
     assert main(["run", "--seed-batch", "0"]) == 2 and "bad --seed-batch value 0" in capsys.readouterr().err
-    assert main(["run", "--seed-batch", "2", "--runner", "ray"]) == 2 and "not built yet" in capsys.readouterr().err
     assert main(["run", "--seed-batch", "2", "--wandb"]) == 2 and "with --wandb" in capsys.readouterr().err
     specs = _specs([0, 1, 2])
     assert [[s.cell.seed for s in u] for u in seed_groups(specs, 2)] == [[0, 1], [2]]
