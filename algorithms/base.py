@@ -96,6 +96,12 @@ class Agent(abc.ABC):
     def update(self, step: int) -> dict[str, torch.Tensor]:
         """One learning step. Returns scalar metrics as 0-d tensors (no host sync in the hot loop)."""
 
+    def compile_update(self, mode: str | None = None) -> None:
+        """Optional (``bench run --compile``; registered with ``compile=True``): run the update's tensor work
+        through ``torch.compile`` with ``mode``, keeping generators, sampling and data-dependent branches outside
+        the compiled functions. Results equal the eager update's up to float rounding."""
+        raise NotImplementedError(f"{type(self).__name__} has no compiled update")
+
     def diagnostics(self) -> dict[str, float]:
         """Optional scalars logged with each evaluation (e.g. latent rank); stored in ``diagnostics.csv``."""
         return {}

@@ -52,8 +52,10 @@ class AlgoInfo:
     # OMD 200.1 vs 51.1 with 1 vs 2 threads, MR.Q 8.92 vs 8.55; ALM 1.77 vs 2.04 keeps the cores.
     max_torch_threads: int | None = None
     # "module:Class" of the agent's seed batch (algorithms/common/seed_batch.py: S seeds updated as one
-    # vmapped computation, ``bench run --seed-batch S``); None: its seeds run one cell at a time.
+    # batched computation, ``bench run --seed-batch S``); None: its seeds run one cell at a time.
     seed_batch: str | None = None
+    # The agent's update can run through torch.compile (``Agent.compile_update``, ``bench run --compile``).
+    compile: bool = False
 
 
 _INFOS: dict[str, AlgoInfo] = {}
@@ -70,6 +72,7 @@ def register_algorithm(
     budget_dependent_fields: tuple[str, ...] = (),
     max_torch_threads: int | None = None,
     seed_batch: str | None = None,
+    compile: bool = False,
 ) -> None:
     if name in _INFOS:
         raise ValueError(f"algorithm {name!r} registered twice")
@@ -84,6 +87,7 @@ def register_algorithm(
         tuple(budget_dependent_fields),
         max_torch_threads,
         seed_batch,
+        compile,
     )
     _VARIANTS.setdefault(name, {})
 

@@ -48,6 +48,7 @@ register_algorithm(
     observation_kinds=("state",),
     max_torch_threads=1,  # benchmarks/threads.py: 1 thread is as fast or faster
     seed_batch="algorithms.td3:TD3SeedBatch",
+    compile=True,
 )
 
 register_variant(

@@ -136,6 +136,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UserError(
             f"bad --seed-batch value {args.seed_batch}; valid: an integer >= 1 (seeds trained in one process)"
         )
+    if args.seed_batch > 1 and args.compile:
+        raise UserError("--seed-batch with --compile is not built yet; valid: either one")
     if args.seed_batch > 1 and args.wandb:
         raise UserError("--seed-batch with --wandb is not built yet (one W&B run per process); valid: either one")
     if args.max_failures < 0 or (args.max_concurrent is not None and args.max_concurrent < 1):
@@ -180,6 +182,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             notes.append(
                 f"note   {algo}: no seed batch yet ('bench list' says which agents have one); one cell per seed"
             )
+    if args.compile:
+        from algorithms.registry import info
+
+        for algo in sorted({c.algo for c in plan.todo if not info(c.algo.partition("@")[0]).compile}):
+            notes.append(f"note   {algo}: no compiled update yet ('bench list' says which agents have one); runs eager")
     for note in notes:
         print(note, file=sys.stderr)
     for cell, why in plan.skipped:
@@ -207,7 +214,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         from runners.ray_runner import run_ray
 
         summary = run_ray(
-            plan.specs(device, wandb=wandb, wait=args.wait),
+            plan.specs(device, wandb=wandb, wait=args.wait, compile=args.compile),
             store,
             address=args.address,
             cpus_per_trial=args.cpus_per_trial,
@@ -221,7 +228,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         from runners.local import run_local
 
         summary = run_local(
-            plan.specs(device, progress=not args.quiet, wandb=wandb, wait=args.wait),
+            plan.specs(device, progress=not args.quiet, wandb=wandb, wait=args.wait, compile=args.compile),
             store,
             workers=args.workers,
             seed_batch=args.seed_batch,
@@ -253,6 +260,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         for name, cls in sorted(infos().items()):
             kinds = f"actions: {'/'.join(cls.action_kinds)}; observations: {'/'.join(cls.observation_kinds)}"
             batch = "; --seed-batch: yes" if cls.seed_batch else "; --seed-batch: no (one cell per seed)"
+            batch += "; --compile: yes" if cls.compile else "; --compile: no"
             print(f"  {name:<24} {kinds}{batch}")
             for vname, variant in sorted(variants(name).items()):
                 print(f"    {name + '@' + vname:<22} {variant.description}")
@@ -565,6 +573,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="train up to S seeds of one algorithm and task in one process, updated as one batched computation, "
         "each seed still its own cell (agents that have a seed batch: bench list; default: 1)",
+    )
+    run.add_argument(
+        "--compile",
+        action="store_true",
+        help="run the update through torch.compile (CUDA graphs on a GPU; on CPU a C++ compiler is needed and "
+        "the first updates wait about a minute for it); results equal eager ones up to float rounding; agents "
+        "that have it: bench list",
     )
     run.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N (default: auto)")
     run.add_argument(

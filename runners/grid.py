@@ -11,6 +11,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from algorithms.registry import info as algorithm_info
 from core.errors import UserError
 from core.vocabulary import current_names, to_current
 from results.store import Cell, Store
@@ -28,7 +29,9 @@ class Plan:
     configs: dict[tuple[str, str], ResolvedConfig] = field(default_factory=dict)  # (algo, task) -> resolved config
     config_overrides: dict[str, Any] = field(default_factory=dict)
 
-    def specs(self, device: str, *, progress: bool = True, wandb: Any = None, wait: bool = False) -> list[RunSpec]:
+    def specs(
+        self, device: str, *, progress: bool = True, wandb: Any = None, wait: bool = False, compile: bool = False
+    ) -> list[RunSpec]:
         """The run descriptions of the cells to run, their --set values under the current field names (the
         plan noted any old name once; workers and manifests see only current names)."""
         return [
@@ -40,6 +43,7 @@ class Plan:
                 progress=progress,
                 wandb=wandb,
                 wait=wait,
+                compile=compile and algorithm_info(cell.algo.partition("@")[0]).compile,
             )
             for cell in self.todo
         ]
@@ -64,6 +68,7 @@ class RunSpec:
     wandb: Any = None  # runners.sinks.WandbSettings: log to W&B too
     sink: Any = None  # a runners.sinks.Sink object (in-process use); wins over ``wandb``
     wait: bool = False  # a cell another process is writing: wait for its lock (True) or skip it as busy
+    compile: bool = False  # --compile: the agent's update through torch.compile (recorded in the manifest)
 
     def task(self) -> Task:
         return resolve_task(self.cell, self.agent_steps)

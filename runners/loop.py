@@ -266,6 +266,7 @@ class RunRecord:
             "budget_dependent_fields": list(algorithm_info(self.cell.algo.partition("@")[0]).budget_dependent_fields),
             "seeding": seeding.record(self.cell.seed),
             "num_parameters": agent.num_parameters(),
+            "compile": spec.compile,  # the update through torch.compile in the last training segment
             "start_time": _now(),
             "resumes": 0,
         }
@@ -346,6 +347,8 @@ def _build(spec: RunSpec, store: Store, existing: dict | None) -> _Run:
             f"{action_kind(env.action_space)}/{observation_kind(env.observation_space)}"
         )
     agent = resolved.agent_cls(env.observation_space, env.action_space, resolved.config, spec.device, cell.seed)
+    if spec.compile:  # CUDA graphs on a GPU; inductor alone on CPU
+        agent.compile_update("reduce-overhead" if agent.device.type == "cuda" else None)
     record = RunRecord(store, cell, spec.make_sink())
     record.start(existing, spec, task, resolved, agent)
     return _Run(

@@ -266,6 +266,18 @@ def hard_update(source: nn.Module, target: nn.Module) -> None:
     target.load_state_dict(source.state_dict())
 
 
+# -- compiled steps ---------------------------------------------------------------------------------
+
+
+def compile_step(fn, mode: str | None = None):
+    """``fn`` (a step of an update: forward, backward, optimizer step, no generator or host sync inside)
+    through ``torch.compile`` with static shapes; ``mode="reduce-overhead"`` adds CUDA graphs on a GPU."""
+    import logging
+
+    logging.getLogger("torch._logging._internal").setLevel(logging.ERROR)  # "record_function will be ignored"
+    return torch.compile(fn, mode=mode, dynamic=False)
+
+
 # -- optimizers --------------------------------------------------------------------------------------
 
 
