@@ -1,13 +1,17 @@
 """Seed-vectorized updates: updates/s per seed and in aggregate for S seeds in one batch, against the same S
 seeds updated one after another, at paper size (TD3 on gym HalfCheetah: 256-256 networks, batch 256).
 
-    python -m benchmarks.seed_scaling [--seeds 1,2,4,8,16] [--updates 200] [--threads 1] [--device cpu]
+    python -m benchmarks.seed_scaling [--seeds 1,2,4,8,16] [--updates 200] [--threads 1] [--device cpu] [--compile]
 
 For each S both ways are timed in this one process, alternating, so the ratio holds on a loaded machine:
 "sequential" is S TD3 agents each calling ``update`` once per step (what S unbatched processes on one
 core cost), "batched" is ``TD3SeedBatch`` over the same S agents. Replay buffers are filled with 1,000
 random transitions of the real task first. Only the update is timed (it dominates a TD3 step); env
 stepping and acting are the same per seed either way.
+
+With ``--compile`` a last row times one TD3 seed eager against the same seed with ``compile_update`` (the
+update through torch.compile; ``reduce-overhead``, i.e. CUDA graphs, on a GPU), compile time excluded.
+MR.Q has neither a seed batch nor a compiled update yet, so it has no row.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--threads", type=int, default=1, help="torch threads (TD3 cells run on 1: benchmarks.threads)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--task", default="gym:HalfCheetah-v4")
+    p.add_argument("--compile", action="store_true", help="also time one seed with its update compiled")
     args = p.parse_args(argv)
     print(f"TD3 {args.task}, {args.updates} updates per point, {args.threads} torch thread(s), device {args.device}")
     print(
@@ -66,6 +71,15 @@ def main(argv: list[str] | None = None) -> None:
         seq = bare_updates(SimpleNamespace(update=one_by_one), max(args.updates // s, 10), args.device) * s
         bat = bare_updates(batch, args.updates, args.device) * s
         print(f"{s:>3}  {seq:>21.1f}  {bat:>18.1f}  {bat / s:>17.1f}  {bat / seq:>7.2f}x", flush=True)
+    if args.compile:
+        eager, compiled = (_agents(1, args.task, args.device, args.threads)[0] for _ in range(2))
+        compiled.compile_update("reduce-overhead" if args.device.startswith("cuda") else None)
+        bare_updates(compiled, 10, args.device)  # compiles (both steps) before the timed runs
+        first = bare_updates(eager, args.updates, args.device)
+        fast = bare_updates(compiled, args.updates, args.device)
+        again = bare_updates(eager, args.updates, args.device)  # eager both sides of the compiled run
+        slow = (first + again) / 2
+        print(f"compile, 1 seed: eager {slow:.1f} upd/s, compiled {fast:.1f} upd/s, {fast / slow:.2f}x", flush=True)
 
 
 if __name__ == "__main__":
