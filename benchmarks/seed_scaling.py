@@ -9,9 +9,9 @@ core cost), "batched" is ``TD3SeedBatch`` over the same S agents. Replay buffers
 random transitions of the real task first. Only the update is timed (it dominates a TD3 step); env
 stepping and acting are the same per seed either way.
 
-With ``--compile`` a last row times one TD3 seed eager against the same seed with ``compile_update`` (the
-update through torch.compile; ``reduce-overhead``, i.e. CUDA graphs, on a GPU), compile time excluded.
-MR.Q has neither a seed batch nor a compiled update yet, so it has no row.
+With ``--compile`` the last rows time one seed of TD3 (``--task``) and of MR.Q (``--mrq-task``, paper size)
+eager against the same seed with ``compile_update`` (the update through torch.compile; ``reduce-overhead``,
+i.e. CUDA graphs, on a GPU), compile time excluded. MR.Q has no seed batch yet, so it has no S rows.
 """
 
 from __future__ import annotations
@@ -28,11 +28,11 @@ from benchmarks.common import bare_updates, make_agent
 from core.seeding import stream_seed
 
 
-def _agents(n: int, task: str, device: str, threads: int):
+def _agents(n: int, task: str, device: str, threads: int, algo: str = "td3"):
     agents = []
     for seed in range(n):
         torch.manual_seed(stream_seed(seed, "agent_init"))
-        agent, env, _ = make_agent("td3", task, threads=threads, device=device)
+        agent, env, _ = make_agent(algo, task, threads=threads, device=device)
         rng = np.random.default_rng(seed)
         obs, _ = env.reset(seed=seed)
         for _ in range(1000):
@@ -52,6 +52,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--task", default="gym:HalfCheetah-v4")
     p.add_argument("--compile", action="store_true", help="also time one seed with its update compiled")
+    p.add_argument("--mrq-task", default="dmc-proprio:cartpole-balance", help="MR.Q's task for --compile")
     args = p.parse_args(argv)
     print(f"TD3 {args.task}, {args.updates} updates per point, {args.threads} torch thread(s), device {args.device}")
     print(
@@ -72,14 +73,19 @@ def main(argv: list[str] | None = None) -> None:
         bat = bare_updates(batch, args.updates, args.device) * s
         print(f"{s:>3}  {seq:>21.1f}  {bat:>18.1f}  {bat / s:>17.1f}  {bat / seq:>7.2f}x", flush=True)
     if args.compile:
-        eager, compiled = (_agents(1, args.task, args.device, args.threads)[0] for _ in range(2))
-        compiled.compile_update("reduce-overhead" if args.device.startswith("cuda") else None)
-        bare_updates(compiled, 10, args.device)  # compiles (both steps) before the timed runs
-        first = bare_updates(eager, args.updates, args.device)
-        fast = bare_updates(compiled, args.updates, args.device)
-        again = bare_updates(eager, args.updates, args.device)  # eager both sides of the compiled run
-        slow = (first + again) / 2
-        print(f"compile, 1 seed: eager {slow:.1f} upd/s, compiled {fast:.1f} upd/s, {fast / slow:.2f}x", flush=True)
+        for algo, task in (("td3", args.task), ("mrq", args.mrq_task)):
+            eager, compiled = (_agents(1, task, args.device, args.threads, algo)[0] for _ in range(2))
+            compiled.compile_update("reduce-overhead" if args.device.startswith("cuda") else None)
+            bare_updates(compiled, 10, args.device)  # compiles (every step) before the timed runs
+            first = bare_updates(eager, args.updates, args.device)
+            fast = bare_updates(compiled, args.updates, args.device)
+            again = bare_updates(eager, args.updates, args.device)  # eager on both sides of the compiled run
+            slow = (first + again) / 2
+            print(
+                f"compile, {algo} ({task}), 1 seed: eager {slow:.1f} upd/s, compiled {fast:.1f} upd/s, "
+                f"{fast / slow:.2f}x",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -329,3 +329,40 @@ def test_discrete_evaluation_is_greedy_or_gumbel_sampled(gumbel):
     with torch.no_grad():
         greedy = int(agent.policy.net(agent.encoder.zs(torch.as_tensor(obs)[None])).argmax())
     assert actions == ({0, 1, 2} if gumbel else {greedy})
+
+
+@pytest.mark.slow
+def test_a_compiled_mrq_update_equals_the_eager_one():
+    """MR.Q's encoder step and value/policy step through torch.compile (inductor on CPU), with the 250-step
+    schedule shortened to 5 so 12 updates cross two target copies and reward-scale updates (state input,
+    continuous actions, small networks): every metric within 1e-4 relative, parameters within 1e-6 and LAP
+    priorities within 1e-5 of the eager agent's (measured on CPU: 3.3e-6, 6e-8 and 3.6e-7; inductor fuses
+    elementwise ops and rounds differently). The eager path draws exactly what it drew before the steps
+    were split out (checked bit for bit against the previous commit on state, discrete and pixel agents)."""
+    obs, act = gym.spaces.Box(-1, 1, (6,), np.float32), gym.spaces.Box(-1, 1, (2,), np.float32)
+    small = dict(batch_size=16, buffer_size=500, target_update_freq=5, zs_dim=32, za_dim=8, zsa_dim=32)
+    small.update(enc_hidden_dim=32, value_hidden_dim=32, policy_hidden_dim=32)
+
+    def agent():
+        cls, cfg = resolve("mrq", small)
+        torch.manual_seed(0)
+        a, rng = cls(obs, act, cfg, "cpu", seed=3), np.random.default_rng(1)
+        for t in range(120):
+            s, s2 = rng.uniform(-1, 1, 6).astype(np.float32), rng.uniform(-1, 1, 6).astype(np.float32)
+            action = rng.uniform(-1, 1, 2).astype(np.float32)
+            a.observe(Transition(s, action, float(rng.normal()), s2, bool(rng.random() < 0.05), t % 40 == 39))
+        return a
+
+    def params(a):
+        return torch.cat([p.detach().flatten() for m in a.modules().values() for p in m.parameters()])
+
+    eager, compiled = agent(), agent()
+    compiled.compile_update()
+    for step in range(12):
+        m_eager, m_compiled = eager.update(step), compiled.update(step)
+        assert set(m_eager) == set(m_compiled)
+        for key, value in m_eager.items():
+            assert value.item() == pytest.approx(m_compiled[key].item(), rel=1e-4, abs=1e-6), (step, key)
+    assert (params(eager) - params(compiled)).abs().max().item() < 1e-6
+    assert (eager.replay.priority - compiled.replay.priority).abs().max().item() < 1e-5
+    assert (params(eager) - params(agent())).abs().max().item() > 1e-3  # and they did train

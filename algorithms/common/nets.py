@@ -274,7 +274,7 @@ def compile_step(fn, mode: str | None = None):
     through ``torch.compile`` with static shapes; ``mode="reduce-overhead"`` adds CUDA graphs on a GPU."""
     import logging
 
-    logging.getLogger("torch._logging._internal").setLevel(logging.ERROR)  # "record_function will be ignored"
+    logging.getLogger("torch._dynamo").setLevel(logging.ERROR)  # "Profiler record function ... will be ignored"
     return torch.compile(fn, mode=mode, dynamic=False)
 
 

@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 
 from algorithms.base import Agent, Transition, register
-from algorithms.common.nets import adamw, hard_update
+from algorithms.common.nets import adamw, compile_step, hard_update
 from algorithms.common.returns import nstep_return
 from algorithms.common.sequence_replay import SequenceReplay
 from algorithms.mrq.config import Config  # the paper defaults and the variants, importable without torch
@@ -50,12 +50,21 @@ def lap_priority(q: torch.Tensor, q_target: torch.Tensor, min_priority: float, a
     return (q - q_target).abs().max(1).values.clamp(min=min_priority).pow(alpha)
 
 
+def shift_offsets(n: int, generator: torch.Generator, pad: int = 4) -> tuple[torch.Tensor, torch.Tensor]:
+    """The random part of ``shift_augment``: per image, integer offsets (dy, dx) in [0, 2 pad]."""
+    dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator, device=generator.device)
+    dx = torch.randint(0, 2 * pad + 1, (n,), generator=generator, device=generator.device)
+    return dy, dx
+
+
 def shift_augment(x: torch.Tensor, generator: torch.Generator, pad: int = 4) -> torch.Tensor:
     """DrQ random shift: replicate-pad by ``pad`` and crop back at an integer offset in [0, 2 pad], per image."""
+    return shift_apply(x, *shift_offsets(x.shape[0], generator, pad), pad)
+
+
+def shift_apply(x: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor, pad: int = 4) -> torch.Tensor:
     n, c, h, w = x.shape
     padded = F.pad(x.float(), (pad, pad, pad, pad), mode="replicate")
-    dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator, device=x.device)
-    dx = torch.randint(0, 2 * pad + 1, (n,), generator=generator, device=x.device)
     rows = (dy[:, None] + torch.arange(h, device=x.device))[:, None, :, None]
     cols = (dx[:, None] + torch.arange(w, device=x.device))[:, None, None, :]
     return padded[
@@ -179,11 +188,28 @@ class MRQ(Agent):
         self.replay.add(t.obs, t.action, t.next_obs, t.reward, t.terminated, t.truncated, broadcast_discrete=broadcast)
 
     # -- learning --------------------------------------------------------------------------------
-    def _augment(self, states: torch.Tensor) -> torch.Tensor:
+    # Every random draw of an update happens before its tensor work, in the official order, so the tensor work
+    # (``_encoder_step``, ``_rl_step``) holds no generator and ``compile_update`` can compile it whole.
+    def _shifts(self, states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """The pixel augmentation's offsets for ``states`` (..., C, H, W); None without augmentation."""
         if not (self.pixels and self.config.pixel_augs):
+            return None
+        return shift_offsets(states[..., 0, 0, 0].numel(), self.torch_gen)
+
+    def _augment(self, states: torch.Tensor, shifts: tuple[torch.Tensor, torch.Tensor] | None) -> torch.Tensor:
+        if shifts is None:
             return states
         shape = states.shape
-        return shift_augment(states.reshape(-1, *shape[-3:]), self.torch_gen).reshape(shape)
+        return shift_apply(states.reshape(-1, *shape[-3:]), *shifts).reshape(shape)
+
+    def _gumbel_draw(self, batch: int) -> torch.Tensor | None:
+        """Exp(1) draws of the discrete policy's Gumbel-softmax (Policy.forward), or None for continuous actions."""
+        if not self.discrete:
+            return None
+        dtype = torch.bfloat16 if self.config.bf16_autocast else torch.float32  # the logits' dtype under autocast
+        return torch.empty((batch, self.action_dim), dtype=dtype, device=self.device).exponential_(
+            generator=self.torch_gen
+        )
 
     def update(self, step: int) -> dict[str, torch.Tensor]:
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config.bf16_autocast):
@@ -218,10 +244,15 @@ class MRQ(Agent):
         b = self.replay.sample(
             cfg.batch_size, cfg.enc_horizon, self.torch_gen, official_next_states=cfg.official_terminal_target
         )
-        state, next_state = self._augment(b.state), self._augment(b.next_state)
+        shifts = self._shifts(b.state), self._shifts(b.next_state)
+        next_action = self._next_actions(b.index, b.reward.shape[1]) if self.zsa_target else None
+        return self._encoder_step(b, shifts, next_action)
+
+    def _encoder_step(self, b, shifts, next_action) -> dict[str, torch.Tensor]:
+        cfg = self.config
+        state, next_state = self._augment(b.state, shifts[0]), self._augment(b.next_state, shifts[1])
         B, H = b.reward.shape
         if self.zsa_target:  # design-study rows with a state-action dynamics target (see _next_zsa)
-            next_action = self._next_actions(b.index, H)
             with torch.no_grad():
                 if cfg.dyn_target == "target_zsa":  # "Dynamics target": zbar_{s'a'} of the target encoder
                     target = self._next_zsa(self.encoder_target, next_state, next_action)
@@ -286,17 +317,24 @@ class MRQ(Agent):
         return encoder(encoder.zs(next_state.flatten(0, 1)), next_action.flatten(0, 1)).reshape(B, H, -1)
 
     def train_rl(self, b) -> dict[str, torch.Tensor]:
+        shifts = self._shifts(b.state[:, 0]), self._shifts(b.next_state[:, -1])
+        noise = torch.randn((b.reward.shape[0], self.action_dim), generator=self.torch_gen, device=self.device)
+        gumbel_target, gumbel_policy = self._gumbel_draw(b.reward.shape[0]), self._gumbel_draw(b.reward.shape[0])
+        metrics, priority = self._rl_step(b, shifts, noise, gumbel_target, gumbel_policy)
+        if priority is not None:
+            self.replay.update_priority(b.index, priority)
+        return metrics
+
+    def _rl_step(self, b, shifts, noise, gumbel_target, gumbel_policy):
+        """The value and policy steps on drawn randomness; returns (metrics, the LAP priorities or None)."""
         cfg = self.config
-        state, next_state = self._augment(b.state[:, 0]), self._augment(b.next_state[:, -1])
+        state, next_state = self._augment(b.state[:, 0], shifts[0]), self._augment(b.next_state[:, -1], shifts[1])
         action = b.action[:, 0]
         ret, bootstrap = nstep_return(b.reward, b.not_done, cfg.discount, cfg.nstep_form)
         with torch.no_grad():
             next_zs = self.encoder_target.zs(next_state)
-            noise = (
-                torch.randn((state.shape[0], self.action_dim), generator=self.torch_gen, device=self.device)
-                * self.target_noise
-            ).clamp(-self.noise_clip, self.noise_clip)
-            next_action = self.policy_target(next_zs, self.torch_gen)[0] + noise
+            noise = (noise * self.target_noise).clamp(-self.noise_clip, self.noise_clip)
+            next_action = self.policy_target(next_zs, exp_noise=gumbel_target)[0] + noise
             next_action = (
                 F.one_hot(next_action.argmax(1), self.action_dim).float() if self.discrete else next_action.clamp(-1, 1)
             )
@@ -326,7 +364,7 @@ class MRQ(Agent):
             self.encoder_opt.step()
             zs = zs.detach()
 
-        policy_action, pre_activ = self.policy(zs, self.torch_gen)
+        policy_action, pre_activ = self.policy(zs, exp_noise=gumbel_policy)
         q_policy = self.value(self.encoder(zs, policy_action))
         policy_loss = -q_policy.mean() + cfg.pre_activ_weight * pre_activ.pow(2).mean()
         # Only the policy steps here (the official code's stray value/encoder gradients are discarded
@@ -336,17 +374,24 @@ class MRQ(Agent):
             param.grad = grad
         self.policy_opt.step()
 
+        priority = None
         if cfg.prioritized:
             source = q if cfg.priority_source == "pre_update" else q_policy
-            self.replay.update_priority(
-                b.index, lap_priority(source.detach(), q_target, cfg.min_priority, cfg.priority_exponent)
-            )
-        return {
+            priority = lap_priority(source.detach(), q_target, cfg.min_priority, cfg.priority_exponent)
+        metrics = {
             "value_loss": value_loss.detach(),
             "policy_loss": policy_loss.detach(),
             "q": q.detach().mean(),
             "reward_scale": self.reward_scale.detach(),
         }
+        return metrics, priority
+
+    def compile_update(self, mode: str | None = None) -> None:
+        """``bench run --compile``: the encoder step and the value/policy step through ``torch.compile``. The
+        250-step schedule (target copies, reward scale), replay sampling, every random draw and the LAP
+        priority write stay outside, so the compiled steps hold no generator, branch on data or host sync."""
+        self._encoder_step = compile_step(self._encoder_step, mode)
+        self._rl_step = compile_step(self._rl_step, mode)
 
     # -- state beyond networks, optimizers and replay ---------------------------------------------
     def extra_state(self) -> dict:

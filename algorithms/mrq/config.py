@@ -119,8 +119,9 @@ register_algorithm(
     agent="algorithms.mrq.agent:MRQ",
     action_kinds=("continuous", "discrete"),
     observation_kinds=("state", "pixels"),
-    max_torch_threads=1,
-)  # benchmarks/threads.py: 1 thread is as fast or faster
+    max_torch_threads=1,  # benchmarks/threads.py: 1 thread is as fast or faster
+    compile=True,
+)
 
 # Design study (paper section 5.2, Table 2; spec section 12), each a config switch.
 _VARIANTS = {

@@ -122,12 +122,18 @@ class Policy(nn.Module):
         self.discrete, self.gumbel_tau = discrete, gumbel_tau
         weight_init(self)
 
-    def forward(self, zs: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, zs: torch.Tensor, generator: torch.Generator | None = None, exp_noise: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``exp_noise``: Exp(1) draws shaped like the logits, drawn by the caller (an update draws before its
+        tensor work); else drawn here from ``generator``."""
         pre_activ = self.net(zs)
         if not self.discrete:
             return torch.tanh(pre_activ), pre_activ
         # F.gumbel_softmax(pre, tau) written out so the Gumbel noise comes from the agent's generator
-        gumbels = -torch.empty_like(pre_activ).exponential_(generator=generator).log()  # as F.gumbel_softmax
+        if exp_noise is None:
+            exp_noise = torch.empty_like(pre_activ).exponential_(generator=generator)
+        gumbels = -exp_noise.log()  # as F.gumbel_softmax
         return F.softmax((pre_activ + gumbels) / self.gumbel_tau, dim=-1), pre_activ
 
 
