@@ -55,9 +55,6 @@ class Stacked:
     def tensors(self) -> list[torch.Tensor]:
         return list(self.params.values())
 
-    def grads(self, grads: dict[str, torch.Tensor]) -> list[torch.Tensor]:
-        return [grads[n] for n in self.params]
-
     @torch.no_grad()
     def release(self, i: int, module: nn.Module, optimizer: torch.optim.Optimizer | None = None) -> None:
         """Give ``module`` (seed ``i``'s) parameters of its own again, with the batch's current values; its
