@@ -249,6 +249,14 @@ class MRQ(Agent):
         return self._encoder_step(b, shifts, next_action)
 
     def _encoder_step(self, b, shifts, next_action) -> dict[str, torch.Tensor]:
+        loss, metrics = self._encoder_loss(b, shifts, next_action)
+        self.encoder_opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.encoder_opt.step()
+        return metrics
+
+    def _encoder_loss(self, b, shifts, next_action) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The encoder's loss on one window batch (and its metrics); a function of the modules' parameters."""
         cfg = self.config
         state, next_state = self._augment(b.state, shifts[0]), self._augment(b.next_state, shifts[1])
         B, H = b.reward.shape
@@ -284,10 +292,7 @@ class MRQ(Agent):
                 done_loss = done_loss + ((done_pred - (1 - b.not_done[:, i])) ** 2 * mask).mean()
             mask = mask * b.not_done[:, i]
         loss = cfg.dyn_weight * dyn_loss + cfg.reward_weight * reward_loss + cfg.done_weight * done_loss
-        self.encoder_opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.encoder_opt.step()
-        return {
+        return loss, {
             "encoder_loss": loss.detach(),
             "dyn_loss": dyn_loss.detach(),
             "reward_loss": reward_loss.detach(),
@@ -328,32 +333,8 @@ class MRQ(Agent):
     def _rl_step(self, b, shifts, noise, gumbel_target, gumbel_policy):
         """The value and policy steps on drawn randomness; returns (metrics, the LAP priorities or None)."""
         cfg = self.config
-        state, next_state = self._augment(b.state[:, 0], shifts[0]), self._augment(b.next_state[:, -1], shifts[1])
-        action = b.action[:, 0]
-        ret, bootstrap = nstep_return(b.reward, b.not_done, cfg.discount, cfg.nstep_form)
-        with torch.no_grad():
-            next_zs = self.encoder_target.zs(next_state)
-            noise = (noise * self.target_noise).clamp(-self.noise_clip, self.noise_clip)
-            next_action = self.policy_target(next_zs, exp_noise=gumbel_target)[0] + noise
-            next_action = (
-                F.one_hot(next_action.argmax(1), self.action_dim).float() if self.discrete else next_action.clamp(-1, 1)
-            )
-            q_next = self.value_target(self.encoder_target(next_zs, next_action))
-            q_next = q_next.min(1, keepdim=True).values if cfg.target_min else q_next.mean(1, keepdim=True)
-            q_target = (ret + bootstrap * q_next * self.target_reward_scale) / self.reward_scale
-
-        if cfg.model_based_repr:
-            with torch.no_grad():
-                zs = self.encoder.zs(state)
-                zsa = self.encoder(zs, action)
-        else:  # design study "No MR": the value loss trains the encoder end to end
-            zs = self.encoder.zs(state)
-            zsa = self.encoder(zs, action)
-        q = self.value(zsa)
-        if cfg.prioritized:
-            value_loss = F.smooth_l1_loss(q, q_target.expand(-1, 2))  # Huber, beta 1 (LAP)
-        else:  # design study "No LAP": uniform sampling and the MSE loss
-            value_loss = F.mse_loss(q, q_target.expand(-1, 2))
+        scales = (self.reward_scale, self.target_reward_scale)
+        value_loss, (q, q_target, zs) = self._value_loss(b, shifts, noise, gumbel_target, scales)
         self.value_opt.zero_grad(set_to_none=True)
         if not cfg.model_based_repr:
             self.encoder_opt.zero_grad(set_to_none=True)
@@ -364,9 +345,7 @@ class MRQ(Agent):
             self.encoder_opt.step()
             zs = zs.detach()
 
-        policy_action, pre_activ = self.policy(zs, exp_noise=gumbel_policy)
-        q_policy = self.value(self.encoder(zs, policy_action))
-        policy_loss = -q_policy.mean() + cfg.pre_activ_weight * pre_activ.pow(2).mean()
+        policy_loss, (q_policy, _) = self._policy_loss(zs, gumbel_policy)
         # Only the policy steps here (the official code's stray value/encoder gradients are discarded
         # anyway), so autograd.grad skips the weight gradients of the value and encoder layers.
         policy_params = list(self.policy.parameters())
@@ -385,6 +364,46 @@ class MRQ(Agent):
             "reward_scale": self.reward_scale.detach(),
         }
         return metrics, priority
+
+    def _value_loss(self, b, shifts, noise, gumbel_target, scales):
+        """The value loss on one return batch -> (loss, (Q(s, a), its target, zs)); ``scales``: the reward
+        scale and the target reward scale."""
+        cfg = self.config
+        reward_scale, target_reward_scale = scales
+        state, next_state = self._augment(b.state[:, 0], shifts[0]), self._augment(b.next_state[:, -1], shifts[1])
+        action = b.action[:, 0]
+        ret, bootstrap = nstep_return(b.reward, b.not_done, cfg.discount, cfg.nstep_form)
+        with torch.no_grad():
+            next_zs = self.encoder_target.zs(next_state)
+            noise = (noise * self.target_noise).clamp(-self.noise_clip, self.noise_clip)
+            next_action = self.policy_target(next_zs, exp_noise=gumbel_target)[0] + noise
+            next_action = (
+                F.one_hot(next_action.argmax(1), self.action_dim).float() if self.discrete else next_action.clamp(-1, 1)
+            )
+            q_next = self.value_target(self.encoder_target(next_zs, next_action))
+            q_next = q_next.min(1, keepdim=True).values if cfg.target_min else q_next.mean(1, keepdim=True)
+            q_target = (ret + bootstrap * q_next * target_reward_scale) / reward_scale
+
+        if cfg.model_based_repr:
+            with torch.no_grad():
+                zs = self.encoder.zs(state)
+                zsa = self.encoder(zs, action)
+        else:  # design study "No MR": the value loss trains the encoder end to end
+            zs = self.encoder.zs(state)
+            zsa = self.encoder(zs, action)
+        q = self.value(zsa)
+        if cfg.prioritized:
+            value_loss = F.smooth_l1_loss(q, q_target.expand(-1, 2))  # Huber, beta 1 (LAP)
+        else:  # design study "No LAP": uniform sampling and the MSE loss
+            value_loss = F.mse_loss(q, q_target.expand(-1, 2))
+        return value_loss, (q, q_target, zs)
+
+    def _policy_loss(self, zs, gumbel_policy):
+        """The policy loss at ``zs`` -> (loss, (Q(s, pi(s)), the pre-activation))."""
+        policy_action, pre_activ = self.policy(zs, exp_noise=gumbel_policy)
+        q_policy = self.value(self.encoder(zs, policy_action))
+        policy_loss = -q_policy.mean() + self.config.pre_activ_weight * pre_activ.pow(2).mean()
+        return policy_loss, (q_policy, pre_activ)
 
     def compile_update(self, mode: str | None = None) -> None:
         """``bench run --compile``: the encoder step and the value/policy step through ``torch.compile``. The
