@@ -128,15 +128,20 @@ def _per_seed(mask: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 
 
 class SeedAdam:
-    """``torch.optim.Adam`` (no weight decay, no amsgrad) over stacked (S, ...) tensors, one step count per
-    seed; ``step(grads, mask)`` updates only the seeds in ``mask``. The update is torch's:
-    m <- lerp(m, g, 1 - b1); v <- b2 v + (1 - b2) g^2;
+    """``torch.optim.Adam`` (no amsgrad), or ``AdamW`` with ``weight_decay``, over stacked (S, ...) tensors, one
+    step count per seed; ``step(grads, mask)`` updates only the seeds in ``mask``. The update is torch's:
+    p <- p (1 - lr wd) (AdamW); m <- lerp(m, g, 1 - b1); v <- b2 v + (1 - b2) g^2;
     p <- p - lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)."""
 
     def __init__(
-        self, params: list[torch.Tensor], lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8
+        self,
+        params: list[torch.Tensor],
+        lr: float,
+        weight_decay: float = 0.0,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
     ):
-        self.params, self.lr, self.betas, self.eps = params, lr, betas, eps
+        self.params, self.lr, self.weight_decay, self.betas, self.eps = params, lr, weight_decay, betas, eps
         self.steps = torch.zeros(params[0].shape[0], dtype=torch.float64, device=params[0].device)
         self.exp_avg = [torch.zeros_like(p, requires_grad=False) for p in params]
         self.exp_avg_sq = [torch.zeros_like(p, requires_grad=False) for p in params]
@@ -165,7 +170,8 @@ class SeedAdam:
                 beta1=b1,
                 beta2=b2,
                 lr=self.lr,
-                weight_decay=0.0,
+                weight_decay=self.weight_decay,
+                decoupled_weight_decay=True,  # AdamW's; with weight_decay 0, Adam's
                 eps=self.eps,
                 maximize=False,
             )
@@ -177,6 +183,8 @@ class SeedAdam:
         bc2_sqrt = ((1 - b2**t) ** 0.5).to(self.params[0].dtype)
         for p, g, m, v in zip(self.params, grads, self.exp_avg, self.exp_avg_sq):
             keep = _per_seed(mask, p)
+            if self.weight_decay:
+                p.copy_(torch.where(keep, p * (1 - self.lr * self.weight_decay), p))
             m.copy_(torch.where(keep, m.lerp(g, 1 - b1), m))
             v.copy_(torch.where(keep, v * b2 + (1 - b2) * g * g, v))
             update = _per_seed(step_size, p) * m / (v.sqrt() / _per_seed(bc2_sqrt, p) + self.eps)
@@ -218,3 +226,47 @@ def masked_lerp_(targets: list[torch.Tensor], sources: list[torch.Tensor], tau: 
 def stack_batches(batches: list[tuple]) -> tuple:
     """Per-seed NamedTuples of tensors (replay batches) -> one NamedTuple of (S, ...) tensors."""
     return type(batches[0])(*(torch.stack(parts) for parts in zip(*batches)))
+
+
+def stack_draws(draws: list):
+    """Per-seed pytrees of tensors (or None) of one structure -> one pytree of (S, ...) tensors."""
+    from torch.utils._pytree import tree_flatten, tree_unflatten
+
+    flat = [tree_flatten(d) for d in draws]
+    stacked = [None if parts[0] is None else torch.stack(parts) for parts in zip(*(leaves for leaves, _ in flat))]
+    return tree_unflatten(stacked, flat[0][1])
+
+
+def seed_vmap(fn):
+    """``torch.func.vmap(fn)`` over dim 0 of every tensor argument (pytrees too); ``None`` leaves (a draw a
+    config does not make) pass through unbatched."""
+    from torch.utils._pytree import tree_map
+
+    def run(*args):
+        in_dims = tuple(tree_map(lambda x: 0 if isinstance(x, torch.Tensor) else None, a) for a in args)
+        return torch.func.vmap(fn, in_dims=in_dims)(*args)
+
+    return run
+
+
+@torch.no_grad()
+def clip_grad_norms_(grads: list[torch.Tensor], max_norm: float) -> torch.Tensor:
+    """``torch.nn.utils.clip_grad_norm_`` per seed on stacked (S, ...) gradients: each seed's gradients scaled
+    by min(1, max_norm / (its total 2-norm + 1e-6)). Returns the norms before clipping, (S,)."""
+    norms = torch.stack([g.flatten(1).norm(dim=1) for g in grads], 1).norm(dim=1)
+    coef = (max_norm / (norms + 1e-6)).clamp(max=1.0)
+    for g in grads:
+        g.mul_(_per_seed(coef, g))
+    return norms
+
+
+class Bound(nn.Module):
+    """``fn`` (a loss method of one agent) as the forward of a module holding that agent's networks under
+    ``names``, so ``functional_call`` with per-seed parameters named ``<name>.<param>`` runs it for any seed."""
+
+    def __init__(self, modules: dict[str, nn.Module], fn):
+        super().__init__()
+        self.nets, self.fn = nn.ModuleDict(modules), fn
+
+    def forward(self, *args):
+        return self.fn(*args)

@@ -50,6 +50,11 @@ def lap_priority(q: torch.Tensor, q_target: torch.Tensor, min_priority: float, a
     return (q - q_target).abs().max(1).values.clamp(min=min_priority).pow(alpha)
 
 
+def _one_hot(index: torch.Tensor, n: int) -> torch.Tensor:
+    """(B, 1) indices -> (B, n) float32 one-hot; ``F.one_hot(...).float()`` out of place, so it runs under vmap."""
+    return torch.zeros(index.shape[0], n, device=index.device).scatter(1, index, 1.0)
+
+
 def shift_offsets(n: int, generator: torch.Generator, pad: int = 4) -> tuple[torch.Tensor, torch.Tensor]:
     """The random part of ``shift_augment``: per image, integer offsets (dy, dx) in [0, 2 pad]."""
     dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator, device=generator.device)
@@ -378,7 +383,9 @@ class MRQ(Agent):
             noise = (noise * self.target_noise).clamp(-self.noise_clip, self.noise_clip)
             next_action = self.policy_target(next_zs, exp_noise=gumbel_target)[0] + noise
             next_action = (
-                F.one_hot(next_action.argmax(1), self.action_dim).float() if self.discrete else next_action.clamp(-1, 1)
+                _one_hot(next_action.argmax(1, keepdim=True), self.action_dim)
+                if self.discrete
+                else next_action.clamp(-1, 1)
             )
             q_next = self.value_target(self.encoder_target(next_zs, next_action))
             q_next = q_next.min(1, keepdim=True).values if cfg.target_min else q_next.mean(1, keepdim=True)
@@ -424,3 +431,180 @@ class MRQ(Agent):
         self.training_steps = state["training_steps"]
         self.reward_scale = state["reward_scale"].to(self.device)
         self.target_reward_scale = state["target_reward_scale"].to(self.device)
+
+
+_NETS = ("encoder", "encoder_target", "policy", "policy_target", "value", "value_target")
+
+
+class MRQSeedBatch:
+    """S MR.Q agents (one task and config, S seeds) updated as one computation (algorithms/common/seed_batch.py).
+
+    ``update(step, mask)`` is ``MRQ.update`` of every seed in ``mask``: each seed keeps its own 250-step
+    schedule (target copies, reward scales, encoder burst), samples its batches and draws its randomness
+    from its own generator in ``MRQ.update``'s order; the agent's own loss methods (``_encoder_loss``,
+    ``_value_loss``, ``_policy_loss``) run once for all seeds under ``torch.func.vmap`` with the seeds'
+    stacked parameters (``functional_call``); gradient clipping is per seed; AdamW steps through ``SeedAdam``;
+    LAP priorities go back to each seed's replay. Metrics are per seed, shape (S,).
+    """
+
+    def __init__(self, agents: list[MRQ]):
+        from algorithms.common.seed_batch import Bound, SeedAdam, Stacked, seed_vmap
+
+        first = agents[0]
+        if any(a.config != first.config or a.device != first.device for a in agents):
+            raise ValueError("a seed batch holds agents of one config on one device")
+        self.agents, self.config, cfg = agents, first.config, first.config
+        self.stacks = {n: Stacked([getattr(a, n) for a in agents], not n.endswith("_target")) for n in _NETS}
+        rates = {"encoder": (cfg.enc_lr, cfg.enc_wd), "policy": (cfg.policy_lr, cfg.policy_wd)}
+        rates["value"] = (cfg.value_lr, cfg.value_wd)
+        self.opts = {n: SeedAdam(self.stacks[n].tensors(), lr, wd) for n, (lr, wd) in rates.items()}
+        for i, a in enumerate(agents):  # a resumed agent brings its moments and step counts
+            for n, opt in self.opts.items():
+                opt.load(i, getattr(a, f"{n}_opt"))
+        self.training_steps = torch.tensor([a.training_steps for a in agents])
+        self.reward_scale = torch.stack([a.reward_scale for a in agents])
+        self.target_reward_scale = torch.stack([a.target_reward_scale for a in agents])
+        nets = {n: getattr(first, n) for n in _NETS}
+        vmap, grad = seed_vmap, torch.func.grad_and_value
+
+        def loss(method):
+            bound = Bound(nets, method)
+            return lambda train, frozen, *args: torch.func.functional_call(bound, {**train, **frozen}, args)
+
+        self._encoder = vmap(grad(loss(first._encoder_loss), has_aux=True))
+        self._value = vmap(grad(loss(first._value_loss), has_aux=True))
+        self._policy = vmap(grad(loss(first._policy_loss), has_aux=True))
+
+    def _params(self, *names: str, detach: bool = False) -> dict[str, torch.Tensor]:
+        return {f"nets.{n}.{k}": (p.detach() if detach else p) for n in names for k, p in self.stacks[n].params.items()}
+
+    def _grads(self, grads: dict[str, torch.Tensor], name: str) -> list[torch.Tensor]:
+        return [grads[f"nets.{name}.{k}"] for k in self.stacks[name].params]
+
+    def _draw(self, mask: torch.Tensor, draw) -> list:
+        """``draw(agent)`` for each seed in ``mask`` (its own generator, its order); a masked seed computes on a
+        stand-in whose results are never applied."""
+        drawn = {i: draw(self.agents[i]) for i in torch.nonzero(mask).flatten().tolist()}
+        stand_in = next(iter(drawn.values()))
+        return [drawn.get(i, stand_in) for i in range(len(self.agents))]
+
+    def update(self, step: int, mask: list[bool] | None = None) -> dict[str, torch.Tensor]:
+        cfg = self.config
+        with torch.autocast(self.agents[0].device.type, dtype=torch.bfloat16, enabled=cfg.bf16_autocast):
+            return self._update(
+                torch.ones(len(self.agents), dtype=torch.bool)
+                if mask is None
+                else torch.as_tensor(mask, dtype=torch.bool)
+            )
+
+    def _update(self, mask: torch.Tensor) -> dict[str, torch.Tensor]:
+        from algorithms.common.seed_batch import stack_batches, stack_draws
+
+        cfg, metrics = self.config, {}
+        self.training_steps += mask.long()
+        boundary = mask & ((self.training_steps - 1) % cfg.target_update_freq == 0)
+        self.last_boundary = boundary
+        device_boundary = boundary.to(self.agents[0].device)
+        with torch.no_grad():
+            for i in torch.nonzero(boundary).flatten().tolist():
+                for online in ("policy", "value", "encoder"):
+                    for k, p in self.stacks[online].params.items():
+                        self.stacks[f"{online}_target"].params[k][i].copy_(p[i])
+                if cfg.reward_scaling:
+                    self.target_reward_scale[i] = self.reward_scale[i]
+                    self.reward_scale[i] = self.agents[i].replay.reward_scale()
+                else:  # design study "No reward scaling": both scales stay 1
+                    self.reward_scale[i] = self.target_reward_scale[i] = 1.0
+        if bool(boundary.any()) and cfg.model_based_repr:
+            for _ in range(cfg.target_update_freq):
+
+                def encoder_draws(a: MRQ):
+                    b = a.replay.sample(
+                        cfg.batch_size, cfg.enc_horizon, a.torch_gen, official_next_states=cfg.official_terminal_target
+                    )
+                    shifts = a._shifts(b.state), a._shifts(b.next_state)
+                    return b, shifts, (a._next_actions(b.index, b.reward.shape[1]) if a.zsa_target else None)
+
+                drawn = self._draw(boundary, encoder_draws)
+                b = stack_batches([d[0] for d in drawn])
+                grads, (_, enc_metrics) = self._encoder(
+                    self._params("encoder"),
+                    self._params("encoder_target", detach=True),
+                    b,
+                    stack_draws([d[1] for d in drawn]),
+                    stack_draws([d[2] for d in drawn]),
+                )
+                self.opts["encoder"].step(self._grads(grads, "encoder"), device_boundary)
+                metrics.update(enc_metrics)
+        return {**metrics, **self._train_rl(mask)}
+
+    def _train_rl(self, mask: torch.Tensor) -> dict[str, torch.Tensor]:
+        from algorithms.common.seed_batch import clip_grad_norms_, stack_batches, stack_draws
+
+        cfg, device_mask = self.config, mask.to(self.agents[0].device)
+
+        def rl_draws(a: MRQ):  # MRQ._update's sample, then train_rl's draws, in their order
+            b = a.replay.sample(cfg.batch_size, cfg.q_horizon, a.torch_gen)
+            shifts = a._shifts(b.state[:, 0]), a._shifts(b.next_state[:, -1])
+            noise = torch.randn((b.reward.shape[0], a.action_dim), generator=a.torch_gen, device=a.device)
+            return b, (shifts, noise, a._gumbel_draw(b.reward.shape[0]), a._gumbel_draw(b.reward.shape[0]))
+
+        drawn = self._draw(mask, rl_draws)
+        b = stack_batches([d[0] for d in drawn])
+        shifts, noise, gumbel_target, gumbel_policy = stack_draws([d[1] for d in drawn])
+        trained = ("value",) if cfg.model_based_repr else ("value", "encoder")
+        frozen = [n for n in _NETS if n not in trained]
+        grads, (value_loss, (q, q_target, zs)) = self._value(
+            self._params(*trained),
+            self._params(*frozen, detach=True),
+            b,
+            shifts,
+            noise,
+            gumbel_target,
+            (self.reward_scale, self.target_reward_scale),
+        )
+        value_grads = self._grads(grads, "value")
+        clip_grad_norms_(value_grads, cfg.value_grad_clip)
+        self.opts["value"].step(value_grads, device_mask)
+        if not cfg.model_based_repr:
+            self.opts["encoder"].step(self._grads(grads, "encoder"), device_mask)
+        others = [n for n in _NETS if n != "policy"]
+        grads, (policy_loss, (q_policy, _)) = self._policy(
+            self._params("policy"), self._params(*others, detach=True), zs.detach(), gumbel_policy
+        )
+        self.opts["policy"].step(self._grads(grads, "policy"), device_mask)
+        if cfg.prioritized:
+            source = q if cfg.priority_source == "pre_update" else q_policy
+            priority = lap_priority(
+                source.detach().flatten(0, 1), q_target.flatten(0, 1), cfg.min_priority, cfg.priority_exponent
+            ).view(len(self.agents), -1)
+            for i in torch.nonzero(mask).flatten().tolist():
+                self.agents[i].replay.update_priority(drawn[i][0].index, priority[i])
+        return {
+            "value_loss": value_loss.detach(),
+            "policy_loss": policy_loss.detach(),
+            "q": q.detach().mean(dim=(1, 2)),
+            "reward_scale": self.reward_scale.clone(),
+        }
+
+    def seed_metrics(self, metrics: dict[str, torch.Tensor], i: int) -> dict[str, torch.Tensor]:
+        """Seed ``i``'s metrics of the last ``update``, as its own ``MRQ.update`` would have returned them."""
+        encoder = {"encoder_loss", "dyn_loss", "reward_loss", "done_loss"}
+        return {k: v[i] for k, v in metrics.items() if k not in encoder or bool(self.last_boundary[i])}
+
+    def export(self, i: int) -> None:
+        """Seed ``i``'s optimizer moments, counters and reward scales into its agent (``MRQ.state_dict``)."""
+        agent = self.agents[i]
+        for n, opt in self.opts.items():
+            opt.export(i, getattr(agent, f"{n}_opt"))
+        agent.training_steps = int(self.training_steps[i])
+        agent.reward_scale = self.reward_scale[i].clone()
+        agent.target_reward_scale = self.target_reward_scale[i].clone()
+
+    def release(self, i: int) -> None:
+        """Seed ``i`` leaves the batch: its agent gets its own tensors and optimizer state back."""
+        self.export(i)
+        agent = self.agents[i]
+        for n in _NETS:
+            opt = getattr(agent, f"{n}_opt", None) if n in self.opts else None
+            self.stacks[n].release(i, getattr(agent, n), opt)

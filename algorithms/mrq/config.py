@@ -120,6 +120,7 @@ register_algorithm(
     action_kinds=("continuous", "discrete"),
     observation_kinds=("state", "pixels"),
     max_torch_threads=1,  # benchmarks/threads.py: 1 thread is as fast or faster
+    seed_batch="algorithms.mrq.agent:MRQSeedBatch",
     compile=True,
 )
 

@@ -177,10 +177,8 @@ class TwoHot:
         below = (torch.bucketize(x, self.bins, right=True) - 1).clamp(0, self.num_bins - 2)
         lo, hi = self.bins[below], self.bins[below + 1]
         w_hi = ((x - lo) / (hi - lo)).clamp(0, 1)
-        out = torch.zeros(x.shape[0], self.num_bins, device=x.device)
-        out.scatter_(1, below[:, None], (1 - w_hi)[:, None])
-        out.scatter_add_(1, (below + 1)[:, None], w_hi[:, None])
-        return out
+        out = torch.zeros(x.shape[0], self.num_bins, device=x.device).scatter(1, below[:, None], (1 - w_hi)[:, None])
+        return out.scatter_add(1, (below + 1)[:, None], w_hi[:, None])  # out of place: runs under vmap too
 
     def decode(self, logits: torch.Tensor) -> torch.Tensor:
         return (F.softmax(logits, dim=-1) * self.bins).sum(-1)
