@@ -1,17 +1,20 @@
 """Seed-vectorized updates: updates/s per seed and in aggregate for S seeds in one batch, against the same S
-seeds updated one after another, at paper size (TD3 on gym HalfCheetah: 256-256 networks, batch 256).
+seeds updated one after another, at paper size (TD3 on gym HalfCheetah: 256-256 networks, batch 256; MR.Q
+on dmc-proprio cartpole-balance: 512-wide, batch 256, its 250-step encoder burst included).
 
-    python -m benchmarks.seed_scaling [--seeds 1,2,4,8,16] [--updates 200] [--threads 1] [--device cpu] [--compile]
+    python -m benchmarks.seed_scaling [--algos td3,mrq] [--seeds 1,2,4,8,16] [--updates 200] [--threads 1]
+                                      [--device cpu] [--compile]
 
 For each S both ways are timed in this one process, alternating, so the ratio holds on a loaded machine:
-"sequential" is S TD3 agents each calling ``update`` once per step (what S unbatched processes on one
-core cost), "batched" is ``TD3SeedBatch`` over the same S agents. Replay buffers are filled with 1,000
-random transitions of the real task first. Only the update is timed (it dominates a TD3 step); env
-stepping and acting are the same per seed either way.
+"sequential" is S agents each calling ``update`` once per step (what S unbatched processes on one core
+cost), "batched" is the agent's seed batch (``TD3SeedBatch``, ``MRQSeedBatch``) over the same S agents.
+Replay buffers are filled with 1,000 random transitions of the real task first. Only the update is timed
+(it dominates a step); env stepping and acting are the same per seed either way. MR.Q: pass
+``--updates 250`` (or a multiple) so each point holds exactly one encoder burst.
 
-With ``--compile`` the last rows time one seed of TD3 (``--task``) and of MR.Q (``--mrq-task``, paper size)
-eager against the same seed with ``compile_update`` (the update through torch.compile; ``reduce-overhead``,
-i.e. CUDA graphs, on a GPU), compile time excluded. MR.Q has no seed batch yet, so it has no S rows.
+With ``--compile`` the last rows time one seed of TD3 (``--task``) and of MR.Q (``--mrq-task``) eager against
+the same seed with ``compile_update`` (the update through torch.compile; ``reduce-overhead``, i.e. CUDA
+graphs, on a GPU), compile time excluded.
 """
 
 from __future__ import annotations
@@ -23,7 +26,6 @@ import numpy as np
 import torch
 
 from algorithms.base import Transition
-from algorithms.td3 import TD3SeedBatch
 from benchmarks.common import bare_updates, make_agent
 from core.seeding import stream_seed
 
@@ -52,26 +54,32 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--task", default="gym:HalfCheetah-v4")
     p.add_argument("--compile", action="store_true", help="also time one seed with its update compiled")
-    p.add_argument("--mrq-task", default="dmc-proprio:cartpole-balance", help="MR.Q's task for --compile")
+    p.add_argument("--algos", default="td3", help="td3, mrq or both (MR.Q: --updates 250 holds one encoder burst)")
+    p.add_argument("--mrq-task", default="dmc-proprio:cartpole-balance", help="MR.Q's task (paper size)")
     args = p.parse_args(argv)
-    print(f"TD3 {args.task}, {args.updates} updates per point, {args.threads} torch thread(s), device {args.device}")
-    print(
-        f"{'S':>3}  {'sequential agg upd/s':>21}  {'batched agg upd/s':>18}  {'batched per seed':>17}  {'speed-up':>8}"
-    )
-    for s in (int(x) for x in args.seeds.split(",")):
-        sequential, batched = (
-            _agents(s, args.task, args.device, args.threads),
-            _agents(s, args.task, args.device, args.threads),
+    from algorithms.registry import seed_batch_class
+
+    tasks = {"td3": args.task, "mrq": args.mrq_task}
+    for algo in args.algos.split(","):
+        print(
+            f"{algo} {tasks[algo]}, {args.updates} updates per point, {args.threads} torch thread(s), "
+            f"device {args.device}"
         )
-        batch = TD3SeedBatch(batched)
+        print(
+            f"{'S':>3}  {'sequential agg upd/s':>21}  {'batched agg upd/s':>18}  {'batched per seed':>17}  "
+            f"{'speed-up':>8}"
+        )
+        for s in (int(x) for x in args.seeds.split(",")):
+            sequential, batched = (_agents(s, tasks[algo], args.device, args.threads, algo) for _ in range(2))
+            batch = seed_batch_class(algo)(batched)
 
-        def one_by_one(i, agents=sequential):
-            for a in agents:
-                a.update(i)
+            def one_by_one(i, agents=sequential):
+                for a in agents:
+                    a.update(i)
 
-        seq = bare_updates(SimpleNamespace(update=one_by_one), max(args.updates // s, 10), args.device) * s
-        bat = bare_updates(batch, args.updates, args.device) * s
-        print(f"{s:>3}  {seq:>21.1f}  {bat:>18.1f}  {bat / s:>17.1f}  {bat / seq:>7.2f}x", flush=True)
+            seq = bare_updates(SimpleNamespace(update=one_by_one), max(args.updates // s, 10), args.device) * s
+            bat = bare_updates(batch, args.updates, args.device) * s
+            print(f"{s:>3}  {seq:>21.1f}  {bat:>18.1f}  {bat / s:>17.1f}  {bat / seq:>7.2f}x", flush=True)
     if args.compile:
         for algo, task in (("td3", args.task), ("mrq", args.mrq_task)):
             eager, compiled = (_agents(1, task, args.device, args.threads, algo)[0] for _ in range(2))
