@@ -757,7 +757,8 @@ def reproduction_status(data: pd.DataFrame, inputs: Inputs, claims: list | None 
     of our runs that no published curve covers, the published point claims at steps within its budget
     ("consistent with the published value at step k (n seeds)" / "differs at step k (task)"), else "no
     published curve or claim". Protocol differences are accepted and stated, as a reviewer reading the
-    table needs the comparison, not a refusal; never written by hand (README block: ``bench status``)."""
+    table needs the comparison, not a refusal, but only within a suite (a dmc-proprio run is not checked
+    against the dmc-visual curve); never written by hand (README block: ``bench status``)."""
     from analysis import curves
 
     cols = ["published", "suite", "our algo", "status", "detail"]
@@ -769,7 +770,12 @@ def reproduction_status(data: pd.DataFrame, inputs: Inputs, claims: list | None 
     )
     rows = []
     for (algo, pid), g in published.groupby(["algo", "protocol_id"], sort=True):
-        mine = [v for v in verdicts if v.published == pid and curves._base(v.algo) == curves._base(algo)]
+        suite = g["suite"].iloc[0]  # never across suites: state runs against a pixel curve compare nothing
+        mine = [
+            v
+            for v in verdicts
+            if v.published == pid and curves._base(v.algo) == curves._base(algo) and v.suite == suite
+        ]
         for ours in sorted({v.algo for v in mine}) or [""]:
             cells = [v for v in mine if v.algo == ours]
             differ = [v for v in cells if v.verdict == curves.DIFFERS]
