@@ -195,7 +195,6 @@ class TD3SeedBatch:
         stand_in = next(iter(drawn.values()))  # masked seeds compute on it; their results are never applied
         b = stack_batches([drawn.get(i, stand_in)[0] for i in range(n)])
         noise = torch.stack([drawn.get(i, stand_in)[1] for i in range(n)])
-        device_mask = mask.to(self.agents[0].device)
         actor_t, critic_t = self.actor_target.params, self.critic_target.params
         with torch.no_grad():  # (S, B, 1); the q's are (S, 2, B, 1): min over dim 1
             target_q = td3_target(
@@ -207,7 +206,7 @@ class TD3SeedBatch:
             )
         critic_losses, q1 = self._critic_losses(b, target_q)
         grads = torch.autograd.grad(critic_losses.sum(), self.critic.tensors())
-        self.critic_opt.step(list(grads), device_mask)
+        self.critic_opt.step(list(grads), mask)
         metrics = {"critic_loss": critic_losses.detach(), "q1": q1.detach()}
 
         actor_mask = mask & (self.total_it % cfg.actor_update_freq == 0)
@@ -215,10 +214,9 @@ class TD3SeedBatch:
             critic_now = {k: p.detach() for k, p in self.critic.params.items()}
             actor_losses = -self._q(critic_now, b.obs, self._pi(self.actor.params, b.obs), member=0).mean(dim=(1, 2))
             grads = torch.autograd.grad(actor_losses.sum(), self.actor.tensors())
-            device_mask = actor_mask.to(self.agents[0].device)
-            self.actor_opt.step(list(grads), device_mask)
-            masked_lerp_(self.critic_target.tensors(), self.critic.tensors(), cfg.tau, device_mask)
-            masked_lerp_(self.actor_target.tensors(), self.actor.tensors(), cfg.tau, device_mask)
+            self.actor_opt.step(list(grads), actor_mask)
+            masked_lerp_(self.critic_target.tensors(), self.critic.tensors(), cfg.tau, actor_mask)
+            masked_lerp_(self.actor_target.tensors(), self.actor.tensors(), cfg.tau, actor_mask)
             metrics["actor_loss"] = actor_losses.detach()
         self.last_actor_mask = actor_mask
         return metrics

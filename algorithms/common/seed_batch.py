@@ -142,7 +142,8 @@ class SeedAdam:
         eps: float = 1e-8,
     ):
         self.params, self.lr, self.weight_decay, self.betas, self.eps = params, lr, weight_decay, betas, eps
-        self.steps = torch.zeros(params[0].shape[0], dtype=torch.float64, device=params[0].device)
+        # step counts on the host, as the masks are: deciding the lockstep path never waits for a GPU
+        self.steps = torch.zeros(params[0].shape[0], dtype=torch.float64)
         self.exp_avg = [torch.zeros_like(p, requires_grad=False) for p in params]
         self.exp_avg_sq = [torch.zeros_like(p, requires_grad=False) for p in params]
         # torch's fused kernel where the device has it (as the unbatched agents' ``nets.adam``), else foreach
@@ -153,6 +154,7 @@ class SeedAdam:
 
     @torch.no_grad()
     def step(self, grads: list[torch.Tensor], mask: torch.Tensor) -> None:
+        """``mask``: a host (CPU) bool tensor of the seeds that step."""
         b1, b2 = self.betas
         if self._lockstep(mask):  # every seed steps and all have taken as many steps: torch's own fused Adam
             t = float(self.steps[0]) + 1.0
@@ -179,8 +181,10 @@ class SeedAdam:
             return
         self.steps += mask.to(self.steps.dtype)
         t = self.steps.clamp(min=1)
-        step_size = (self.lr / (1 - b1**t)).to(self.params[0].dtype)
-        bc2_sqrt = ((1 - b2**t) ** 0.5).to(self.params[0].dtype)
+        device = self.params[0].device
+        step_size = (self.lr / (1 - b1**t)).to(device, self.params[0].dtype)
+        bc2_sqrt = ((1 - b2**t) ** 0.5).to(device, self.params[0].dtype)
+        mask = mask.to(device)
         for p, g, m, v in zip(self.params, grads, self.exp_avg, self.exp_avg_sq):
             keep = _per_seed(mask, p)
             if self.weight_decay:
@@ -215,10 +219,11 @@ class SeedAdam:
 
 @torch.no_grad()
 def masked_lerp_(targets: list[torch.Tensor], sources: list[torch.Tensor], tau: float, mask: torch.Tensor) -> None:
-    """Polyak averaging of the seeds in ``mask``: target <- lerp(target, source, tau)."""
+    """Polyak averaging of the seeds in ``mask`` (a host bool tensor): target <- lerp(target, source, tau)."""
     if bool(mask.all()):
         torch._foreach_lerp_(targets, sources, tau)
         return
+    mask = mask.to(targets[0].device)
     for t, s in zip(targets, sources):
         t.copy_(torch.where(_per_seed(mask, t), t.lerp(s, tau), t))
 

@@ -504,7 +504,6 @@ class MRQSeedBatch:
         self.training_steps += mask.long()
         boundary = mask & ((self.training_steps - 1) % cfg.target_update_freq == 0)
         self.last_boundary = boundary
-        device_boundary = boundary.to(self.agents[0].device)
         with torch.no_grad():
             for i in torch.nonzero(boundary).flatten().tolist():
                 for online in ("policy", "value", "encoder"):
@@ -534,14 +533,14 @@ class MRQSeedBatch:
                     stack_draws([d[1] for d in drawn]),
                     stack_draws([d[2] for d in drawn]),
                 )
-                self.opts["encoder"].step(self._grads(grads, "encoder"), device_boundary)
+                self.opts["encoder"].step(self._grads(grads, "encoder"), boundary)
                 metrics.update(enc_metrics)
         return {**metrics, **self._train_rl(mask)}
 
     def _train_rl(self, mask: torch.Tensor) -> dict[str, torch.Tensor]:
         from algorithms.common.seed_batch import clip_grad_norms_, stack_batches, stack_draws
 
-        cfg, device_mask = self.config, mask.to(self.agents[0].device)
+        cfg = self.config
 
         def rl_draws(a: MRQ):  # MRQ._update's sample, then train_rl's draws, in their order
             b = a.replay.sample(cfg.batch_size, cfg.q_horizon, a.torch_gen)
@@ -565,14 +564,14 @@ class MRQSeedBatch:
         )
         value_grads = self._grads(grads, "value")
         clip_grad_norms_(value_grads, cfg.value_grad_clip)
-        self.opts["value"].step(value_grads, device_mask)
+        self.opts["value"].step(value_grads, mask)
         if not cfg.model_based_repr:
-            self.opts["encoder"].step(self._grads(grads, "encoder"), device_mask)
+            self.opts["encoder"].step(self._grads(grads, "encoder"), mask)
         others = [n for n in _NETS if n != "policy"]
         grads, (policy_loss, (q_policy, _)) = self._policy(
             self._params("policy"), self._params(*others, detach=True), zs.detach(), gumbel_policy
         )
-        self.opts["policy"].step(self._grads(grads, "policy"), device_mask)
+        self.opts["policy"].step(self._grads(grads, "policy"), mask)
         if cfg.prioritized:
             source = q if cfg.priority_source == "pre_update" else q_policy
             priority = lap_priority(
