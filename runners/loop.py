@@ -35,11 +35,11 @@ import numpy as np
 import torch
 
 from algorithms.base import Agent, Transition, action_kind, observation_kind
-from algorithms.common.safe_state import load_state, save_state
+from algorithms.common.safe_state import first_line, load_state, save_state
 from algorithms.registry import info as algorithm_info
 from core import seeding
 from core.errors import Diverged, UserError
-from core.provenance import provenance
+from core.provenance import git_state, provenance
 from core.vocabulary import to_current
 from results.store import Cell, Store, atomic_write
 from runners.cell_guard import guarded
@@ -198,6 +198,7 @@ class Checkpoint:
             "evaluator_rng": evaluator.rng_state(),
             "python_rng": random.getstate(),
             "numpy_global_rng": np.random.get_state(),
+            "written_by": git_state()["sha"],  # the commit that wrote it: names the cause when a layout changed
         }
         atomic_write(self.path, lambda p: save_state(state, p))  # plain data only: loads with weights_only=True
 
@@ -219,9 +220,7 @@ class Checkpoint:
             agent.load_state_dict(state["agent"])
             counters = Counters(**state["loop"])
         except Exception as exc:  # noqa: BLE001
-            raise UserError(
-                f"corrupt checkpoint {self.path} ({type(exc).__name__}: {exc}); delete it to restart the cell"
-            ) from None
+            raise UserError(self._unfit(state.get("written_by"), exc)) from None
         stepper.env.reset(seed=seeds["train_env"])  # build the env's RNG, then overwrite it with the saved state
         set_env_rng_state(stepper.env, state["env_rng"])
         stepper.env.action_space.np_random.bit_generator.state = state["action_space_rng"]
@@ -234,6 +233,20 @@ class Checkpoint:
         np.random.set_state(state["numpy_global_rng"])
         stepper.updates, stepper.update_time = counters.updates, counters.update_time
         return counters
+
+    def _unfit(self, written_by: str | None, exc: Exception) -> str:
+        """The one-line error for a checkpoint the agent cannot load: a layout from another version of the code
+        says so (which commit wrote it), rather than calling the file corrupt."""
+        remedy = f"delete it (rm {self.path}) to restart the cell"
+        current = git_state()["sha"]
+        cause = f"{type(exc).__name__}: {first_line(exc)}"
+        if written_by is None or (current is not None and written_by != current):
+            writer = f"at commit {written_by[:10]}" if written_by else "before checkpoints recorded their version"
+            return (
+                f"checkpoint {self.path} was written by latentbench {writer} and does not fit this version's agent "
+                f"({cause}): its state layout changed since; {remedy}, or resume it with that version"
+            )
+        return f"corrupt checkpoint {self.path} ({cause}); {remedy}"
 
     def remove(self) -> None:
         shutil.rmtree(self.path.parent, ignore_errors=True)

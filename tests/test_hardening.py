@@ -353,3 +353,34 @@ def test_each_agent_owns_its_ranges(algo, overrides, what):
     with pytest.raises(UserError) as info:
         resolve(algo, overrides)
     assert what in str(info.value) and "\n" not in str(info.value)
+
+
+def _td3_agent():
+    from algorithms import resolve
+    from suites import get_suite, get_task
+
+    env = get_task(get_suite("smoke"), "Pendulum-v1").make(0)
+    cls, cfg = resolve("td3", {})
+    return cls(env.observation_space, env.action_space, cfg, "cpu", 0)
+
+
+@pytest.mark.parametrize("written_by", [None, "0123456789abcdef" * 2 + "01234567"])
+def test_checkpoint_from_another_version_says_so_not_corrupt(tmp_path, written_by):
+    """A checkpoint whose agent state no longer fits (a renamed module) names the commit that wrote it;
+    one written by this very commit that does not fit is corrupt."""
+    from core.provenance import git_state
+    from runners.loop import Checkpoint
+
+    agent = _td3_agent()
+    state = agent.state_dict()
+    state["modules"] = {"renamed_" + k: v for k, v in state["modules"].items()}
+    ckpt = Checkpoint(tmp_path / "checkpoint.pt")
+    saved = {"agent": state} if written_by is None else {"agent": state, "written_by": written_by}
+    with pytest.raises(UserError) as err:
+        ckpt.restore(agent, None, None, {}, state=saved)
+    msg = str(err.value)
+    assert "corrupt" not in msg and "state layout changed" in msg and f"rm {ckpt.path}" in msg
+    assert ("at commit 0123456789" if written_by else "before checkpoints recorded their version") in msg
+    if git_state()["sha"] is not None:
+        with pytest.raises(UserError, match=rf"corrupt checkpoint {ckpt.path} \(ValueError: checkpoint holds"):
+            ckpt.restore(agent, None, None, {}, state={"agent": state, "written_by": git_state()["sha"]})

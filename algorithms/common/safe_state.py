@@ -74,11 +74,11 @@ def load_state(path: str | Path, map_location: Any = "cpu", *, what: str = "chec
                 f"refused {what} {path}: it is not plain data (tensors, numbers, containers) and loading it "
                 f"could run code{remedy}"
             ) from None
-        raise UserError(f"corrupt {what} {path} ({type(exc).__name__}: {_first_line(exc)}){remedy}") from None
+        raise UserError(f"corrupt {what} {path} ({type(exc).__name__}: {first_line(exc)}){remedy}") from None
     except Exception as exc:  # noqa: BLE001  (truncated zip, bad magic number, ...)
-        raise UserError(f"corrupt {what} {path} ({type(exc).__name__}: {_first_line(exc)}){remedy}") from None
+        raise UserError(f"corrupt {what} {path} ({type(exc).__name__}: {first_line(exc)}){remedy}") from None
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else "unreadable"
