@@ -6,8 +6,9 @@ on dmc-proprio cartpole-balance: 512-wide, batch 256, its 250-step encoder burst
                                       [--device cpu] [--compile]
 
 For each S both ways are timed in this one process, alternating, so the ratio holds on a loaded machine:
-"sequential" is S agents each calling ``update`` once per step (what S unbatched processes on one core
-cost), "batched" is the agent's seed batch (``TD3SeedBatch``, ``MRQSeedBatch``) over the same S agents.
+"sequential" is S agents each calling ``update`` once per step, ``--updates`` times each (what S
+unbatched processes on one core cost), "batched" is the agent's seed batch (``TD3SeedBatch``,
+``MRQSeedBatch``) over the same S agents.
 Replay buffers are filled with 1,000 random transitions of the real task first. Only the update is timed
 (it dominates a step); env stepping and acting are the same per seed either way. MR.Q: pass
 ``--updates 250`` (or a multiple) so each point holds exactly one encoder burst.
@@ -77,7 +78,10 @@ def main(argv: list[str] | None = None) -> None:
                 for a in agents:
                     a.update(i)
 
-            seq = bare_updates(SimpleNamespace(update=one_by_one), max(args.updates // s, 10), args.device) * s
+            # every agent runs the full ``updates`` (as S unbatched processes would), so schedules tied to an
+            # agent's own update count (MR.Q's 250-step encoder burst) fall in the sequential window as often as
+            # in the batched one; with ``updates // s`` per agent MR.Q's sequential arm skipped its bursts
+            seq = bare_updates(SimpleNamespace(update=one_by_one), args.updates, args.device) * s
             bat = bare_updates(batch, args.updates, args.device) * s
             print(f"{s:>3}  {seq:>21.1f}  {bat:>18.1f}  {bat / s:>17.1f}  {bat / seq:>7.2f}x", flush=True)
     if args.compile:
