@@ -105,6 +105,12 @@ def figure4(best: pd.DataFrame, title: str = "OMD Figure 4 (best of the App. D s
         (axes[1], "distractors", "number of distractors"),
     ):
         panel = best[best["axis"] == axis]
+        ax.set_xlabel(xlabel)
+        if panel.empty:  # a reduced sweep may hold one axis only: say so rather than draw empty log axes
+            ax.text(0.5, 0.5, "no runs on this axis", ha="center", va="center", transform=ax.transAxes)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            continue
         for i, (algo, d) in enumerate(sorted(panel.groupby("algo"), key=lambda kv: kv[0])):
             d = d.sort_values("x")
             ax.errorbar(
@@ -120,11 +126,9 @@ def figure4(best: pd.DataFrame, title: str = "OMD Figure 4 (best of the App. D s
             )
         if axis == "distractors":
             ax.set_xscale("log", base=2)
-        ax.set_xlabel(xlabel)
         ax.set_ylabel("final return")
         ax.grid(alpha=0.3)
-        if len(panel):
-            ax.legend()
+        ax.legend()
     steps = sorted(best["step"].unique())
     fig.suptitle(
         f"{title}; final evaluation at {', '.join(f'{s:,}' for s in steps)} agent steps; error bars: s.e. over seeds"

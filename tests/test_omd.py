@@ -397,3 +397,27 @@ def test_cartpole_sweep_suite_selection_rule_and_figure4(tmp_path):
     distract = best.loc[("omd@mle", "CartPole-v1-distract16")]
     assert (distract.axis, distract.x) == ("distractors", 16) and distract["sem"] == pytest.approx(10 / math.sqrt(3))
     assert (out / "figure4.png").stat().st_size > 0 and (out / "figure4.svg").exists()
+
+
+def test_figure4_says_when_an_axis_has_no_runs():
+    """A reduced sweep over model widths only: the distractor panel says it holds no runs (no empty log axes)."""
+    from analysis.omd_sweep import figure4
+
+    best = pd.DataFrame(
+        [
+            {
+                "algo": algo,
+                "setting": f"CartPole-v1-width{w}",
+                "axis": "width",
+                "x": w,
+                "mean": m,
+                "sem": 1.0,
+                "step": 20,
+            }
+            for algo, w, m in (("omd", 3, 100.0), ("omd", 12, 400.0), ("omd@mle", 3, 150.0), ("omd@mle", 12, 350.0))
+        ]
+    )
+    fig = figure4(best)
+    width_ax, distract_ax = fig.axes[:2]
+    assert len(width_ax.get_lines()) >= 2 and not width_ax.texts
+    assert [t.get_text() for t in distract_ax.texts] == ["no runs on this axis"] and not distract_ax.get_lines()
