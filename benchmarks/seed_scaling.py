@@ -5,7 +5,7 @@ on dmc-proprio cartpole-balance: 512-wide, batch 256, its 250-step encoder burst
     python -m benchmarks.seed_scaling [--algos td3,mrq] [--seeds 1,2,4,8,16] [--updates 200] [--threads 1]
                                       [--device cpu] [--compile]
 
-For each S both ways are timed in this one process, alternating, so the ratio holds on a loaded machine:
+For each S both ways are timed in this one process, one right after the other, so the ratio holds on a loaded machine:
 "sequential" is S agents each calling ``update`` once per step, ``--updates`` times each (what S
 unbatched processes on one core cost), "batched" is the agent's seed batch (``TD3SeedBatch``,
 ``MRQSeedBatch``) over the same S agents.

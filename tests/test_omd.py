@@ -401,6 +401,7 @@ def test_cartpole_sweep_suite_selection_rule_and_figure4(tmp_path):
 
 def test_figure4_says_when_an_axis_has_no_runs():
     """A reduced sweep over model widths only: the distractor panel says it holds no runs (no empty log axes)."""
+    from analysis import plots
     from analysis.omd_sweep import figure4
 
     best = pd.DataFrame(
@@ -421,3 +422,4 @@ def test_figure4_says_when_an_axis_has_no_runs():
     width_ax, distract_ax = fig.axes[:2]
     assert len(width_ax.get_lines()) >= 2 and not width_ax.texts
     assert [t.get_text() for t in distract_ax.texts] == ["no runs on this axis"] and not distract_ax.get_lines()
+    plots.plt.close(fig)
